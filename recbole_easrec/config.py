@@ -1,0 +1,151 @@
+"""RecBole's ``Config`` extended to find this plugin's models and YAML defaults.
+
+Merge order (later wins), as in RecBole, with our files after RecBole's own internal ones:
+RecBole internal (overall → model → dataset → sequential quick-start) < our ``properties/overall.yaml``
+< our ``properties/model/<Model>.yaml`` < our ``properties/dataset/<dataset>.yaml``
+< ``config_file_list`` < ``config_dict``.
+
+Unlike RecBole's ``Config``, this one does not read ``sys.argv``: the entry script parses the
+command line and passes the overrides as ``config_dict`` (no hidden global input).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import recbole
+import yaml
+from recbole.config import Config
+from recbole.utils import ModelType
+
+from recbole_easrec.errors import ConfigError, UserError
+from recbole_easrec.registry import resolve_model
+
+PROPERTIES_DIR = Path(__file__).resolve().parent / "properties"
+
+
+class EasRecConfig(Config):
+    """``recbole.config.Config`` that resolves plugin models first and loads plugin YAML defaults."""
+
+    def _load_cmd_line(self) -> dict[str, Any]:
+        return {}
+
+    def _load_config_files(self, file_list: Iterable[str] | None) -> dict[str, Any]:
+        merged: dict[str, Any] = {}
+        for file in file_list or []:
+            merged.update(read_yaml_file(file, self.yaml_loader))
+        return merged
+
+    def _get_model_and_dataset(self, model: Any, dataset: str | None) -> tuple[str, type, str]:
+        model = self.external_config_dict.get("model") if model is None else model
+        dataset = self.external_config_dict.get("dataset") if dataset is None else dataset
+        if model is None:
+            raise ConfigError("no model given: pass --model=NAME (e.g. --model=LinRec)")
+        if dataset is None:
+            raise ConfigError("no dataset given: pass --dataset=NAME (e.g. --dataset=ml-100k)")
+        model_class = model if isinstance(model, type) else resolve_model(str(model))
+        return model_class.__name__, model_class, str(dataset)
+
+    def _load_internal_config_dict(self, model: str, model_class: type, dataset: str) -> None:
+        super()._load_internal_config_dict(model, model_class, dataset)
+        for file in (
+            PROPERTIES_DIR / "overall.yaml",
+            PROPERTIES_DIR / "model" / f"{model}.yaml",
+            PROPERTIES_DIR / "dataset" / f"{dataset}.yaml",
+        ):
+            if file.is_file():
+                self.internal_config_dict.update(read_yaml_file(file, self.yaml_loader))
+        if not has_dataset_yaml(dataset) and model_class.type == ModelType.SEQUENTIAL:
+            self.internal_config_dict["load_col"] = default_sequential_load_col(
+                self.internal_config_dict
+            )
+
+
+def has_dataset_yaml(dataset: str) -> bool:
+    """Whether RecBole or this plugin ships ``properties/dataset/<dataset>.yaml``."""
+    recbole_file = Path(recbole.__file__).parent / "properties" / "dataset" / f"{dataset}.yaml"
+    return recbole_file.is_file() or (PROPERTIES_DIR / "dataset" / f"{dataset}.yaml").is_file()
+
+
+def default_sequential_load_col(settings: Mapping[str, Any]) -> dict[str, list[str]]:
+    """User, item and time columns of the ``.inter`` file.
+
+    RecBole's default ``load_col`` loads only user and item ids, and a sequential run then fails to
+    sort by time; datasets without a YAML of their own get this instead.
+    """
+    fields = ("USER_ID_FIELD", "ITEM_ID_FIELD", "TIME_FIELD")
+    return {"inter": [settings.get(key) or key.split("_")[0].lower() for key in fields]}
+
+
+def read_yaml_file(path: str | os.PathLike[str], loader: Any = yaml.SafeLoader) -> dict[str, Any]:
+    """Read a YAML mapping; a missing or malformed file is a one-line :class:`ConfigError`."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            content = yaml.load(handle.read(), Loader=loader)
+    except FileNotFoundError:
+        raise ConfigError(f"config file not found: {path}") from None
+    except yaml.YAMLError as exc:
+        problem = getattr(exc, "problem", None) or "invalid YAML"
+        raise ConfigError(f"config file {path} is not valid YAML ({problem})") from None
+    if content is None:
+        return {}
+    if not isinstance(content, dict):
+        raise ConfigError(f"config file {path} must hold a mapping of key: value lines")
+    return content
+
+
+def build_config(
+    model: str | type,
+    dataset: str,
+    config_file_list: list[str] | None = None,
+    config_dict: Mapping[str, Any] | None = None,
+) -> EasRecConfig:
+    """Build the resolved config; RecBole's own errors become one-line :class:`UserError` s."""
+    try:
+        return EasRecConfig(
+            model=model,
+            dataset=dataset,
+            config_file_list=config_file_list,
+            config_dict=dict(config_dict or {}),
+        )
+    except UserError:
+        raise
+    except (KeyError, ValueError, TypeError, NotImplementedError) as exc:
+        raise ConfigError(f"invalid configuration: {exc}") from None
+
+
+# --- value checks used by the models ------------------------------------------------------------
+
+
+def require_positive_int(config: Any, *keys: str) -> None:
+    """Each key must hold an int ≥ 1."""
+    for key in keys:
+        value = config[key]
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ConfigError(f"{key} must be a positive integer, got {value!r}")
+
+
+def require_probability(config: Any, *keys: str) -> None:
+    """Each key must hold a number in [0, 1) (dropout rates)."""
+    for key in keys:
+        value = config[key]
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
+            raise ConfigError(f"{key} must be a number in [0, 1), got {value!r}")
+
+
+def require_choice(config: Any, key: str, choices: Iterable[str]) -> None:
+    """The key must hold one of ``choices``."""
+    choices = tuple(choices)
+    if config[key] not in choices:
+        raise ConfigError(f"{key} must be one of {', '.join(choices)}; got {config[key]!r}")
+
+
+def require_divisible(config: Any, key: str, divisor_key: str) -> None:
+    """``config[key]`` must be a multiple of ``config[divisor_key]`` (e.g. hidden size by heads)."""
+    if config[key] % config[divisor_key] != 0:
+        raise ConfigError(
+            f"{key} ({config[key]}) must be divisible by {divisor_key} ({config[divisor_key]})"
+        )

@@ -1,0 +1,5 @@
+"""Models this plugin registers with RecBole (importable as ``from recbole_easrec.model import X``)."""
+
+from recbole_easrec.model.linrec import LinRec
+
+__all__ = ["LinRec"]

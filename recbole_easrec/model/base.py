@@ -1,0 +1,126 @@
+"""Base class of this plugin's transformer recommenders (LinRec, EASRec's compact net, DSL).
+
+Embedding, scoring and losses follow RecBole's SASRec: item + position embedding → LayerNorm →
+dropout → transformer stack → the output at the last real position → scores against the item
+embedding table (``loss_type: CE``, cross-entropy over all items, EASRec eq. 12–14; or ``BPR``).
+Subclasses build the stack (:meth:`build_encoder`) and may override :meth:`encode`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from recbole.model.abstract_recommender import SequentialRecommender
+from recbole.model.loss import BPRLoss
+from recbole.utils import InputType
+from torch import Tensor, nn
+
+from recbole_easrec.config import (
+    require_choice,
+    require_divisible,
+    require_positive_int,
+    require_probability,
+)
+from recbole_easrec.model.layers import (
+    ATTENTION_TYPES,
+    HIDDEN_ACTIVATIONS,
+    TransformerStack,
+    init_transformer_weights,
+)
+
+LOSS_TYPES = ("CE", "BPR")
+
+
+def validate_transformer_config(config: Any) -> None:
+    """One-line :class:`~recbole_easrec.errors.ConfigError` for any invalid transformer setting."""
+    require_positive_int(
+        config, "n_layers", "n_heads", "hidden_size", "inner_size", "MAX_ITEM_LIST_LENGTH"
+    )
+    require_probability(config, "hidden_dropout_prob", "attn_dropout_prob")
+    require_divisible(config, "hidden_size", "n_heads")
+    require_choice(config, "attention_type", ATTENTION_TYPES)
+    require_choice(config, "hidden_act", sorted(HIDDEN_ACTIVATIONS))
+    require_choice(config, "loss_type", LOSS_TYPES)
+
+
+class TransformerRecommender(SequentialRecommender):
+    """SASRec-style next-item recommender over a configurable :class:`TransformerStack`."""
+
+    input_type = InputType.POINTWISE
+
+    def __init__(self, config: Any, dataset: Any) -> None:
+        validate_transformer_config(config)
+        super().__init__(config, dataset)
+        self.hidden_size: int = config["hidden_size"]
+        self.loss_type: str = config["loss_type"]
+        self.initializer_range: float = config["initializer_range"]
+        self.causal: bool = bool(config["causal_attention"])
+
+        self.item_embedding = nn.Embedding(self.n_items, self.hidden_size, padding_idx=0)
+        self.position_embedding = nn.Embedding(self.max_seq_length, self.hidden_size)
+        self.layer_norm = nn.LayerNorm(self.hidden_size, eps=config["layer_norm_eps"])
+        self.dropout = nn.Dropout(config["hidden_dropout_prob"])
+        self.encoder = self.build_encoder(config)
+        self.loss_fct = nn.CrossEntropyLoss() if self.loss_type == "CE" else BPRLoss()
+        self.apply(self._init_weights)
+
+    # --- construction ---------------------------------------------------------------------------
+
+    def build_encoder(self, config: Any) -> nn.Module:
+        """The transformer stack; it maps ``(x, key_padding_mask)`` to a list of layer outputs."""
+        return TransformerStack(
+            config["n_layers"],
+            hidden_size=config["hidden_size"],
+            inner_size=config["inner_size"],
+            n_heads=config["n_heads"],
+            attention_type=config["attention_type"],
+            hidden_dropout_prob=config["hidden_dropout_prob"],
+            attn_dropout_prob=config["attn_dropout_prob"],
+            hidden_act=config["hidden_act"],
+            layer_norm_eps=config["layer_norm_eps"],
+            causal=self.causal,
+        )
+
+    def _init_weights(self, module: nn.Module) -> None:
+        init_transformer_weights(module, self.initializer_range)
+
+    # --- forward --------------------------------------------------------------------------------
+
+    def embed(self, item_seq: Tensor) -> Tensor:
+        """Item + position embedding, LayerNorm and dropout: the input E of the stack."""
+        positions = torch.arange(item_seq.shape[1], device=item_seq.device)
+        x = self.item_embedding(item_seq) + self.position_embedding(positions)
+        return self.dropout(self.layer_norm(x))
+
+    def encode(self, item_seq: Tensor) -> Tensor:
+        """Hidden states at every position: ``[batch, length, hidden]``."""
+        return self.encoder(self.embed(item_seq), item_seq > 0)[-1]
+
+    def forward(self, item_seq: Tensor, item_seq_len: Tensor) -> Tensor:
+        """The sequence representation: the hidden state at the last real item, ``[batch, hidden]``."""
+        return self.gather_indexes(self.encode(item_seq), item_seq_len - 1)
+
+    def item_embeddings(self) -> Tensor:
+        """The table that scores items (shared with the input embedding, as in SASRec)."""
+        return self.item_embedding.weight
+
+    # --- RecBole interface ----------------------------------------------------------------------
+
+    def calculate_loss(self, interaction: Any) -> Tensor:
+        seq_output = self.forward(interaction[self.ITEM_SEQ], interaction[self.ITEM_SEQ_LEN])
+        pos_items = interaction[self.POS_ITEM_ID]
+        if self.loss_type == "BPR":
+            neg_items = interaction[self.NEG_ITEM_ID]
+            pos_score = (seq_output * self.item_embedding(pos_items)).sum(-1)
+            neg_score = (seq_output * self.item_embedding(neg_items)).sum(-1)
+            return self.loss_fct(pos_score, neg_score)
+        return self.loss_fct(seq_output @ self.item_embeddings().t(), pos_items)
+
+    def predict(self, interaction: Any) -> Tensor:
+        seq_output = self.forward(interaction[self.ITEM_SEQ], interaction[self.ITEM_SEQ_LEN])
+        return (seq_output * self.item_embedding(interaction[self.ITEM_ID])).sum(-1)
+
+    def full_sort_predict(self, interaction: Any) -> Tensor:
+        seq_output = self.forward(interaction[self.ITEM_SEQ], interaction[self.ITEM_SEQ_LEN])
+        return seq_output @ self.item_embeddings().t()

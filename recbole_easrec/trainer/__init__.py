@@ -1,0 +1,5 @@
+"""Trainers for this plugin's models (found by name ``<Model>Trainer`` in this package)."""
+
+from recbole_easrec.trainer.base import EasRecBaseTrainer
+
+__all__ = ["EasRecBaseTrainer"]
