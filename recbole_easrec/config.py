@@ -117,6 +117,30 @@ def build_config(
         raise ConfigError(f"invalid configuration: {exc}") from None
 
 
+def validate_run_config(config: Any) -> None:
+    """Check the training settings, then the model's own (``model_class.validate_config``).
+
+    Runs before any data is loaded or any folder is created, so a bad value costs nothing.
+    """
+    require_positive_int(config, "train_batch_size", "eval_batch_size", "eval_step")
+    if (
+        isinstance(config["epochs"], bool)
+        or not isinstance(config["epochs"], int)
+        or config["epochs"] < 0
+    ):
+        raise ConfigError(f"epochs must be an integer >= 0, got {config['epochs']!r}")
+    learning_rate = config["learning_rate"]
+    if (
+        isinstance(learning_rate, bool)
+        or not isinstance(learning_rate, (int, float))
+        or learning_rate <= 0
+    ):
+        raise ConfigError(f"learning_rate must be a positive number, got {learning_rate!r}")
+    validate_model_config = getattr(config.model_class, "validate_config", None)
+    if validate_model_config is not None:
+        validate_model_config(config)
+
+
 # --- value checks used by the models ------------------------------------------------------------
 
 

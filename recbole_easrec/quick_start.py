@@ -18,7 +18,7 @@ from recbole.data import create_dataset, data_preparation
 from recbole.utils import init_seed
 
 from recbole_easrec.artifacts import new_run_dir, write_json_atomic
-from recbole_easrec.config import build_config
+from recbole_easrec.config import build_config, validate_run_config
 from recbole_easrec.data.checks import check_dataset_files
 from recbole_easrec.efficiency import median_seconds, model_flops, peak_memory_bytes
 from recbole_easrec.errors import DataError
@@ -56,6 +56,7 @@ def run_recbole_easrec(
     overrides = dict(config_dict or {})
     output_dir = overrides.pop("output_dir", None)
     config = build_config(model, dataset, config_file_list, overrides)
+    validate_run_config(config)
     run_dir = (
         Path(output_dir).resolve()
         if output_dir

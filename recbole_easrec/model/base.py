@@ -48,9 +48,10 @@ class TransformerRecommender(SequentialRecommender):
     """SASRec-style next-item recommender over a configurable :class:`TransformerStack`."""
 
     input_type = InputType.POINTWISE
+    validate_config = staticmethod(validate_transformer_config)
 
     def __init__(self, config: Any, dataset: Any) -> None:
-        validate_transformer_config(config)
+        self.validate_config(config)
         super().__init__(config, dataset)
         self.hidden_size: int = config["hidden_size"]
         self.loss_type: str = config["loss_type"]
