@@ -13,6 +13,8 @@ RecBole 1.2.1 was released against NumPy 1, pandas 1 and torch < 2.6. :func:`app
 3. **pandas ≥ 3 copy-on-write.** ``Series.fillna(..., inplace=True)`` on ``df[col]`` no longer
    changes ``df``: missing feature values stayed NaN (``Dataset._fill_nan``), and missing sequence
    features crashed (``Dataset._load_feat``). We fill by assignment instead.
+4. **pandas ≥ 3 ``Series.agg(len)``** now returns the Series' length instead of each row's, which
+   broke every ``token_seq`` feature (``Dataset._remap``, used by FDSA/SASRecF's item features).
 
 Ray: RecBole pins ``ray<=2.6.3`` only in its package metadata; nothing here imports
 ``recbole.quick_start`` (which imports ray at module level), so the pin is avoided by installing
@@ -96,6 +98,41 @@ def _pandas_for_recbole_datasets() -> types.ModuleType:
     return proxy
 
 
+def _token_lengths(column: pd.Series) -> np.ndarray:
+    return np.fromiter((len(tokens) for tokens in column), dtype=np.int64, count=len(column))
+
+
+def _remap(self: Any, remap_list: list[tuple[pd.DataFrame, str, Any]]) -> None:
+    """pandas-3-safe replacement of ``recbole.data.dataset.Dataset._remap``.
+
+    RecBole splits sequence features back with ``np.cumsum(column.agg(len))``; pandas 3 applies
+    ``agg(len)`` to the whole Series (one number), so every ``token_seq`` feature failed to load.
+    Same mapping as RecBole: all listed fields share one ``pandas.factorize`` vocabulary, id 0 is
+    ``[PAD]``.
+    """
+    from recbole.utils import FeatureType
+
+    if not remap_list:
+        return
+    parts = []
+    for feat, field, ftype in remap_list:
+        if ftype == FeatureType.TOKEN:
+            parts.append(feat[field].to_numpy(dtype=object))
+        else:
+            parts.append(np.array([str(t) for seq in feat[field] for t in seq], dtype=object))
+    new_ids, vocabulary = pd.factorize(np.concatenate(parts))
+    id_parts = np.split(new_ids + 1, np.cumsum([len(part) for part in parts])[:-1])
+    id_to_token = np.array(["[PAD]", *map(str, vocabulary)])
+    token_to_id = {token: index for index, token in enumerate(id_to_token)}
+    for (feat, field, ftype), ids in zip(remap_list, id_parts):
+        self.field2id_token.setdefault(field, id_to_token)
+        self.field2token_id.setdefault(field, token_to_id)
+        if ftype == FeatureType.TOKEN:
+            feat[field] = ids
+        else:
+            feat[field] = np.split(ids, np.cumsum(_token_lengths(feat[field]))[:-1])
+
+
 def _save_checkpoint(self: Any, epoch: int, verbose: bool = True, **kwargs: Any) -> None:
     """``Trainer._save_checkpoint`` that writes tensors and plain values only.
 
@@ -131,5 +168,6 @@ def apply() -> None:
 
     Config.compatibility_settings = lambda self: None
     dataset_module.Dataset._fill_nan = _fill_nan
+    dataset_module.Dataset._remap = _remap
     dataset_module.pd = _pandas_for_recbole_datasets()
     Trainer._save_checkpoint = _save_checkpoint

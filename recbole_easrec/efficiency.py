@@ -31,9 +31,25 @@ def count_parameters(model: nn.Module, trainable_only: bool = True) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
 
 
+def _cpu_sdpa_flops(
+    query_shape: Any, key_shape: Any, value_shape: Any, *args: Any, **kwargs: Any
+) -> int:
+    """FLOPs of PyTorch's fused CPU attention kernel, which ``FlopCounterMode`` does not know:
+    ``QKᵀ`` and ``(softmax) V``, each ``2·B·H·N_q·N_k·d`` (causal masking not discounted)."""
+    batch, heads, query_length, head_dim = query_shape
+    key_length = key_shape[-2]
+    value_dim = value_shape[-1]
+    return 2 * batch * heads * query_length * key_length * (head_dim + value_dim)
+
+
+CUSTOM_FLOP_FORMULAS = {
+    torch.ops.aten._scaled_dot_product_flash_attention_for_cpu: _cpu_sdpa_flops,
+}
+
+
 def count_flops(function: Callable[[], Any]) -> int:
     """FLOPs of one call of ``function`` under ``FlopCounterMode`` (no gradient)."""
-    counter = FlopCounterMode(display=False)
+    counter = FlopCounterMode(display=False, custom_mapping=CUSTOM_FLOP_FORMULAS)
     with torch.no_grad(), counter:
         function()
     return int(counter.get_total_flops())

@@ -1,0 +1,100 @@
+"""The shared transformer stack: linear attention (LinRec eq. 5), padding, FLOPs scaling."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from recbole_easrec.efficiency import count_flops
+from recbole_easrec.model.layers import TransformerStack, linear_attention
+
+
+def slow_linear_attention(q, k, v, mask=None, causal=False):
+    """Eq. 5 written out token by token: out_t = Σ_s φ(q_t)·φ(k_s) v_s / sqrt(d_h)."""
+    batch, heads, length, head_dim = q.shape
+    out = torch.zeros_like(v)
+    for b in range(batch):
+        for h in range(heads):
+            for t in range(length):
+                qt = torch.nn.functional.elu(q[b, h, t])
+                qt = qt / qt.norm().clamp_min(1e-12)
+                total = torch.zeros(head_dim, dtype=q.dtype)
+                for s in range(length):
+                    if (causal and s > t) or (mask is not None and not mask[b, s]):
+                        continue
+                    ks = torch.nn.functional.elu(k[b, h, s])
+                    ks = ks / ks.norm().clamp_min(1e-12)
+                    total += (qt @ ks) * v[b, h, s]
+                out[b, h, t] = total / head_dim**0.5
+    return out
+
+
+@pytest.mark.parametrize("causal", [False, True])
+def test_linear_attention_matches_direct_eq5(causal):
+    torch.manual_seed(0)
+    q, k, v = (torch.randn(2, 2, 7, 4, dtype=torch.float64) for _ in range(3))
+    mask = torch.tensor([[1, 1, 1, 1, 1, 0, 0], [1, 1, 1, 1, 1, 1, 1]], dtype=torch.bool)
+    fast = linear_attention(q, k, v, mask, causal=causal, chunk_size=3)
+    assert torch.allclose(fast, slow_linear_attention(q, k, v, mask, causal), atol=1e-10)
+
+
+def test_causal_chunking_does_not_change_the_result():
+    torch.manual_seed(1)
+    q, k, v = (torch.randn(1, 2, 50, 8, dtype=torch.float64) for _ in range(3))
+    reference = linear_attention(q, k, v, causal=True, chunk_size=50)
+    for chunk in (1, 7, 16, 64):
+        assert torch.allclose(linear_attention(q, k, v, causal=True, chunk_size=chunk), reference)
+
+
+def make_stack(attention_type: str, causal: bool) -> TransformerStack:
+    torch.manual_seed(0)
+    stack = TransformerStack(
+        2, hidden_size=16, inner_size=32, n_heads=2, attention_type=attention_type, causal=causal
+    )
+    return stack.eval()
+
+
+@pytest.mark.parametrize("attention_type", ["linear", "softmax"])
+@pytest.mark.parametrize("causal", [False, True])
+def test_padding_never_changes_real_positions(attention_type, causal):
+    stack = make_stack(attention_type, causal)
+    torch.manual_seed(2)
+    real = torch.randn(1, 5, 16)
+    short_padding = torch.cat([real, torch.randn(1, 3, 16)], dim=1)
+    long_padding = torch.cat([real, 100 * torch.randn(1, 11, 16)], dim=1)
+    outputs = []
+    for x in (short_padding, long_padding):
+        mask = torch.zeros(1, x.shape[1], dtype=torch.bool)
+        mask[:, :5] = True
+        outputs.append(stack(x, mask)[-1][:, :5])
+    assert torch.allclose(outputs[0], outputs[1], atol=1e-5)
+
+
+def test_padding_matters_without_mask_so_the_test_above_can_fail():
+    stack = make_stack("linear", causal=False)
+    torch.manual_seed(2)
+    real = torch.randn(1, 5, 16)
+    a = torch.cat([real, torch.randn(1, 3, 16)], dim=1)
+    b = torch.cat([real, torch.randn(1, 3, 16)], dim=1)
+    assert not torch.allclose(stack(a)[-1][:, :5], stack(b)[-1][:, :5], atol=1e-5)
+
+
+def attention_flops(attention_type: str, length: int) -> int:
+    stack = TransformerStack(
+        1, hidden_size=64, inner_size=64, n_heads=2, attention_type=attention_type
+    ).eval()
+    x = torch.randn(1, length, 64)
+    return count_flops(lambda: stack(x))
+
+
+def test_flops_grow_linearly_for_linear_and_quadratically_for_softmax():
+    lengths = (128, 256, 512)
+    linear = [attention_flops("linear", n) for n in lengths]
+    softmax = [attention_flops("softmax", n) for n in lengths]
+    for previous, current in zip(linear, linear[1:]):
+        assert current / previous == pytest.approx(2.0, rel=0.02)
+    # softmax: per-token projections grow ×2, the N² d product ×4, so the total ratio rises towards 4
+    ratios = [current / previous for previous, current in zip(softmax, softmax[1:])]
+    assert all(ratio > 2.3 for ratio in ratios)
+    assert ratios[1] > ratios[0]
+    assert softmax[-1] > 2 * linear[-1]
