@@ -1,5 +1,7 @@
 """Models this plugin registers with RecBole (importable as ``from recbole_easrec.model import X``)."""
 
+from recbole_easrec.model.lin_fdsa import LinFDSA
+from recbole_easrec.model.lin_sasrecf import LinSASRecF
 from recbole_easrec.model.linrec import LinRec
 
-__all__ = ["LinRec"]
+__all__ = ["LinRec", "LinFDSA", "LinSASRecF"]
