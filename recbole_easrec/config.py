@@ -19,7 +19,6 @@ from typing import Any
 import recbole
 import yaml
 from recbole.config import Config
-from recbole.utils import ModelType
 
 from recbole_easrec.errors import ConfigError, UserError
 from recbole_easrec.registry import resolve_model
@@ -58,7 +57,7 @@ class EasRecConfig(Config):
         ):
             if file.is_file():
                 self.internal_config_dict.update(read_yaml_file(file, self.yaml_loader))
-        if not has_dataset_yaml(dataset) and model_class.type == ModelType.SEQUENTIAL:
+        if not has_dataset_yaml(dataset):
             self.internal_config_dict["load_col"] = default_sequential_load_col(
                 self.internal_config_dict
             )
@@ -73,8 +72,8 @@ def has_dataset_yaml(dataset: str) -> bool:
 def default_sequential_load_col(settings: Mapping[str, Any]) -> dict[str, list[str]]:
     """User, item and time columns of the ``.inter`` file.
 
-    RecBole's default ``load_col`` loads only user and item ids, and a sequential run then fails to
-    sort by time; datasets without a YAML of their own get this instead.
+    RecBole's default ``load_col`` loads only user and item ids, and our chronological split
+    (``order: TO``) then fails to sort by time; datasets without a YAML of their own get this.
     """
     fields = ("USER_ID_FIELD", "ITEM_ID_FIELD", "TIME_FIELD")
     return {"inter": [settings.get(key) or key.split("_")[0].lower() for key in fields]}

@@ -1,0 +1,42 @@
+# recbole-easrec: `make demo` and `make test` work on a fresh machine (they create .venv first).
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+DEMO_DIR ?= saved/demo
+
+.PHONY: install demo test lint format bench bench-scaling clean
+
+install: $(STAMP)
+
+$(STAMP): requirements.txt setup.cfg pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	# RecBole 1.2.1 pins ray<=2.6.3 (NumPy 1 only): install it without its pins (see README).
+	$(PY) -m pip install --quiet --no-deps recbole==1.2.1
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
+	touch $(STAMP)
+
+demo: install
+	$(PY) run_recbole_easrec.py --model=LinRec --dataset=ml-100k --epochs=3 \
+		--MAX_ITEM_LIST_LENGTH=50 --output_dir=$(DEMO_DIR)
+
+test: install
+	$(PY) -m pytest -q
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: install
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+bench: install bench-scaling
+
+bench-scaling: install
+	$(PY) benchmarks/attention_scaling.py
+
+clean:
+	rm -rf $(VENV) saved log log_tensorboard .pytest_cache

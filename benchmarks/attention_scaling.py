@@ -1,0 +1,183 @@
+"""Inference latency, FLOPs and peak memory of SASRec (RecBole) vs LinRec as the sequence grows.
+
+Settings (issue 2): d = 128, inner 256, 4 layers, 4 heads, N ∈ {50, 100, 200, 400, 800}, ML-1M's
+item count (3,707 incl. padding), full-ranking scores (``full_sort_predict``) for a batch of
+sequences of exactly N items, eval mode, CPU. Models:
+
+* ``SASRec`` — RecBole's own implementation (softmax attention, explicit matmuls);
+* ``softmax (ours)`` — our shared stack with ``attention_type: softmax`` (fused SDPA kernel);
+* ``LinRec`` — our shared stack with LinRec's linear attention (eq. 5).
+
+Each (model, N) runs in its own subprocess so that the process's peak RSS belongs to that
+measurement alone; ``peak_memory_bytes`` is that peak minus the RSS after the model was built
+(i.e. the memory the forward passes added). Latency is the median of ``--repeats`` timed calls after
+one warm-up. Ratios are against RecBole's SASRec at the same N, measured in the same run.
+
+Usage: ``python benchmarks/attention_scaling.py [--lengths 50 100 200 400 800] [--batch 32]``
+writes ``benchmarks/results/attention_scaling.{json,md,png}``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+RESULTS = Path(__file__).resolve().parent / "results"
+MODELS = {"SASRec": ("SASRec", {}), "softmax (ours)": ("LinRec", {"attention_type": "softmax"}), "LinRec": ("LinRec", {})}
+SETTINGS = {
+    "hidden_size": 128,
+    "inner_size": 256,
+    "n_layers": 4,
+    "n_heads": 4,
+    "hidden_dropout_prob": 0.2,
+    "attn_dropout_prob": 0.2,
+    "state": "ERROR",
+}
+N_ITEMS = 3707
+
+
+def measure(label: str, length: int, batch: int, repeats: int) -> dict:
+    """Runs inside the worker subprocess: build one model, time and count one length."""
+    import psutil
+    import torch
+
+    import recbole_easrec  # noqa: F401
+    from recbole_easrec.config import build_config
+    from recbole_easrec.efficiency import count_flops, median_seconds, peak_memory_bytes
+    from recbole_easrec.saving import DatasetInfo
+
+    torch.manual_seed(0)
+    model_name, extra = MODELS[label]
+    config = build_config(model_name, "ml-1m", config_dict={**SETTINGS, **extra, "MAX_ITEM_LIST_LENGTH": length})
+    model = config.model_class(config, DatasetInfo({config["ITEM_ID_FIELD"]: N_ITEMS})).eval()
+    items = torch.randint(1, N_ITEMS, (batch, length))
+    lengths = torch.full((batch,), length)
+    interaction = {model.ITEM_SEQ: items, model.ITEM_SEQ_LEN: lengths}
+    one = {model.ITEM_SEQ: items[:1], model.ITEM_SEQ_LEN: lengths[:1]}
+    rss_before = psutil.Process().memory_info().rss
+
+    def infer(batch_interaction: dict = interaction) -> None:
+        with torch.no_grad():
+            model.full_sort_predict(batch_interaction)
+
+    seconds = median_seconds(infer, repeats=repeats, warmup=1)
+    return {
+        "model": label,
+        "length": length,
+        "batch": batch,
+        "latency_seconds": seconds,
+        "flops_per_sequence": count_flops(lambda: model.full_sort_predict(one)),
+        "peak_memory_bytes": max(0, peak_memory_bytes() - rss_before),
+        "params": sum(p.numel() for p in model.parameters()),
+    }
+
+
+def run_worker(label: str, length: int, batch: int, repeats: int) -> dict:
+    command = [sys.executable, __file__, "--worker", label, str(length), str(batch), str(repeats)]
+    completed = subprocess.run(command, capture_output=True, text=True, check=True)
+    return json.loads(completed.stdout.strip().splitlines()[-1])
+
+
+def add_ratios(rows: list[dict]) -> None:
+    baseline = {row["length"]: row for row in rows if row["model"] == "SASRec"}
+    for row in rows:
+        base = baseline[row["length"]]
+        for key in ("latency_seconds", "flops_per_sequence", "peak_memory_bytes"):
+            row[f"{key}_vs_sasrec"] = row[key] / base[key] if base[key] else None
+
+
+def markdown(rows: list[dict], meta: dict) -> str:
+    lines = [
+        "# Attention scaling: RecBole SASRec vs our softmax stack vs LinRec",
+        "",
+        f"Command: `{meta['command']}`  ",
+        f"Machine: {meta['machine']}, torch {meta['torch']}, {meta['threads']} threads; "
+        f"batch {meta['batch']} sequences of exactly N items, full-ranking scores over {N_ITEMS} "
+        "items, eval mode. d=128, inner 256, 4 layers, 4 heads. Latency = median of "
+        f"{meta['repeats']} runs; memory = peak RSS added by the forward passes (own process). "
+        "Ratios are against RecBole's SASRec at the same N (same run); below 1 is better.",
+        "",
+        "| N | model | latency (s) | × SASRec | GFLOPs/seq | × SASRec | peak mem (MB) | × SASRec |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for row in rows:
+        memory_ratio = row["peak_memory_bytes_vs_sasrec"]
+        lines.append(
+            f"| {row['length']} | {row['model']} | {row['latency_seconds']:.4f} | "
+            f"{row['latency_seconds_vs_sasrec']:.2f} | {row['flops_per_sequence'] / 1e9:.3f} | "
+            f"{row['flops_per_sequence_vs_sasrec']:.2f} | {row['peak_memory_bytes'] / 2**20:.1f} | "
+            f"{'n/a' if memory_ratio is None else f'{memory_ratio:.2f}'} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def plot(rows: list[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(1, 3, figsize=(14, 4))
+    metrics = (
+        ("latency_seconds", "latency (s)"),
+        ("flops_per_sequence", "FLOPs / sequence"),
+        ("peak_memory_bytes", "peak memory (bytes)"),
+    )
+    for axis, (key, title) in zip(axes, metrics):
+        for label in MODELS:
+            points = [(r["length"], r[key]) for r in rows if r["model"] == label]
+            axis.plot(*zip(*points), marker="o", label=label)
+        axis.set_xscale("log")
+        axis.set_yscale("log")
+        axis.set_xlabel("sequence length N")
+        axis.set_title(title)
+    axes[0].legend()
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--lengths", type=int, nargs="+", default=[50, 100, 200, 400, 800])
+    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--output", type=Path, default=RESULTS / "attention_scaling")
+    args = parser.parse_args()
+    import torch
+
+    rows = []
+    for length in args.lengths:
+        for label in MODELS:
+            row = run_worker(label, length, args.batch, args.repeats)
+            rows.append(row)
+            print(f"N={length:4d} {label:15s} {row['latency_seconds']:.4f}s", file=sys.stderr)
+    add_ratios(rows)
+    meta = {
+        "command": "python benchmarks/attention_scaling.py " + " ".join(sys.argv[1:]),
+        "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "batch": args.batch,
+        "repeats": args.repeats,
+        "date": time.strftime("%Y-%m-%d"),
+    }
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    from recbole_easrec.artifacts import write_json_atomic, write_text_atomic
+
+    write_json_atomic(args.output.with_suffix(".json"), {"meta": meta, "rows": rows})
+    write_text_atomic(args.output.with_suffix(".md"), markdown(rows, meta))
+    plot(rows, args.output.with_suffix(".png"))
+    print(markdown(rows, meta))
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "--worker":
+        label, length, batch, repeats = sys.argv[2], *map(int, sys.argv[3:6])
+        print(json.dumps(measure(label, length, batch, repeats)))
+    else:
+        main()
