@@ -28,7 +28,11 @@ import time
 from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parent / "results"
-MODELS = {"SASRec": ("SASRec", {}), "softmax (ours)": ("LinRec", {"attention_type": "softmax"}), "LinRec": ("LinRec", {})}
+MODELS = {
+    "SASRec": ("SASRec", {}),
+    "softmax (ours)": ("LinRec", {"attention_type": "softmax"}),
+    "LinRec": ("LinRec", {}),
+}
 SETTINGS = {
     "hidden_size": 128,
     "inner_size": 256,
@@ -53,7 +57,9 @@ def measure(label: str, length: int, batch: int, repeats: int) -> dict:
 
     torch.manual_seed(0)
     model_name, extra = MODELS[label]
-    config = build_config(model_name, "ml-1m", config_dict={**SETTINGS, **extra, "MAX_ITEM_LIST_LENGTH": length})
+    config = build_config(
+        model_name, "ml-1m", config_dict={**SETTINGS, **extra, "MAX_ITEM_LIST_LENGTH": length}
+    )
     model = config.model_class(config, DatasetInfo({config["ITEM_ID_FIELD"]: N_ITEMS})).eval()
     items = torch.randint(1, N_ITEMS, (batch, length))
     lengths = torch.full((batch,), length)

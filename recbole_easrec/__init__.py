@@ -7,6 +7,8 @@ from recbole_easrec import compat
 
 compat.apply()
 
+from recbole_easrec.saving import load_model  # noqa: E402  (after the fixes are applied)
+
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "compat"]
+__all__ = ["__version__", "compat", "load_model"]

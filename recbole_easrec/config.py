@@ -79,6 +79,27 @@ def default_sequential_load_col(settings: Mapping[str, Any]) -> dict[str, list[s
     return {"inter": [settings.get(key) or key.split("_")[0].lower() for key in fields]}
 
 
+def fill_missing_defaults(config: Any, model_class: type) -> None:
+    """Give ``config`` the plugin defaults it lacks, for a config built without :class:`EasRecConfig`.
+
+    RecBole's own ``Config(model=LinRec, ...)`` looks for model YAML only inside RecBole, so our
+    models would miss their keys; they call this first. Existing values are never replaced. Files:
+    ``properties/overall.yaml`` then ``properties/model/<Class>.yaml`` for each class in the model's
+    hierarchy, most general first.
+    """
+    files = [PROPERTIES_DIR / "overall.yaml"]
+    files += [
+        PROPERTIES_DIR / "model" / f"{cls.__name__}.yaml" for cls in reversed(model_class.__mro__)
+    ]
+    defaults: dict[str, Any] = {}
+    for file in files:
+        if file.is_file():
+            defaults.update(read_yaml_file(file))
+    for key, value in defaults.items():
+        if key not in config:
+            config[key] = value
+
+
 def read_yaml_file(path: str | os.PathLike[str], loader: Any = yaml.SafeLoader) -> dict[str, Any]:
     """Read a YAML mapping; a missing or malformed file is a one-line :class:`ConfigError`."""
     try:

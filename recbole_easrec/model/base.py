@@ -17,6 +17,7 @@ from recbole.utils import InputType
 from torch import Tensor, nn
 
 from recbole_easrec.config import (
+    fill_missing_defaults,
     require_choice,
     require_divisible,
     require_positive_int,
@@ -51,6 +52,7 @@ class TransformerRecommender(SequentialRecommender):
     validate_config = staticmethod(validate_transformer_config)
 
     def __init__(self, config: Any, dataset: Any) -> None:
+        fill_missing_defaults(config, type(self))
         self.validate_config(config)
         super().__init__(config, dataset)
         self.hidden_size: int = config["hidden_size"]
