@@ -28,7 +28,73 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--output_dir", default=None, help="run folder (default: new folder in saved/)"
     )
+    add_study_arguments(parser)
     return parser
+
+
+def add_study_arguments(parser: argparse.ArgumentParser) -> None:
+    """Flags of the hyper-parameter search (``--tune``) and of the comparison (``--compare``)."""
+    tune = parser.add_argument_group("hyper-parameter search (Ray Tune)")
+    tune.add_argument("--tune", action="store_true", help="run a Ray Tune study of --model")
+    tune.add_argument("--params_file", default=None, help="search-space YAML (see tune.py)")
+    tune.add_argument("--num_samples", type=int, default=8, help="trials to sample (default 8)")
+    tune.add_argument(
+        "--address", default=None, help="Ray cluster: auto or ray://HOST:PORT (default: local)"
+    )
+    tune.add_argument("--cpus_per_trial", type=float, default=1.0, help="CPUs per trial")
+    tune.add_argument("--gpus_per_trial", type=float, default=0.0, help="GPUs per trial")
+    tune.add_argument(
+        "--scheduler", default="fifo", help="fifo (all trials to the end) | asha (stop early)"
+    )
+    tune.add_argument(
+        "--resume", action="store_true", help="continue the study (or comparison) in --output_dir"
+    )
+    compare = parser.add_argument_group("comparison")
+    compare.add_argument("--compare", default=None, help="models separated by commas")
+    compare.add_argument("--repeats", type=int, default=1, help="seeds per model (default 1)")
+
+
+def run_study(args: argparse.Namespace, overrides: dict[str, Any]) -> dict[str, Any]:
+    """``--tune`` or ``--compare``: run the study, return a short summary."""
+    from recbole_easrec.artifacts import new_run_dir
+
+    if args.tune and args.compare:
+        raise UserError("--tune and --compare are separate studies: pass one of them")
+    if args.resume and not args.output_dir:
+        raise UserError("--resume needs the --output_dir of the study to continue")
+    files = split_config_files(args.config_files)
+    if args.compare:
+        from recbole_easrec.compare import compare_models, parse_model_list
+
+        models = parse_model_list(args.compare)
+        output_dir = args.output_dir or new_run_dir("compare", args.dataset)
+        rows = compare_models(
+            models, args.dataset, output_dir, files, overrides, args.repeats, args.resume
+        )
+        return {
+            "output_dir": str(output_dir),
+            "models": {row["model"]: row["status"] for row in rows},
+        }
+    from recbole_easrec.tune import TuneOptions, run_tune
+
+    if not args.params_file:
+        raise UserError("--tune needs --params_file=FILE.yaml (e.g. properties/hyper/linrec.yaml)")
+    output_dir = args.output_dir or new_run_dir(f"tune-{args.model}", args.dataset)
+    options = TuneOptions(
+        params_file=args.params_file,
+        output_dir=str(output_dir),
+        num_samples=args.num_samples,
+        address=args.address,
+        cpus_per_trial=args.cpus_per_trial,
+        gpus_per_trial=args.gpus_per_trial,
+        scheduler=args.scheduler,
+        resume=args.resume,
+    )
+    rows = run_tune(args.model, args.dataset, options, files, overrides)
+    return {
+        "output_dir": str(output_dir),
+        "trials": {row["trial_id"]: row["status"] for row in rows},
+    }
 
 
 def parse_overrides(extra: list[str]) -> dict[str, Any]:
@@ -55,6 +121,9 @@ def main(argv: list[str] | None = None) -> int:
     args, extra = build_parser().parse_known_args(argv)
     try:
         overrides = parse_overrides(extra)
+        if args.tune or args.compare:
+            print(json.dumps(run_study(args, overrides), indent=2))
+            return 0
         if args.output_dir:
             overrides["output_dir"] = args.output_dir
         from recbole_easrec.quick_start import run_recbole_easrec

@@ -1,0 +1,515 @@
+"""Side-by-side comparison of models on one split, seed and evaluation protocol.
+
+``python run_recbole_easrec.py --compare=SASRec,LinRec,FDSA --dataset=ml-100k --output_dir=DIR``
+trains and evaluates every model with :func:`recbole_easrec.quick_start.run_recbole_easrec`: each
+model starts from its own ``properties/model`` defaults (ours or RecBole's) and the shared
+overrides are applied on top, so the split (leave-one-out, chronological), the seed and the
+evaluation protocol (``eval_args``) are the same for all. Outputs:
+
+* ``DIR/runs/<model>-seed<seed>/`` — each run's own folder (``result.json``, ``run.log``, …);
+* ``DIR/runs.csv`` — one row per model and seed;
+* ``DIR/comparison.csv`` — one row per model: valid and test metrics (mean, and with
+  ``--repeats`` > 1 the standard deviation and the p-value of a two-sided paired t-test against
+  the first model, as the EASRec paper marks significance at p < 0.05), params, FLOPs, train and
+  inference seconds, peak memory; a model that failed keeps its row with ``status: error``;
+* ``DIR/comparison.md`` — the same as a table;
+* ``DIR/comparison.png`` — test NDCG@10 against inference time and against FLOPs, Pareto front
+  (no other model is both better and cheaper) marked.
+
+Each run is a separate Python process (``python -m recbole_easrec.compare REQUEST.json``), so that
+a crash, even one that kills the process, only costs that model's row, and so that peak memory is
+that run's own (on CPU the process's peak resident set size).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from recbole_easrec.artifacts import json_safe, write_json_atomic, write_text_atomic
+from recbole_easrec.errors import ConfigError, UserError
+
+RESULT_FILE = "result.json"
+ERROR_FILE = "error.txt"
+EFFICIENCY_KEYS = ("params", "flops", "train_seconds", "inference_seconds", "peak_memory_bytes")
+DEFAULT_SEED = 2020
+PLOT_METRIC = "ndcg@10"
+SIGNIFICANCE = 0.05
+
+Progress = Callable[[str], None]
+
+
+def print_progress(message: str) -> None:
+    """Default progress sink: one timestamped line on stderr."""
+    print(f"[compare {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def parse_model_list(value: str) -> list[str]:
+    """``"SASRec,LinRec"`` → ``["SASRec", "LinRec"]``; empty or duplicate names are a ConfigError."""
+    models = [name.strip() for name in str(value).split(",") if name.strip()]
+    if not models:
+        raise ConfigError("--compare needs model names separated by commas, e.g. SASRec,LinRec")
+    duplicates = sorted({name for name in models if models.count(name) > 1})
+    if duplicates:
+        raise ConfigError(f"--compare lists {', '.join(duplicates)} more than once; list each once")
+    return models
+
+
+def run_seeds(base_seed: int, repeats: int) -> list[int]:
+    """The seeds of ``repeats`` runs: ``base_seed``, ``base_seed + 1``, …"""
+    if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1:
+        raise ConfigError(f"--repeats must be a positive integer, got {repeats!r}")
+    return [base_seed + index for index in range(repeats)]
+
+
+# --- running one model ---------------------------------------------------------------------------
+
+
+def run_in_subprocess(
+    model: str,
+    dataset: str,
+    config_file_list: list[str] | None,
+    config_dict: dict[str, Any],
+    run_dir: Path,
+) -> dict[str, Any]:
+    """Run one training job in a fresh Python process; return its ``result.json`` content.
+
+    Raises:
+        RuntimeError: with the run's one-line error (from ``error.txt``) or its exit status.
+    """
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / ERROR_FILE).unlink(missing_ok=True)
+    request = {
+        "model": model,
+        "dataset": dataset,
+        "config_file_list": [str(Path(f).resolve()) for f in config_file_list or []],
+        "config_dict": {**config_dict, "output_dir": str(run_dir)},
+    }
+    request_file = write_json_atomic(run_dir / "request.json", request)
+    completed = subprocess.run(
+        [sys.executable, "-m", "recbole_easrec.compare", str(request_file)], check=False
+    )
+    if completed.returncode != 0:
+        error_file = run_dir / ERROR_FILE
+        message = (
+            error_file.read_text(encoding="utf-8").strip()
+            if error_file.is_file()
+            else f"the run's process ended with exit status {completed.returncode}"
+        )
+        raise RuntimeError(message)
+    return json.loads((run_dir / RESULT_FILE).read_text(encoding="utf-8"))
+
+
+def worker_main(request_file: str) -> int:
+    """Body of the child process: run the request, write a one-line ``error.txt`` on failure."""
+    request = json.loads(Path(request_file).read_text(encoding="utf-8"))
+    run_dir = Path(request["config_dict"]["output_dir"])
+    try:
+        from recbole_easrec.quick_start import run_recbole_easrec
+
+        run_recbole_easrec(
+            request["model"],
+            request["dataset"],
+            request["config_file_list"] or None,
+            request["config_dict"],
+        )
+    except Exception as exc:  # noqa: BLE001 - any failure becomes the model's error row
+        write_text_atomic(run_dir / ERROR_FILE, one_line_error(exc) + "\n")
+        print(f"error: {one_line_error(exc)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def one_line_error(exc: BaseException) -> str:
+    """``Type: first line of the message`` (UserErrors are already one line)."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    if isinstance(exc, UserError):
+        return text
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def run_record(
+    model: str, seed: int, run_dir: Path, result: dict | None, error: str | None
+) -> dict:
+    """One row of ``runs.csv``: metrics flattened as ``valid_<metric>`` / ``test_<metric>``."""
+    record: dict[str, Any] = {
+        "model": model,
+        "seed": seed,
+        "status": "ok" if error is None else "error",
+        "error": error or "",
+        "output_dir": str(run_dir),
+    }
+    if result is not None:
+        for metric, value in (result.get("best_valid_result") or {}).items():
+            record[f"valid_{metric}"] = value
+        for metric, value in (result.get("test_result") or {}).items():
+            record[f"test_{metric}"] = value
+        efficiency = result.get("efficiency") or {}
+        for key in EFFICIENCY_KEYS:
+            record[key] = efficiency.get(key)
+    return record
+
+
+# --- the study -----------------------------------------------------------------------------------
+
+
+def compare_models(
+    models: Sequence[str],
+    dataset: str,
+    output_dir: str | os.PathLike[str],
+    config_file_list: list[str] | None = None,
+    overrides: dict[str, Any] | None = None,
+    repeats: int = 1,
+    resume: bool = False,
+    progress: Progress = print_progress,
+) -> list[dict[str, Any]]:
+    """Train and evaluate ``models`` on the same split, seed(s) and protocol; write the reports.
+
+    Args:
+        models: model names (plugin or RecBole); the first one is the reference of the t-tests.
+        dataset: dataset name.
+        output_dir: the study folder (made absolute).
+        config_file_list: YAML files shared by every model.
+        overrides: settings shared by every model (over each model's own defaults).
+        repeats: seeds per model (``seed``, ``seed + 1``, …; ``seed`` from ``overrides`` or 2020).
+        resume: reuse the ``result.json`` of runs that finished before.
+        progress: sink for progress lines.
+
+    Returns:
+        The rows of ``comparison.csv``.
+    """
+    models = list(models)
+    overrides = dict(overrides or {})
+    overrides.pop("output_dir", None)
+    seeds = run_seeds(int(overrides.pop("seed", DEFAULT_SEED)), repeats)
+    study_dir = Path(output_dir).resolve()
+    study_dir.mkdir(parents=True, exist_ok=True)
+    if "data_path" in overrides:
+        overrides["data_path"] = str(Path(str(overrides["data_path"])).resolve())
+    records = []
+    total = len(models) * len(seeds)
+    for index, (seed, model) in enumerate(((s, m) for s in seeds for m in models), start=1):
+        run_dir = study_dir / "runs" / f"{model}-seed{seed}"
+        records.append(
+            run_one(
+                model,
+                seed,
+                dataset,
+                config_file_list,
+                overrides,
+                run_dir,
+                resume,
+                progress,
+                f"({index}/{total})",
+            )
+        )
+        write_runs_csv(study_dir / "runs.csv", records)
+    rows = summarise(records, models)
+    write_reports(study_dir, rows, dataset, seeds, overrides)
+    progress(f"wrote {study_dir / 'comparison.csv'}, comparison.md, comparison.png")
+    return rows
+
+
+def run_one(
+    model: str,
+    seed: int,
+    dataset: str,
+    config_file_list: list[str] | None,
+    overrides: dict[str, Any],
+    run_dir: Path,
+    resume: bool,
+    progress: Progress,
+    position: str,
+) -> dict[str, Any]:
+    """Run (or, with ``resume``, reuse) one model at one seed; failures become error records."""
+    if resume and (run_dir / RESULT_FILE).is_file():
+        progress(f"{position} {model} seed {seed}: reusing {run_dir / RESULT_FILE}")
+        result = json.loads((run_dir / RESULT_FILE).read_text(encoding="utf-8"))
+        return run_record(model, seed, run_dir, result, None)
+    progress(f"{position} {model} seed {seed}: training (log: {run_dir / 'run.log'})")
+    start = time.perf_counter()
+    try:
+        result = run_in_subprocess(
+            model, dataset, config_file_list, {**overrides, "seed": seed}, run_dir
+        )
+    except RuntimeError as exc:
+        progress(f"{position} {model} seed {seed}: FAILED: {exc}")
+        return run_record(model, seed, run_dir, None, str(exc))
+    test = result.get("test_result") or {}
+    progress(
+        f"{position} {model} seed {seed}: done in {time.perf_counter() - start:.0f} s,"
+        f" test {PLOT_METRIC} {test.get(PLOT_METRIC, float('nan')):.4f}"
+    )
+    return run_record(model, seed, run_dir, result, None)
+
+
+# --- aggregation ---------------------------------------------------------------------------------
+
+
+def value_columns(records: Sequence[dict[str, Any]]) -> list[str]:
+    """Metric and efficiency columns present in the records, valid before test, in a fixed order."""
+    metrics: list[str] = []
+    for record in records:
+        for key in record:
+            if key.startswith(("valid_", "test_")) and key not in metrics:
+                metrics.append(key)
+    metrics.sort(key=lambda key: (not key.startswith("valid_"), metric_order(key)))
+    return metrics + list(EFFICIENCY_KEYS)
+
+
+def metric_order(column: str) -> tuple[int, str]:
+    name = column.split("_", 1)[1]
+    family = name.split("@")[0]
+    order = {"recall": 0, "hit": 1, "mrr": 2, "ndcg": 3, "precision": 4, "map": 5}
+    return order.get(family, 9), name
+
+
+def mean_std(values: Sequence[float]) -> tuple[float | None, float | None]:
+    """Mean and sample standard deviation (None where undefined)."""
+    values = [float(v) for v in values if v is not None and not _is_nan(v)]
+    if not values:
+        return None, None
+    mean = sum(values) / len(values)
+    if len(values) < 2:
+        return mean, None
+    variance = sum((v - mean) ** 2 for v in values) / (len(values) - 1)
+    return mean, math.sqrt(variance)
+
+
+def paired_p_value(values: Sequence[float], reference: Sequence[float]) -> float | None:
+    """Two-sided paired t-test (``scipy.stats.ttest_rel``) over seeds both runs finished."""
+    from scipy import stats
+
+    pairs = [
+        (float(a), float(b))
+        for a, b in zip(values, reference)
+        if a is not None and b is not None and not _is_nan(a) and not _is_nan(b)
+    ]
+    if len(pairs) < 2:
+        return None
+    differences = [a - b for a, b in pairs]
+    if all(d == differences[0] for d in differences):
+        return 1.0 if differences[0] == 0 else 0.0
+    return float(stats.ttest_rel([a for a, _ in pairs], [b for _, b in pairs]).pvalue)
+
+
+def _is_nan(value: Any) -> bool:
+    return isinstance(value, float) and math.isnan(value)
+
+
+def summarise(records: Sequence[dict[str, Any]], models: Sequence[str]) -> list[dict[str, Any]]:
+    """One row per model: mean (and std, paired-t p-value vs the first model) of every column."""
+    columns = value_columns(records)
+    by_model = {model: [r for r in records if r["model"] == model] for model in models}
+    reference = {r["seed"]: r for r in by_model[models[0]] if r["status"] == "ok"}
+    repeated = len({r["seed"] for r in records}) > 1
+    rows = []
+    for model in models:
+        runs = by_model[model]
+        done = [r for r in runs if r["status"] == "ok"]
+        errors = sorted({r["error"] for r in runs if r["status"] != "ok"})
+        row: dict[str, Any] = {
+            "model": model,
+            "status": "ok" if not errors else ("error" if not done else "partial"),
+            "runs": len(done),
+            "error": "; ".join(errors),
+        }
+        for column in columns:
+            mean, std = mean_std([r.get(column) for r in done])
+            row[column] = mean
+            if repeated:
+                row[f"{column}_std"] = std
+        if repeated and model != models[0]:
+            for column in columns:
+                if column.startswith("test_"):
+                    row[f"{column}_p"] = paired_p_value(
+                        [r.get(column) for r in done],
+                        [reference.get(r["seed"], {}).get(column) for r in done],
+                    )
+        rows.append(row)
+    return rows
+
+
+def pareto_front(points: Sequence[tuple[float, float]]) -> list[bool]:
+    """Whether each ``(cost, quality)`` point is Pareto-optimal (no point is cheaper-or-equal and
+    better-or-equal with one strict)."""
+    flags = []
+    for cost, quality in points:
+        dominated = any(c <= cost and q >= quality and (c < cost or q > quality) for c, q in points)
+        flags.append(not dominated)
+    return flags
+
+
+# --- reports -------------------------------------------------------------------------------------
+
+
+def csv_text(rows: Sequence[dict[str, Any]]) -> str:
+    """Rows as CSV with the union of their keys as header (first-seen order)."""
+    header: list[str] = []
+    for row in rows:
+        header.extend(key for key in row if key not in header)
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=header, lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({key: "" if row.get(key) is None else row.get(key) for key in header})
+    return buffer.getvalue()
+
+
+def write_runs_csv(path: Path, records: Sequence[dict[str, Any]]) -> None:
+    write_text_atomic(path, csv_text(records))
+
+
+def format_value(column: str, mean: Any, std: Any = None) -> str:
+    """Human-readable cell: metrics to 4 decimals, counts in M/G, seconds to 2 decimals, memory MiB."""
+    if mean is None:
+        return "–"
+    if column in ("params", "flops"):
+        text = si_units(mean)
+    elif column.endswith("seconds"):
+        text = f"{mean:.3g}"
+    elif column == "peak_memory_bytes":
+        text = f"{mean / 2**20:.0f}"
+    else:
+        text = f"{mean:.4f}"
+    if std is not None and column.startswith(("valid_", "test_")):
+        text += f" ± {std:.4f}"
+    return text
+
+
+def si_units(value: float) -> str:
+    """``2912`` → ``2.91 K``, ``4.7e7`` → ``47.0 M`` (three significant digits)."""
+    for factor, unit in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "K")):
+        if abs(value) >= factor:
+            return f"{value / factor:.3g} {unit}"
+    return f"{value:.3g}"
+
+
+COLUMN_TITLES = {
+    "params": "params",
+    "flops": "FLOPs",
+    "train_seconds": "train s",
+    "inference_seconds": "inference s",
+    "peak_memory_bytes": "peak MiB",
+}
+
+
+def column_title(column: str) -> str:
+    if column in COLUMN_TITLES:
+        return COLUMN_TITLES[column]
+    split, metric = column.split("_", 1)
+    family, _, k = metric.partition("@")
+    names = {"recall": "Recall", "mrr": "MRR", "ndcg": "NDCG", "hit": "Hit"}
+    return f"{split} {names.get(family, family)}@{k}" if k else f"{split} {metric}"
+
+
+def markdown_table(rows: Sequence[dict[str, Any]]) -> str:
+    """The comparison as a Markdown table; ``*`` marks p < 0.05 against the first model."""
+    columns = [c for c in value_columns(rows) if any(r.get(c) is not None for r in rows)]
+    lines = [
+        "| model | " + " | ".join(column_title(c) for c in columns) + " |",
+        "|---|" + "---:|" * len(columns),
+    ]
+    for row in rows:
+        if row["status"] == "error":
+            lines.append(f"| {row['model']} | error: {row['error']} |" + " |" * (len(columns) - 1))
+            continue
+        cells = []
+        for column in columns:
+            cell = format_value(column, row.get(column), row.get(f"{column}_std"))
+            p_value = row.get(f"{column}_p")
+            if p_value is not None and p_value < SIGNIFICANCE:
+                cell += " *"
+            cells.append(cell)
+        lines.append(f"| {row['model']} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def markdown_report(
+    rows: Sequence[dict[str, Any]], dataset: str, seeds: Sequence[int], overrides: dict[str, Any]
+) -> str:
+    """``comparison.md``: the table, the protocol and the shared settings."""
+    shared = ", ".join(f"{k}={v}" for k, v in sorted(overrides.items())) or "none"
+    notes = [
+        f"# Comparison on {dataset}",
+        "",
+        f"Seeds: {', '.join(map(str, seeds))} (each value is the mean over seeds"
+        + (", ± sample standard deviation" if len(seeds) > 1 else "")
+        + "). Every model: its own defaults plus the shared settings below; same split"
+        " (leave-one-out, chronological), same evaluation protocol (`eval_args`).",
+        f"Shared settings: {shared}.",
+        "Valid: the best validation epoch; test: the checkpoint of that epoch. FLOPs: one"
+        " full-ranking forward of one sequence of MAX_ITEM_LIST_LENGTH items; inference s: one"
+        " pass over the test set; peak MiB: the run's own process (GPU: allocator peak, CPU:"
+        " peak resident set size).",
+    ]
+    if len(seeds) > 1:
+        notes.append(
+            f"`*`: two-sided paired t-test over seeds against {rows[0]['model']}, p < {SIGNIFICANCE}."
+        )
+    errors = [r for r in rows if r["status"] == "partial"]
+    for row in errors:
+        notes.append(
+            f"{row['model']}: {row['runs']} of {len(seeds)} runs finished ({row['error']})."
+        )
+    return "\n".join(notes) + "\n\n" + markdown_table(rows)
+
+
+def write_plot(path: Path, rows: Sequence[dict[str, Any]], metric: str = PLOT_METRIC) -> None:
+    """Test ``metric`` against inference seconds and against FLOPs; Pareto front as a line."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(1, 2, figsize=(11, 4.5))
+    for axis, cost, label in zip(
+        axes, ("inference_seconds", "flops"), ("inference time (s)", "FLOPs per sequence")
+    ):
+        points = [
+            (row["model"], row.get(cost), row.get(f"test_{metric}"))
+            for row in rows
+            if row.get(cost) is not None and row.get(f"test_{metric}") is not None
+        ]
+        flags = pareto_front([(c, q) for _, c, q in points])
+        for (name, c, q), optimal in zip(points, flags):
+            axis.scatter(c, q, color="tab:red" if optimal else "tab:blue", zorder=3)
+            axis.annotate(name, (c, q), textcoords="offset points", xytext=(4, 4), fontsize=8)
+        front = sorted((c, q) for (_, c, q), optimal in zip(points, flags) if optimal)
+        if front:
+            axis.plot(*zip(*front), color="tab:red", linestyle="--", label="Pareto front")
+            axis.legend(loc="best", fontsize=8)
+        axis.margins(0.15)
+        axis.set_title("red: Pareto-optimal (no model is better and cheaper)", fontsize=9)
+        axis.set_xlabel(label)
+        axis.set_ylabel(f"test {metric.upper().replace('@', '@')}")
+        axis.grid(alpha=0.3)
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+
+
+def write_reports(
+    study_dir: Path,
+    rows: Sequence[dict[str, Any]],
+    dataset: str,
+    seeds: Sequence[int],
+    overrides: dict[str, Any],
+) -> None:
+    write_text_atomic(study_dir / "comparison.csv", csv_text(rows))
+    write_text_atomic(study_dir / "comparison.md", markdown_report(rows, dataset, seeds, overrides))
+    write_json_atomic(study_dir / "comparison.json", json_safe(list(rows)))
+    write_plot(study_dir / "comparison.png", rows)
+
+
+if __name__ == "__main__":
+    raise SystemExit(worker_main(sys.argv[1]))

@@ -1,0 +1,129 @@
+"""Ray Tune studies: search-space parsing, an end-to-end study on tiny data, best config reuse."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+import yaml
+
+from recbole_easrec.errors import ConfigError
+from recbole_easrec.quick_start import run_recbole_easrec
+from recbole_easrec.tune import TuneOptions, load_search_space, parse_search_space, run_tune
+from tests.conftest import tiny_config
+
+
+def samples(dimension, n=200):
+    domain = dimension.to_ray()
+    return [domain.sample() for _ in range(n)]
+
+
+def test_each_distribution_samples_inside_its_bounds():
+    space = parse_search_space(
+        {
+            "learning_rate": {"loguniform": [1e-4, 1e-2]},
+            "hidden_dropout_prob": {"uniform": [0.1, 0.5]},
+            "n_layers": {"randint": [1, 2]},
+            "hidden_size": {"choice": [16, 32]},
+            "inner_size": {"grid": [32, 64]},
+            "epochs": 3,
+        }
+    )
+    dims = {d.key: d for d in space.dimensions}
+    assert space.fixed == {"epochs": 3}
+    assert all(1e-4 <= v <= 1e-2 for v in samples(dims["learning_rate"]))
+    assert all(0.1 <= v <= 0.5 for v in samples(dims["hidden_dropout_prob"]))
+    assert set(samples(dims["n_layers"])) == {1, 2}  # both ends included
+    assert set(samples(dims["hidden_size"])) == {16, 32}
+    assert space.to_ray()["inner_size"] == {"grid_search": [32, 64]}
+
+
+def test_params_file_reads_exponent_floats_and_lists(tmp_path):
+    path = tmp_path / "space.yaml"
+    path.write_text("learning_rate: {loguniform: [1e-4, 1e-2]}\nratios: {choice: [[0, 0.5]]}\n")
+    space = load_search_space(path)
+    assert space.dimensions[0].values == (1e-4, 1e-2)
+    assert space.dimensions[1].values == ([0, 0.5],)
+
+
+@pytest.mark.parametrize(
+    "spec, message",
+    [
+        ({"x": {"gaussian": [0, 1]}}, "unknown distribution"),
+        ({"x": {"uniform": [1]}}, "two numbers"),
+        ({"x": {"uniform": [2, 1]}}, "low < high"),
+        ({"x": {"loguniform": [0, 1]}}, "low > 0"),
+        ({"x": {"randint": [1.5, 3]}}, "two integers"),
+        ({"x": {"choice": []}}, "non-empty list"),
+        ({"x": {"choice": 3}}, "non-empty list"),
+        ({"x": {"uniform": [0, 1], "choice": [1]}}, "exactly one distribution"),
+        ({"x": 3}, "searches nothing"),
+        ({}, "non-empty mapping"),
+    ],
+)
+def test_bad_entries_are_one_line_errors(spec, message):
+    with pytest.raises(ConfigError, match=message) as error:
+        parse_search_space(spec, "space.yaml")
+    assert "\n" not in str(error.value)
+
+
+def test_unknown_setting_is_rejected_before_ray_starts(tiny_data, tmp_path):
+    params = tmp_path / "space.yaml"
+    params.write_text("hiden_size: {choice: [16, 32]}\n")
+    options = TuneOptions(params_file=str(params), output_dir=str(tmp_path / "study"))
+    with pytest.raises(ConfigError, match="hiden_size"):
+        run_tune("LinRec", "tiny", options, overrides=tiny_config(tiny_data))
+
+
+def read_rows(path: Path) -> list[dict[str, str]]:
+    with open(path, newline="", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_study_end_to_end_with_a_failing_trial_and_resume(tiny_data, tmp_path):
+    # n_heads 3 does not divide hidden_size 16: that trial fails, the other must still finish.
+    params = tmp_path / "space.yaml"
+    params.write_text("n_heads: {grid: [2, 3]}\nlearning_rate: {loguniform: [1e-3, 1e-2]}\n")
+    study = tmp_path / "study"
+    options = TuneOptions(
+        params_file=str(params),
+        output_dir=str(study),
+        num_samples=1,
+        scheduler="asha",
+        ray_init_kwargs={"num_cpus": 2},
+    )
+    run_tune("LinRec", "tiny", options, overrides=tiny_config(tiny_data, epochs=2))
+
+    rows = read_rows(study / "tune_results.csv")
+    assert sorted(r["status"] for r in rows) == ["error", "ok"]
+    failed = next(r for r in rows if r["status"] == "error")
+    good = next(r for r in rows if r["status"] == "ok")
+    assert failed["n_heads"] == "3" and "divisible" in failed["error"]
+    assert good["n_heads"] == "2"
+    assert 0 <= float(good["valid_ndcg@10"]) <= 1 and 0 <= float(good["test_ndcg@10"]) <= 1
+    assert int(good["epochs_reported"]) == 3  # one report per epoch (2) plus the final one
+    assert Path(good["output_dir"]).parent == study / "trials"
+    assert (Path(good["output_dir"]) / "result.json").is_file()
+
+    best = yaml.safe_load((study / "best_config.yaml").read_text())
+    assert best["n_heads"] == 2
+    assert best["learning_rate"] == pytest.approx(float(good["learning_rate"]))
+    rerun = run_recbole_easrec(
+        "LinRec",
+        "tiny",
+        config_file_list=[str(study / "best_config.yaml")],
+        config_dict={"output_dir": str(tmp_path / "rerun")},
+    )
+    assert rerun["config"]["n_heads"] == 2
+    assert rerun["config"]["learning_rate"] == pytest.approx(best["learning_rate"])
+    assert rerun["config"]["hidden_size"] == 16
+
+    with pytest.raises(ConfigError, match="--resume"):
+        run_tune("LinRec", "tiny", options, overrides=tiny_config(tiny_data, epochs=2))
+    result_file = Path(good["output_dir"]) / "result.json"
+    before = result_file.stat().st_mtime_ns
+    options.resume = True
+    resumed = run_tune("LinRec", "tiny", options, overrides=tiny_config(tiny_data, epochs=2))
+    assert sorted(r["trial_id"] for r in resumed) == sorted(r["trial_id"] for r in rows)
+    assert result_file.stat().st_mtime_ns == before  # finished trials are not run again
