@@ -119,3 +119,10 @@ def test_pareto_front_marks_non_dominated_points():
 def test_bad_model_lists_are_rejected(value):
     with pytest.raises(ConfigError):
         parse_model_list(value)
+
+
+def test_cli_compare_rejects_a_bad_model_list(capsys):
+    from recbole_easrec.cli import main
+
+    assert main(["--compare=LinRec,LinRec", "--dataset=tiny"]) == 2
+    assert capsys.readouterr().err.startswith("error: --compare lists LinRec more than once")

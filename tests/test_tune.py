@@ -127,3 +127,14 @@ def test_study_end_to_end_with_a_failing_trial_and_resume(tiny_data, tmp_path):
     resumed = run_tune("LinRec", "tiny", options, overrides=tiny_config(tiny_data, epochs=2))
     assert sorted(r["trial_id"] for r in resumed) == sorted(r["trial_id"] for r in rows)
     assert result_file.stat().st_mtime_ns == before  # finished trials are not run again
+
+
+def test_cli_tune_errors_are_one_line(capsys):
+    from recbole_easrec.cli import main
+
+    assert main(["--tune", "--model=LinRec", "--dataset=tiny"]) == 2
+    assert main(["--tune", "--compare=LinRec", "--params_file=x.yaml"]) == 2
+    assert main(["--tune", "--resume", "--params_file=x.yaml"]) == 2
+    errors = capsys.readouterr().err.strip().splitlines()
+    assert len(errors) == 3 and all(line.startswith("error: ") for line in errors)
+    assert "--params_file" in errors[0] and "separate" in errors[1] and "--output_dir" in errors[2]
