@@ -15,8 +15,8 @@ protocols score the same test interactions. The test uses the model of the last 
 
 Usage (one process per model, then the report)::
 
-    python benchmarks/reproduction_ml1m.py --model=SASRec --epochs=2
-    python benchmarks/reproduction_ml1m.py --report
+    python benchmarks/reproduction_ml1m.py --model=SASRec --epochs=1 [--dataset=ml-100k]
+    python benchmarks/reproduction_ml1m.py --report [--dataset=ml-100k]
 """
 
 from __future__ import annotations
@@ -29,24 +29,40 @@ from pathlib import Path
 from typing import Any
 
 RESULTS = Path(__file__).resolve().parent / "results"
-RUN_DIR = RESULTS / "reproduction_ml1m"  # one JSON per model (committed)
-LOG_DIR = Path("saved") / "reproduction_ml1m"  # logs of each run (not committed)
+FEATURE = {"ml-1m": "genre", "ml-100k": "class"}  # the item feature of FDSA / SASRecF
 MODES = ("full", "uni100", "pop100")
 FEATURE_MODELS = ("FDSA", "LinFDSA", "SASRecF", "LinSASRecF")
 MODELS = ("SASRec", "LinRec", "FDSA", "LinFDSA", "SASRecF", "LinSASRecF")
 
-# EASRec paper, Table III (ML-1M, test, top-10): Recall, MRR, NDCG. "w LinRec" rows are the
-# models with LinRec's attention. Table IV (ML-1M): inference seconds, GPU memory GB.
+# EASRec paper (arXiv 2402.00390), Table III, ML-1M, test set, top-10: Recall, MRR, NDCG.
+# "(w LinRec)" rows are the models with LinRec's attention: LinRec, LinFDSA, LinSASRecF here.
 PAPER = {
     "SASRec": (0.6793, 0.3822, 0.4533),
+    "FDSA": (0.6677, 0.3747, 0.4447),
+    "SASRecF": (0.6783, 0.3941, 0.4620),
     "LinRec": (0.6790, 0.3949, 0.4627),
+    "LinFDSA": (0.6753, 0.3921, 0.4597),
+    "LinSASRecF": (0.6815, 0.3978, 0.4657),
     "EASRec": (0.6796, 0.3991, 0.4661),
-    "DARTS+SASRec": (0.6846, 0.3915, 0.4614),
 }
-PAPER_EFFICIENCY = {"SASRec": (54.2, 28.26), "LinRec": (30.3, None), "EASRec": (14.8, 11.07)}
+# Table IV, ML-1M: inference seconds and GPU memory (GB).
+PAPER_EFFICIENCY = {
+    "SASRec": (54.2, 28.26),
+    "FDSA": (92.8, 45.21),
+    "SASRecF": (49.8, 24.88),
+    "LinRec": (30.3, 19.47),
+    "LinFDSA": (24.9, 17.82),
+    "LinSASRecF": (24.8, 17.57),
+    "EASRec": (14.8, 11.07),
+}
 
 
-def settings(model: str, epochs: int, max_len: int, data_path: str) -> dict[str, Any]:
+def result_dir(dataset: str) -> Path:
+    """One JSON per model (committed)."""
+    return RESULTS / f"reproduction_{dataset.replace('-', '')}"
+
+
+def settings(model: str, dataset: str, epochs: int, max_len: int, data_path: str) -> dict[str, Any]:
     """Shared settings: each model keeps its own defaults for everything not listed here."""
     config: dict[str, Any] = {
         "data_path": data_path,
@@ -59,15 +75,17 @@ def settings(model: str, epochs: int, max_len: int, data_path: str) -> dict[str,
         "show_progress": False,
         "load_col": {
             "inter": ["user_id", "item_id", "rating", "timestamp"],
-            "item": ["item_id", "genre"],
+            "item": ["item_id", FEATURE[dataset]],
         },
     }
     if model in FEATURE_MODELS:
-        config["selected_features"] = ["genre"]
+        config["selected_features"] = [FEATURE[dataset]]
     return config
 
 
-def run_model(model: str, epochs: int, max_len: int, data_path: str) -> dict[str, Any]:
+def run_model(
+    model: str, dataset_name: str, epochs: int, max_len: int, data_path: str
+) -> dict[str, Any]:
     """Train once, evaluate the test users under every protocol; efficiency as in quick_start."""
     import torch
     from recbole.data import data_preparation
@@ -79,10 +97,10 @@ def run_model(model: str, epochs: int, max_len: int, data_path: str) -> dict[str
     from recbole_easrec.quick_start import configure_logging, load_data
     from recbole_easrec.registry import resolve_trainer
 
-    run_dir = (LOG_DIR / model).resolve()
+    run_dir = (Path("saved") / f"reproduction_{dataset_name}" / model).resolve()  # logs
     run_dir.mkdir(parents=True, exist_ok=True)
-    overrides = settings(model, epochs, max_len, data_path)
-    config = build_config(model, "ml-1m", None, overrides)
+    overrides = settings(model, dataset_name, epochs, max_len, data_path)
+    config = build_config(model, dataset_name, None, overrides)
     config["checkpoint_dir"] = str(run_dir)
     configure_logging(run_dir, "INFO")
     init_seed(config["seed"], config["reproducibility"])
@@ -99,7 +117,7 @@ def run_model(model: str, epochs: int, max_len: int, data_path: str) -> dict[str
     seconds: dict[str, float] = {}
     for mode in MODES:
         mode_config = build_config(
-            model, "ml-1m", None, {**overrides, "eval_args": eval_args(mode)}
+            model, dataset_name, None, {**overrides, "eval_args": eval_args(mode)}
         )
         init_seed(config["seed"], config["reproducibility"])
         mode_test = test_data if mode == "full" else data_preparation(mode_config, dataset)[2]
@@ -109,6 +127,7 @@ def run_model(model: str, epochs: int, max_len: int, data_path: str) -> dict[str
     flops = model_flops(trainer.model, next(iter(test_data))[0])
     return {
         "model": model,
+        "dataset": dataset_name,
         "settings": overrides,
         "epochs_run": epochs,
         "best_valid_full": dict(best_valid),
@@ -130,11 +149,11 @@ def fmt(value: Any) -> str:
     return "–" if value is None else f"{value:.4f}"
 
 
-def report() -> str:
-    """``reproduction_ml1m.md``-style tables from the per-model JSON files."""
+def report(dataset: str) -> str:
+    """Markdown tables from the per-model JSON files of ``dataset``."""
     runs = {}
     for model in MODELS:
-        path = RUN_DIR / f"{model}.json"
+        path = result_dir(dataset) / f"{model}.json"
         if path.is_file():
             runs[model] = json.loads(path.read_text())
     lines = [
@@ -143,25 +162,30 @@ def report() -> str:
         "|---|---|---:|---:|---:|---:|---:|---:|",
     ]
     for model in MODELS:
-        paper = PAPER.get(model, (None, None, None))
+        paper = PAPER.get(model, (None, None, None)) if dataset == "ml-1m" else (None,) * 3
         if model not in runs:
             lines.append(f"| {model} | – | not run | | | {' | '.join(map(fmt, paper))} |")
             continue
         for mode in MODES:
             test = runs[model]["test"][mode]
             ours = [test.get(k) for k in ("recall@10", "mrr@10", "ndcg@10")]
-            theirs = paper if mode == "pop100" else (None, None, None)
+            theirs = paper if mode == "pop100" and dataset == "ml-1m" else (None, None, None)
             cells = " | ".join(map(fmt, ours)) + " | " + " | ".join(map(fmt, theirs))
             lines.append(f"| {model} | {mode} | {cells} |")
     lines += [
         "",
-        "| model | params | FLOPs / sequence | train s | test pass s (full) | epochs |",
-        "|---|---:|---:|---:|---:|---:|",
+        "| model | params | FLOPs / sequence | train s | test pass s (full) | epochs |"
+        " paper infer. s | paper GPU GB |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for model, run in runs.items():
+        paper_s, paper_gb = PAPER_EFFICIENCY.get(model, (None, None))
+        if dataset != "ml-1m":
+            paper_s = paper_gb = None
         lines.append(
             f"| {model} | {run['params']:,} | {run['flops'] / 1e6:.1f} M |"
-            f" {run['train_seconds']:.0f} | {run['test_seconds']['full']:.1f} | {run['epochs_run']} |"
+            f" {run['train_seconds']:.0f} | {run['test_seconds']['full']:.1f} |"
+            f" {run['epochs_run']} | {paper_s or '–'} | {paper_gb or '–'} |"
         )
     return "\n".join(lines) + "\n"
 
@@ -169,18 +193,19 @@ def report() -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", choices=MODELS)
+    parser.add_argument("--dataset", default="ml-1m", choices=sorted(FEATURE))
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--max_len", type=int, default=50)
     parser.add_argument("--data_path", default="/work/shared/datasets")
     parser.add_argument("--report", action="store_true")
     args = parser.parse_args()
     if args.report:
-        sys.stdout.write(report())
+        sys.stdout.write(report(args.dataset))
         return 0
-    result = run_model(args.model, args.epochs, args.max_len, args.data_path)
+    result = run_model(args.model, args.dataset, args.epochs, args.max_len, args.data_path)
     from recbole_easrec.artifacts import write_json_atomic
 
-    write_json_atomic(RUN_DIR / f"{args.model}.json", result)
+    write_json_atomic(result_dir(args.dataset) / f"{args.model}.json", result)
     print(json.dumps(result["test"], indent=1))
     return 0
 

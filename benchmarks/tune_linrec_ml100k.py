@@ -51,14 +51,17 @@ def run_default(study_dir: Path, epochs: int) -> dict[str, Any]:
     )
 
 
-def run_study(study_dir: Path, epochs: int, num_samples: int, resume: bool) -> list[dict]:
+def run_study(
+    study_dir: Path, epochs: int, num_samples: int, resume: bool, cpus: int
+) -> list[dict]:
     from recbole_easrec.tune import TuneOptions, run_tune
 
     options = TuneOptions(
         params_file=str(ROOT / "properties" / "hyper" / "linrec.yaml"),
         output_dir=str(study_dir / "tune"),
         num_samples=num_samples,
-        cpus_per_trial=2,
+        cpus_per_trial=cpus,
+        ray_init_kwargs={"num_cpus": cpus},  # one trial at a time
         scheduler="asha",
         resume=resume,
     )
@@ -165,6 +168,7 @@ def main() -> int:
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--study_dir", default="saved/tune_linrec_ml100k")
     parser.add_argument("--resume", action="store_true")
+    parser.add_argument("--cpus", type=int, default=2, help="CPUs (threads) of the one trial")
     args = parser.parse_args()
     study_dir = Path(args.study_dir).resolve()
     start = time.perf_counter()
@@ -174,7 +178,7 @@ def main() -> int:
         if default_file.is_file()
         else run_default(study_dir, args.epochs)
     )
-    run_study(study_dir, args.epochs, args.num_samples, args.resume)
+    run_study(study_dir, args.epochs, args.num_samples, args.resume, args.cpus)
     with open(study_dir / "tune" / "tune_results.csv", newline="", encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
     result = summary(default, rows, study_dir, args)

@@ -345,7 +345,13 @@ def ray_session(options: TuneOptions) -> Iterator[None]:
         yield
         return
     if options.address:
-        ray.init(address=options.address, **options.ray_init_kwargs)
+        try:
+            ray.init(address=options.address, **options.ray_init_kwargs)
+        except (ConnectionError, RuntimeError, ValueError) as exc:
+            raise ConfigError(
+                f"cannot connect to the Ray cluster at {options.address}: {one_line_error(exc)};"
+                " start it with `ray start --head` or check the address"
+            ) from None
     else:
         kwargs = {"include_dashboard": False, "object_store_memory": 256 * 2**20}
         ray.init(**{**kwargs, **options.ray_init_kwargs})
