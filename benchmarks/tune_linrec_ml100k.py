@@ -29,11 +29,11 @@ RESULTS = ROOT / "benchmarks" / "results"
 METRICS = ("recall@10", "mrr@10", "ndcg@10")
 
 
-def budget(epochs: int) -> dict[str, Any]:
+def budget(epochs: int, max_len: int = 50) -> dict[str, Any]:
     """Settings shared by the default run and every trial."""
     return {
         "epochs": epochs,
-        "MAX_ITEM_LIST_LENGTH": 50,
+        "MAX_ITEM_LIST_LENGTH": max_len,
         "seed": 2020,
         "state": "WARNING",
         "show_progress": False,
@@ -41,18 +41,18 @@ def budget(epochs: int) -> dict[str, Any]:
     }
 
 
-def run_default(study_dir: Path, epochs: int) -> dict[str, Any]:
+def run_default(study_dir: Path, epochs: int, max_len: int) -> dict[str, Any]:
     from recbole_easrec.quick_start import run_recbole_easrec
 
     return run_recbole_easrec(
         "LinRec",
         "ml-100k",
-        config_dict={**budget(epochs), "output_dir": str(study_dir / "default")},
+        config_dict={**budget(epochs, max_len), "output_dir": str(study_dir / "default")},
     )
 
 
 def run_study(
-    study_dir: Path, epochs: int, num_samples: int, resume: bool, cpus: int
+    study_dir: Path, epochs: int, max_len: int, num_samples: int, resume: bool, cpus: int
 ) -> list[dict]:
     from recbole_easrec.tune import TuneOptions, run_tune
 
@@ -65,7 +65,7 @@ def run_study(
         scheduler="asha",
         resume=resume,
     )
-    return run_tune("LinRec", "ml-100k", options, overrides=budget(epochs))
+    return run_tune("LinRec", "ml-100k", options, overrides=budget(epochs, max_len))
 
 
 def ratio(new: float | None, old: float | None) -> float | None:
@@ -80,7 +80,7 @@ def summary(default: dict, rows: list[dict], study_dir: Path, args: argparse.Nam
     base = {"valid": default["best_valid_result"], "test": default["test_result"]}
     return {
         "command": " ".join(["python", "benchmarks/tune_linrec_ml100k.py", *sys.argv[1:]]),
-        "budget": budget(args.epochs),
+        "budget": budget(args.epochs, args.max_len),
         "num_samples": args.num_samples,
         "scheduler": "asha",
         "trials": {
@@ -91,7 +91,9 @@ def summary(default: dict, rows: list[dict], study_dir: Path, args: argparse.Nam
         },
         "search_space": yaml.safe_load((ROOT / "properties/hyper/linrec.yaml").read_text()),
         "best_trial": best["trial_id"],
-        "best_config": {k: best_config[k] for k in best_config if k not in budget(args.epochs)},
+        "best_config": {
+            k: best_config[k] for k in best_config if k not in budget(args.epochs, args.max_len)
+        },
         "default": base,
         "tuned": ours,
         "ratio_tuned_over_default": {
@@ -166,6 +168,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--num_samples", type=int, default=8)
     parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--max_len", type=int, default=50, help="MAX_ITEM_LIST_LENGTH")
     parser.add_argument("--study_dir", default="saved/tune_linrec_ml100k")
     parser.add_argument("--resume", action="store_true")
     parser.add_argument("--cpus", type=int, default=2, help="CPUs (threads) of the one trial")
@@ -176,9 +179,9 @@ def main() -> int:
     default = (
         json.loads(default_file.read_text())
         if default_file.is_file()
-        else run_default(study_dir, args.epochs)
+        else run_default(study_dir, args.epochs, args.max_len)
     )
-    run_study(study_dir, args.epochs, args.num_samples, args.resume, args.cpus)
+    run_study(study_dir, args.epochs, args.max_len, args.num_samples, args.resume, args.cpus)
     with open(study_dir / "tune" / "tune_results.csv", newline="", encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
     result = summary(default, rows, study_dir, args)
