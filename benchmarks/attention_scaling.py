@@ -10,8 +10,8 @@ sequences of exactly N items, eval mode, CPU. Models:
 
 Each (model, N) runs in its own subprocess so that the process's peak RSS belongs to that
 measurement alone; ``peak_memory_bytes`` is that peak minus the RSS after the model was built
-(i.e. the memory the forward passes added). Latency is the median of ``--repeats`` timed calls after
-one warm-up. Ratios are against RecBole's SASRec at the same N, measured in the same run.
+(i.e. the memory the forward passes added). Latency is the best (minimum) of ``--repeats`` timed
+calls after one warm-up: on a shared 2-core machine the minimum is the least disturbed by other load. Ratios are against RecBole's SASRec at the same N, measured in the same run.
 
 Usage: ``python benchmarks/attention_scaling.py [--lengths 50 100 200 400 800] [--batch 32]``
 writes ``benchmarks/results/attention_scaling.{json,md,png}``.
@@ -71,7 +71,8 @@ def measure(label: str, length: int, batch: int, repeats: int) -> dict:
         with torch.no_grad():
             model.full_sort_predict(batch_interaction)
 
-    seconds = median_seconds(infer, repeats=repeats, warmup=1)
+    infer()  # warm-up
+    seconds = min(median_seconds(infer, repeats=1) for _ in range(repeats))
     return {
         "model": label,
         "length": length,
@@ -104,7 +105,7 @@ def markdown(rows: list[dict], meta: dict) -> str:
         f"Command: `{meta['command']}`  ",
         f"Machine: {meta['machine']}, torch {meta['torch']}, {meta['threads']} threads; "
         f"batch {meta['batch']} sequences of exactly N items, full-ranking scores over {N_ITEMS} "
-        "items, eval mode. d=128, inner 256, 4 layers, 4 heads. Latency = median of "
+        "items, eval mode. d=128, inner 256, 4 layers, 4 heads. Latency = best of "
         f"{meta['repeats']} runs; memory = peak RSS added by the forward passes (own process). "
         "Ratios are against RecBole's SASRec at the same N (same run); below 1 is better.",
         "",

@@ -28,6 +28,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--output_dir", default=None, help="run folder (default: new folder in saved/)"
     )
+    parser.add_argument(
+        "--evaluate",
+        default=None,
+        metavar="RUN_DIR",
+        help="evaluate the model saved in RUN_DIR on its test split instead of training",
+    )
     add_study_arguments(parser)
     return parser
 
@@ -123,6 +129,11 @@ def main(argv: list[str] | None = None) -> int:
         overrides = parse_overrides(extra)
         if args.tune or args.compare:
             print(json.dumps(run_study(args, overrides), indent=2))
+            return 0
+        if args.evaluate:
+            from recbole_easrec.quick_start import evaluate_saved_run
+
+            print(json.dumps(evaluate_saved_run(args.evaluate, overrides), indent=2))
             return 0
         if args.output_dir:
             overrides["output_dir"] = args.output_dir

@@ -106,6 +106,66 @@ def run_recbole_easrec(
     return result
 
 
+# Settings that RecBole's Config derives itself; a saved run's values for them are not passed back.
+DERIVED_SETTINGS = frozenset(
+    {
+        "MODEL_INPUT_TYPE",
+        "MODEL_TYPE",
+        "data_path",
+        "dataset",
+        "device",
+        "eval_type",
+        "gpu_id",
+        "local_rank",
+        "model",
+        "single_spec",
+        "valid_metric_bigger",
+        "checkpoint_dir",
+        "train_neg_sample_args",
+        "valid_neg_sample_args",
+        "test_neg_sample_args",
+        "eval_neg_sample_args",
+        "config_files",
+    }
+)
+
+
+def evaluate_saved_run(
+    run_dir: str | Path, config_dict: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Evaluate the model saved in ``run_dir`` on its dataset's test split (no training).
+
+    The model comes from ``model.pt`` + ``model.json`` (:func:`recbole_easrec.load_model`, weights
+    loaded with ``weights_only=True``); the data settings from the saved config, where
+    ``config_dict`` (e.g. ``data_path``, ``eval_args``) may override them.
+
+    Returns:
+        ``{"output_dir", "model", "dataset", "test_result"}``.
+
+    Raises:
+        CheckpointError: the folder lacks the files or they cannot be loaded.
+    """
+    from recbole_easrec.saving import load_model, read_description
+
+    run_dir = Path(run_dir).resolve()
+    saved = read_description(run_dir / "model.json")["config"]
+    settings = {k: v for k, v in saved.items() if k not in DERIVED_SETTINGS}
+    settings["data_path"] = str(Path(saved["data_path"]).parent)
+    settings["train_neg_sample_args"] = None
+    settings.update(config_dict or {})
+    config = build_config(saved["model"], saved["dataset"], config_dict=settings)
+    model = load_model(run_dir, device=str(config["device"]))
+    _, _, test_data = load_data(config)
+    trainer = resolve_trainer(config["MODEL_TYPE"], config["model"])(config, model)
+    test_result = trainer.evaluate(test_data, load_best_model=False)
+    return {
+        "output_dir": str(run_dir),
+        "model": config["model"],
+        "dataset": config["dataset"],
+        "test_result": dict(test_result),
+    }
+
+
 def load_data(config: Any) -> tuple[Any, Any, Any]:
     """RecBole's dataset and leave-one-out dataloaders, with file problems as one-line errors."""
     check_dataset_files(config)

@@ -72,7 +72,7 @@ def load_model(run_dir: str | os.PathLike[str], device: str = "cpu") -> nn.Modul
     from recbole_easrec.registry import resolve_model
 
     run_dir = Path(run_dir)
-    description = _read_description(run_dir / DESCRIPTION_FILE)
+    description = read_description(run_dir / DESCRIPTION_FILE)
     config = SavedConfig(description["config"])
     config["device"] = device
     model_class = resolve_model(description["model"])
@@ -91,7 +91,8 @@ def load_model(run_dir: str | os.PathLike[str], device: str = "cpu") -> nn.Modul
     return model.to(device).eval()
 
 
-def _read_description(path: Path) -> dict[str, Any]:
+def read_description(path: Path) -> dict[str, Any]:
+    """The content of a run's ``model.json``; a missing or corrupt file is a CheckpointError."""
     try:
         description = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:

@@ -148,3 +148,24 @@ def test_corrupt_checkpoint(tiny_run_config, tmp_path):
         load_model(run_dir)
     with pytest.raises(CheckpointError, match="model.json is missing"):
         load_model(tmp_path / "nowhere")
+
+
+def test_evaluate_saved_run_reproduces_test_result(tiny_run_config, tmp_path, capsys):
+    from recbole_easrec.quick_start import run_recbole_easrec
+
+    result = run_recbole_easrec("LinRec", "tiny", config_dict=tiny_run_config(epochs=2))
+    capsys.readouterr()
+    assert main([f"--evaluate={tmp_path / 'run'}", "--state=WARNING"]) == 0
+    evaluated = json.loads(capsys.readouterr().out)
+    assert evaluated["test_result"] == pytest.approx(result["test_result"])
+
+
+def test_evaluate_corrupt_checkpoint_is_one_line(tiny_run_config, tmp_path, capsys):
+    from recbole_easrec.quick_start import run_recbole_easrec
+
+    run_recbole_easrec("LinRec", "tiny", config_dict=tiny_run_config(epochs=1))
+    (tmp_path / "run" / "model.pt").write_bytes(b"\x00garbage")
+    err = run_bad([f"--evaluate={tmp_path / 'run'}"], capsys)
+    assert "cannot load weights" in err
+    err = run_bad([f"--evaluate={tmp_path / 'missing'}"], capsys)
+    assert "model.json is missing" in err
