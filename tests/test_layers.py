@@ -98,3 +98,16 @@ def test_flops_grow_linearly_for_linear_and_quadratically_for_softmax():
     assert all(ratio > 2.3 for ratio in ratios)
     assert ratios[1] > ratios[0]
     assert softmax[-1] > 2 * linear[-1]
+
+
+@pytest.mark.parametrize("attention_type", ["linear", "softmax"])
+@pytest.mark.parametrize("causal", [False, True])
+def test_last_position_shortcut_equals_full_stack(attention_type, causal):
+    stack = make_stack(attention_type, causal)
+    torch.manual_seed(3)
+    x = torch.randn(3, 9, 16)
+    lengths = torch.tensor([9, 4, 1])
+    mask = torch.arange(9)[None, :] < lengths[:, None]
+    full = stack(x, mask)[-1][torch.arange(3), lengths - 1]
+    short = stack(x, mask, lengths - 1)[-1][:, 0]
+    assert torch.allclose(full, short, atol=1e-5)

@@ -101,7 +101,16 @@ class TransformerRecommender(SequentialRecommender):
         return self.encoder(self.embed(item_seq), item_seq > 0)[-1]
 
     def forward(self, item_seq: Tensor, item_seq_len: Tensor) -> Tensor:
-        """The sequence representation: the hidden state at the last real item, ``[batch, hidden]``."""
+        """The sequence representation: the hidden state at the last real item, ``[batch, hidden]``.
+
+        With the shared stack the last layer runs at that position only (same result, less work);
+        a subclass with another encoder gets the hidden state gathered from :meth:`encode`.
+        """
+        if type(self).encode is TransformerRecommender.encode and isinstance(
+            self.encoder, TransformerStack
+        ):
+            last = self.encoder(self.embed(item_seq), item_seq > 0, item_seq_len - 1)[-1]
+            return last[:, 0]
         return self.gather_indexes(self.encode(item_seq), item_seq_len - 1)
 
     def item_embeddings(self) -> Tensor:

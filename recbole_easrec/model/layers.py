@@ -142,9 +142,36 @@ class MultiHeadAttention(nn.Module):
             context = softmax_attention(q, k, v, key_padding_mask, self.causal, dropout)
         return context.transpose(1, 2).reshape(x.shape)
 
-    def forward(self, x: Tensor, key_padding_mask: Tensor | None = None) -> Tensor:
-        out = self.out_dropout(self.dense(self.attend(x, key_padding_mask)))
-        return self.layer_norm(out + x)
+    def attend_one(self, x: Tensor, key_padding_mask: Tensor | None, query_index: Tensor) -> Tensor:
+        """Attention output at one query position per sequence, ``[batch, 1, hidden]``.
+
+        ``query_index`` must be each sequence's last real position: every real key is then at or
+        before it, so the causal and non-causal forms coincide and only padding is masked.
+        """
+        batch = x.shape[0]
+        x_query = x[torch.arange(batch, device=x.device), query_index].unsqueeze(1)
+        q = self._split_heads(self.query(x_query))
+        k, v = (self._split_heads(layer(x)) for layer in (self.key, self.value))
+        if self.attention_type == "linear":
+            context = linear_attention(q, k, v, key_padding_mask, causal=False)
+        else:
+            dropout = self.attn_dropout_prob if self.training else 0.0
+            context = softmax_attention(q, k, v, key_padding_mask, False, dropout)
+        return context.transpose(1, 2).reshape(x_query.shape)
+
+    def forward(
+        self,
+        x: Tensor,
+        key_padding_mask: Tensor | None = None,
+        query_index: Tensor | None = None,
+    ) -> Tensor:
+        """Self-attention block; with ``query_index`` only that position's output, ``[B, 1, d]``."""
+        if query_index is None:
+            residual, context = x, self.attend(x, key_padding_mask)
+        else:
+            residual = x[torch.arange(x.shape[0], device=x.device), query_index].unsqueeze(1)
+            context = self.attend_one(x, key_padding_mask, query_index)
+        return self.layer_norm(self.out_dropout(self.dense(context)) + residual)
 
 
 class FeedForward(nn.Module):
@@ -221,8 +248,10 @@ class TransformerLayer(nn.Module):
         key_padding_mask: Tensor | None = None,
         input_gate: Tensor | None = None,
         inner_gate: Tensor | None = None,
+        query_index: Tensor | None = None,
     ) -> Tensor:
-        return self.feed_forward(self.attention(x, key_padding_mask), input_gate, inner_gate)
+        attended = self.attention(x, key_padding_mask, query_index)
+        return self.feed_forward(attended, input_gate, inner_gate)
 
 
 class TransformerStack(nn.Module):
@@ -232,10 +261,19 @@ class TransformerStack(nn.Module):
         super().__init__()
         self.layers = nn.ModuleList(TransformerLayer(**layer_kwargs) for _ in range(n_layers))
 
-    def forward(self, x: Tensor, key_padding_mask: Tensor | None = None) -> list[Tensor]:
+    def forward(
+        self,
+        x: Tensor,
+        key_padding_mask: Tensor | None = None,
+        last_index: Tensor | None = None,
+    ) -> list[Tensor]:
+        """Every layer's output. With ``last_index`` (each sequence's last real position) the final
+        layer computes only that position (``[B, 1, d]``): its queries, output projection and
+        feed-forward block run on one token instead of N, which is all a next-item score needs."""
         outputs = []
-        for layer in self.layers:
-            x = layer(x, key_padding_mask)
+        for depth, layer in enumerate(self.layers):
+            final = depth == len(self.layers) - 1
+            x = layer(x, key_padding_mask, query_index=last_index if final else None)
             outputs.append(x)
         return outputs
 
