@@ -24,6 +24,7 @@ RecBole with ``--no-deps`` (see README).
 from __future__ import annotations
 
 import types
+import warnings
 from typing import Any
 
 import numpy as np
@@ -171,3 +172,8 @@ def apply() -> None:
     dataset_module.Dataset._remap = _remap
     dataset_module.pd = _pandas_for_recbole_datasets()
     Trainer._save_checkpoint = _save_checkpoint
+    # RecBole's ``df[col].fillna(..., inplace=True)`` now warns on every load; the gap it leaves is
+    # filled by ``_read_csv_filling_sequences`` above, so the warning is noise for our users.
+    warnings.filterwarnings(
+        "ignore", category=pd.errors.ChainedAssignmentError, module=r"recbole\.data\.dataset"
+    )
