@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from recbole.model.abstract_recommender import SequentialRecommender
 from recbole.model.loss import BPRLoss
 from recbole.utils import InputType
@@ -29,6 +30,7 @@ from recbole_easrec.model.layers import (
     TransformerStack,
     init_transformer_weights,
 )
+from recbole_easrec.training_modes import TARGETS_FIELD, TRAIN_MODES
 
 LOSS_TYPES = ("CE", "BPR")
 
@@ -43,6 +45,7 @@ def validate_transformer_config(config: Any) -> None:
     require_choice(config, "attention_type", ATTENTION_TYPES)
     require_choice(config, "hidden_act", sorted(HIDDEN_ACTIVATIONS))
     require_choice(config, "loss_type", LOSS_TYPES)
+    require_choice(config, "train_mode", TRAIN_MODES)
 
 
 class TransformerRecommender(SequentialRecommender):
@@ -58,7 +61,10 @@ class TransformerRecommender(SequentialRecommender):
         self.hidden_size: int = config["hidden_size"]
         self.loss_type: str = config["loss_type"]
         self.initializer_range: float = config["initializer_range"]
-        self.causal: bool = bool(config["causal_attention"])
+        # autoregressive training puts a loss at every position: position t must not see t+1
+        self.causal: bool = (
+            bool(config["causal_attention"]) or config["train_mode"] == "autoregressive"
+        )
 
         self.item_embedding = nn.Embedding(self.n_items, self.hidden_size, padding_idx=0)
         self.position_embedding = nn.Embedding(self.max_seq_length, self.hidden_size)
@@ -119,7 +125,18 @@ class TransformerRecommender(SequentialRecommender):
 
     # --- RecBole interface ----------------------------------------------------------------------
 
+    def calculate_autoregressive_loss(self, item_seq: Tensor, targets: Tensor) -> Tensor:
+        """Mean cross-entropy over every real position (``targets`` 0 = padding, ignored);
+        ``train_mode: autoregressive`` (:mod:`recbole_easrec.training_modes`)."""
+        real = targets > 0
+        hidden = self.encode(item_seq)[real]
+        return F.cross_entropy(hidden @ self.item_embeddings().t(), targets[real])
+
     def calculate_loss(self, interaction: Any) -> Tensor:
+        if TARGETS_FIELD in interaction:
+            return self.calculate_autoregressive_loss(
+                interaction[self.ITEM_SEQ], interaction[TARGETS_FIELD]
+            )
         seq_output = self.forward(interaction[self.ITEM_SEQ], interaction[self.ITEM_SEQ_LEN])
         pos_items = interaction[self.POS_ITEM_ID]
         if self.loss_type == "BPR":

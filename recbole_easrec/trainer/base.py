@@ -2,8 +2,19 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from recbole.trainer import Trainer
+
+from recbole_easrec.training_modes import AutoregressiveLoader
 
 
 class EasRecBaseTrainer(Trainer):
-    """RecBole's ``Trainer``; the shared place for training-mode extensions of our models."""
+    """RecBole's ``Trainer`` plus ``train_mode: autoregressive`` (see :mod:`training_modes`)."""
+
+    def fit(self, train_data: Any, valid_data: Any = None, *args: Any, **kwargs: Any) -> Any:
+        if self.config["train_mode"] == "autoregressive":
+            train_data = AutoregressiveLoader(
+                train_data, self.config["train_batch_size"], seed=self.config["seed"] or 0
+            )
+        return super().fit(train_data, valid_data, *args, **kwargs)

@@ -1,0 +1,87 @@
+"""Training modes: RecBole's one-sample-per-prefix protocol, or one sequence per user.
+
+* ``train_mode: prefix`` (default; RecBole's protocol and the papers'): every prefix of a user's
+  history is its own sample, the loss is taken at its last position.
+* ``train_mode: autoregressive``: one sample per user per epoch, the user's longest training
+  prefix (already truncated by RecBole to the last ``MAX_ITEM_LIST_LENGTH`` items) with a loss at
+  every real position, the target at position t being item t+1 and, at the last position, RecBole's
+  training target. Attention must then be causal (position t may not see item t+1); the models
+  force it. A user whose training history is longer than ``MAX_ITEM_LIST_LENGTH + 1`` items
+  contributes only its last ``MAX_ITEM_LIST_LENGTH + 1`` items per epoch (prefix mode also sees the
+  earlier windows). Validation and test stay RecBole's prefix evaluation, unchanged.
+
+The per-user set is built once from RecBole's own training dataloader, so RecBole's filtering and
+leave-one-out split are untouched; ``train_batch_size`` then counts users.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import torch
+from recbole.data.interaction import Interaction
+
+TRAIN_MODES = ("prefix", "autoregressive")
+TARGETS_FIELD = "autoregressive_targets"
+
+
+def longest_prefix_rows(user_ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """Row index of each user's latest, longest prefix.
+
+    Rows are sorted stably by (user, length); RecBole generates a user's prefixes in time order, so
+    among prefixes truncated to the same length the last one is the latest.
+    """
+    order = torch.argsort(user_ids * (int(lengths.max()) + 1) + lengths, stable=True)
+    sorted_users = user_ids[order]
+    last_of_user = torch.ones_like(sorted_users, dtype=torch.bool)
+    last_of_user[:-1] = sorted_users[1:] != sorted_users[:-1]
+    return order[last_of_user]
+
+
+def shifted_targets(
+    item_seq: torch.Tensor, lengths: torch.Tensor, target: torch.Tensor
+) -> torch.Tensor:
+    """Next-item targets per position: ``item_seq[t+1]``, then ``target`` at the last real position,
+    0 (ignored) at padding."""
+    targets = torch.zeros_like(item_seq)
+    targets[:, :-1] = item_seq[:, 1:]
+    rows = torch.arange(item_seq.shape[0])
+    targets[rows, lengths - 1] = target
+    positions = torch.arange(item_seq.shape[1])[None, :]
+    return torch.where(positions < lengths[:, None], targets, torch.zeros_like(targets))
+
+
+class AutoregressiveLoader:
+    """Batches of one sequence per user, shuffled every epoch (an iterable of ``Interaction``)."""
+
+    def __init__(self, train_data: Any, batch_size: int, seed: int = 0) -> None:
+        dataset = train_data._dataset
+        features = dataset.inter_feat
+        item_seq_field = dataset.item_id_list_field
+        length_field = dataset.item_list_length_field
+        rows = longest_prefix_rows(features[dataset.uid_field], features[length_field])
+        self.item_seq_field, self.length_field = item_seq_field, length_field
+        self.item_seq = features[item_seq_field][rows]
+        self.lengths = features[length_field][rows]
+        self.targets = shifted_targets(
+            self.item_seq, self.lengths, features[dataset.iid_field][rows]
+        )
+        self.batch_size = batch_size
+        self.generator = torch.Generator().manual_seed(seed)
+        self._dataset = dataset
+
+    def __len__(self) -> int:
+        return (len(self.lengths) + self.batch_size - 1) // self.batch_size
+
+    def __iter__(self) -> Iterator[Interaction]:
+        order = torch.randperm(len(self.lengths), generator=self.generator)
+        for start in range(0, len(order), self.batch_size):
+            rows = order[start : start + self.batch_size]
+            yield Interaction(
+                {
+                    self.item_seq_field: self.item_seq[rows],
+                    self.length_field: self.lengths[rows],
+                    TARGETS_FIELD: self.targets[rows],
+                }
+            )
