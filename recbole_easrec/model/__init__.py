@@ -1,7 +1,8 @@
 """Models this plugin registers with RecBole (importable as ``from recbole_easrec.model import X``)."""
 
+from recbole_easrec.model.dsl import DSL
 from recbole_easrec.model.lin_fdsa import LinFDSA
 from recbole_easrec.model.lin_sasrecf import LinSASRecF
 from recbole_easrec.model.linrec import LinRec
 
-__all__ = ["LinRec", "LinFDSA", "LinSASRecF"]
+__all__ = ["DSL", "LinRec", "LinFDSA", "LinSASRecF"]

@@ -1,5 +1,6 @@
 """Trainers for this plugin's models (found by name ``<Model>Trainer`` in this package)."""
 
 from recbole_easrec.trainer.base import EasRecBaseTrainer
+from recbole_easrec.trainer.dsl import DSLTrainer
 
-__all__ = ["EasRecBaseTrainer"]
+__all__ = ["DSLTrainer", "EasRecBaseTrainer"]
