@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import torch
 
 NUMPY_ALIASES: dict[str, Any] = {
     "float_": np.float64,
@@ -134,12 +135,23 @@ def _remap(self: Any, remap_list: list[tuple[pd.DataFrame, str, Any]]) -> None:
             feat[field] = np.split(ids, np.cumsum(_token_lengths(feat[field]))[:-1])
 
 
+def _plain_values(parameters: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The entries of ``other_parameter()`` that ``weights_only`` loading accepts.
+
+    FDSA and SASRecF list their feature-embedding *module* there (which holds the dataset); its
+    weights are already in the state dict and the module is rebuilt with the model, so it is left
+    out rather than pickled.
+    """
+    plain = (torch.Tensor, int, float, str, bool, type(None))
+    kept = {key: value for key, value in (parameters or {}).items() if isinstance(value, plain)}
+    return kept or None
+
+
 def _save_checkpoint(self: Any, epoch: int, verbose: bool = True, **kwargs: Any) -> None:
     """``Trainer._save_checkpoint`` that writes tensors and plain values only.
 
     Loadable with ``torch.load(..., weights_only=True)``; the model name replaces the pickled config.
     """
-    import torch
     from recbole.utils import set_color
 
     if not self.config["single_spec"] and self.config["local_rank"] != 0:
@@ -151,7 +163,7 @@ def _save_checkpoint(self: Any, epoch: int, verbose: bool = True, **kwargs: Any)
         "cur_step": int(self.cur_step),
         "best_valid_score": float(self.best_valid_score),
         "state_dict": self.model.state_dict(),
-        "other_parameter": self.model.other_parameter(),
+        "other_parameter": _plain_values(self.model.other_parameter()),
         "optimizer": self.optimizer.state_dict(),
     }
     torch.save(state, saved_model_file)

@@ -75,3 +75,19 @@ def test_unpatched_fill_would_leave_nan(tmp_path):
     with pytest.warns(Warning):
         frame["price"].fillna(value=2.0, inplace=True)
     assert frame["price"].isna().any()
+
+
+def test_fdsa_checkpoint_reloads(tmp_path):
+    """FDSA keeps a module in ``other_parameter``; its best checkpoint must still reload."""
+    data_path = write_cycle_dataset(tmp_path / "data", with_item_features=True)
+    settings = tiny_config(
+        data_path,
+        tmp_path / "run",
+        epochs=1,
+        load_col={"inter": ["user_id", "item_id", "timestamp"], "item": ["item_id", "category"]},
+        selected_features=["category"],
+    )
+    result = run_recbole_easrec("FDSA", "tiny", config_dict=settings)
+    assert 0 <= result["test_result"]["ndcg@10"] <= 1
+    checkpoint = torch.load(tmp_path / "run" / "checkpoint.pth", weights_only=True)
+    assert checkpoint["other_parameter"] is None
