@@ -19,8 +19,9 @@ $(STAMP): requirements.txt setup.cfg pyproject.toml
 	touch $(STAMP)
 
 demo: install
-	$(PY) run_recbole_easrec.py --model=LinRec --dataset=ml-100k --epochs=3 \
-		--MAX_ITEM_LIST_LENGTH=50 --output_dir=$(DEMO_DIR)
+	$(PY) run_recbole_easrec.py --model=LinRec --dataset=ml-100k --train_mode=autoregressive \
+		--epochs=30 --train_batch_size=128 --MAX_ITEM_LIST_LENGTH=50 --show_progress=False \
+		--output_dir=$(DEMO_DIR)
 
 test: install
 	$(PY) -m pytest -q
