@@ -119,7 +119,9 @@ def main(argv: list[str] | None = None) -> None:
                     RESULTS / "dsl_sweep.json",
                     {"command": command, "settings": base, "rows": rows},
                 )
-    write_text_atomic(RESULTS / "dsl_sweep.md", write_markdown(rows, base, command))
+                if any(r["density"] == 1.0 for r in rows):
+                    text = write_markdown(rows, base, command)
+                    write_text_atomic(RESULTS / "dsl_sweep.md", text)
 
 
 if __name__ == "__main__":
