@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 DEMO_DIR ?= saved/demo
 
-.PHONY: install demo test lint format bench bench-scaling clean
+.PHONY: install demo test lint format bench bench-scaling bench-speed clean
 
 install: $(STAMP)
 
@@ -34,10 +34,14 @@ format: install
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-bench: install bench-scaling
+bench: install bench-scaling bench-speed
 
 bench-scaling: install
 	$(PY) benchmarks/attention_scaling.py
+
+# ML-1M at the paper's settings (about 15 minutes on 2 cores); needs ../shared/datasets/ml-1m
+bench-speed: install
+	$(PY) benchmarks/speed.py --data_path=../shared/datasets --budget=60 --batches=4
 
 clean:
 	rm -rf $(VENV) saved log log_tensorboard .pytest_cache
