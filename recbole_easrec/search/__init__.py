@@ -1,0 +1,24 @@
+"""EASRec's architecture search (EASRec §II): gates, controllers, resource cost, supernet, reconstruction."""
+
+from recbole_easrec.search.controllers import ArchitectureController, gumbel_temperature
+from recbole_easrec.search.gates import CandidateGates, DataAwareGate, masked_mean
+from recbole_easrec.search.reconstruct import compact_settings, copy_prefix, reconstruct
+from recbole_easrec.search.resource import candidate_costs, layer_flops, resource_loss
+from recbole_easrec.search.supernet import SuperNet, kept_width, sliced_layer_forward
+
+__all__ = [
+    "ArchitectureController",
+    "CandidateGates",
+    "DataAwareGate",
+    "SuperNet",
+    "candidate_costs",
+    "gumbel_temperature",
+    "kept_width",
+    "layer_flops",
+    "masked_mean",
+    "resource_loss",
+    "sliced_layer_forward",
+    "compact_settings",
+    "copy_prefix",
+    "reconstruct",
+]

@@ -1,0 +1,77 @@
+"""Reconstruction of the compact network from the searched supernet (EASRec §II-G, eq. 18).
+
+The compact network keeps candidate ``k1 = argmax α`` in every layer and the first
+``L_o = argmax β + 1`` layers. Its weights are the top-left slices of the supernet's weights
+(the slices candidate k1 used, :mod:`recbole_easrec.search.supernet`), its embeddings the first
+``h`` columns of the supernet's, and its gates the selected candidate's gates. Every tensor of the
+compact model is the leading block (``t[:s0, :s1, …]``) of the supernet tensor of the same role,
+so one generic prefix copy does the transfer; the hard path of the supernet and the compact network
+then compute the same outputs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+
+def copy_prefix(source: nn.Module, target: nn.Module) -> None:
+    """Copy into every tensor of ``target`` the leading block of the same-named ``source`` tensor."""
+    source_state = source.state_dict()
+    with torch.no_grad():
+        for name, tensor in target.state_dict().items():
+            block = source_state[name][tuple(slice(0, size) for size in tensor.shape)]
+            tensor.copy_(block)
+
+
+def compact_settings(supernet_model: Any) -> dict[str, Any]:
+    """Architecture chosen by the controllers: hidden, inner, layers and the gates setting."""
+    controller = supernet_model.encoder.controller
+    candidate = controller.chosen_candidate()
+    hidden, inner = supernet_model.encoder.widths[candidate]
+    return {
+        "hidden_size": hidden,
+        "inner_size": inner,
+        "n_layers": controller.chosen_depth(),
+        "gate_layers": supernet_model.gate_layers,
+        "candidate": candidate,
+    }
+
+
+def transfer_weights(supernet_model: Any, compact: Any, candidate: int) -> None:
+    """Eq. 18: embeddings, the selected path's layers and gates into ``compact`` (in place)."""
+    for name in ("item_embedding", "position_embedding", "layer_norm"):
+        copy_prefix(getattr(supernet_model, name), getattr(compact, name))
+    for depth, layer in enumerate(compact.encoder.layers):
+        copy_prefix(supernet_model.encoder.layers[depth], layer)
+        copy_prefix(supernet_model.encoder.gates[depth][candidate], compact.encoder.gates[depth])
+
+
+def compact_config(config: Any, settings: dict[str, Any]) -> Any:
+    """A config for :class:`EASRecCompact`: the search config with the chosen architecture."""
+    from recbole_easrec.saving import SavedConfig
+
+    resolved = SavedConfig(dict(getattr(config, "final_config_dict", config)))
+    resolved.update({key: value for key, value in settings.items() if key != "candidate"})
+    resolved["model"] = "EASRecCompact"
+    return resolved
+
+
+def reconstruct(supernet_model: Any, config: Any) -> Any:
+    """The physically smaller :class:`EASRecCompact` initialised from the selected path (eq. 18).
+
+    Returns the compact model (same device as the supernet, in the supernet's train/eval mode).
+    """
+    from recbole_easrec.model.easrec_compact import EASRecCompact
+    from recbole_easrec.saving import DatasetInfo
+
+    settings = compact_settings(supernet_model)
+    device = supernet_model.item_embedding.weight.device
+    compact = EASRecCompact(
+        compact_config(config, settings),
+        DatasetInfo({supernet_model.ITEM_ID: supernet_model.n_items}),
+    ).to(device)
+    transfer_weights(supernet_model, compact, settings["candidate"])
+    return compact.train(supernet_model.training)

@@ -1,0 +1,94 @@
+"""EASRec's resource constraint (EASRec §II-F, eq. 15).
+
+FLOPs of one candidate layer are computed analytically from its real (kept) widths — hidden h,
+inner I, n heads, at the configured sequence length N (``MAX_ITEM_LIST_LENGTH``), counting a
+multiply-add as 2 FLOPs exactly as ``torch.utils.flop_counter`` does (matrix products only):
+
+* Q, K, V and output projections: ``4 · 2·N·h²``;
+* linear attention (eq. 5): ``K'ᵀV`` and ``Q'(K'ᵀV)`` per head: ``2 · 2·N·h·(h/n)``;
+  softmax attention: ``QKᵀ`` and ``AV``: ``2 · 2·N²·h``;
+* feed-forward: ``2 · 2·N·h·I``;
+* data-aware gates (once per sequence): 2-layer ``2(h² + h²) + 2(h² + h·I)``, 1-layer
+  ``2h² + 2h·I``, none 0.
+
+Our reading of eq. 15: the cost of exiting after layer l with candidate i is the cost of the l
+layers run up to it, ``cost(l, i) = l · FLOPs_i / max_j FLOPs_j`` (normalised by the largest
+candidate so that λ does not depend on the dataset or widths), and
+
+    L_RC = (L_t / L) · Σ_l Σ_i p_i q_l cost(l, i),  L_t = argmax β + 1   (``dynamic``)
+    L_RC = Σ_l Σ_i p_i q_l cost(l, i)                                    (``static``)
+    L_RC = 0                                                              (``none``)
+
+L_t is a hard (non-differentiable) scale: gradients reach α and β through p and q.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor
+
+RESOURCE_CONSTRAINTS = ("dynamic", "static", "none")
+
+
+def gate_flops(hidden: int, inner: int, gate_layers: int) -> int:
+    """FLOPs of a candidate's two gates for one sequence."""
+    if gate_layers == 2:
+        return 2 * (hidden * hidden + hidden * hidden) + 2 * (hidden * hidden + hidden * inner)
+    if gate_layers == 1:
+        return 2 * hidden * hidden + 2 * hidden * inner
+    return 0
+
+
+def layer_flops(
+    length: int,
+    hidden: int,
+    inner: int,
+    n_heads: int,
+    attention_type: str = "linear",
+    gate_layers: int = 2,
+) -> int:
+    """FLOPs of one transformer layer at every one of ``length`` positions (module doc)."""
+    projections = 4 * 2 * length * hidden * hidden
+    if attention_type == "linear":
+        attention = 2 * 2 * length * hidden * (hidden // n_heads)
+    else:
+        attention = 2 * 2 * length * length * hidden
+    feed_forward = 2 * 2 * length * hidden * inner
+    return projections + attention + feed_forward + gate_flops(hidden, inner, gate_layers)
+
+
+def candidate_costs(
+    widths: Sequence[tuple[int, int]],
+    length: int,
+    n_heads: int,
+    attention_type: str = "linear",
+    gate_layers: int = 2,
+) -> Tensor:
+    """Per-candidate layer FLOPs normalised by the largest: ``[m]`` in (0, 1]."""
+    flops = torch.tensor(
+        [float(layer_flops(length, h, i, n_heads, attention_type, gate_layers)) for h, i in widths]
+    )
+    return flops / flops.max()
+
+
+def resource_loss(
+    p: Tensor,
+    q: Tensor,
+    costs: Tensor,
+    constraint: str = "dynamic",
+    chosen_depth: int | None = None,
+) -> Tensor:
+    """L_RC of eq. 15 (module doc) for candidate weights ``p`` [m] and depth weights ``q`` [L];
+    ``chosen_depth`` is L_t = argmax β + 1 (default: argmax q + 1)."""
+    if constraint == "none":
+        return p.new_zeros(())
+    n_layers = q.numel()
+    depths = torch.arange(1, n_layers + 1, device=q.device, dtype=q.dtype)
+    expected = (p * costs.to(p)).sum() * (q * depths).sum()
+    if constraint == "static":
+        return expected
+    if chosen_depth is None:
+        chosen_depth = int(q.detach().argmax()) + 1
+    return expected * (chosen_depth / n_layers)

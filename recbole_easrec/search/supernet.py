@@ -1,0 +1,155 @@
+"""EASRec's supernet (EASRec §II-C/D, eq. 8–11) with width pruning by weight slicing.
+
+Every layer l holds one full-size :class:`~recbole_easrec.model.layers.TransformerLayer`
+(hidden d, inner D). Candidate i of that layer is the same layer restricted to its first
+``h_i = (1−γ_i)·d`` hidden and ``I_i = (1−γ'_i)·D`` inner dimensions: it reads the first h_i
+features of its input, uses the top-left slices of every weight matrix, splits the kept width over
+the same number of heads (head size h_i/n), normalises over the kept dimensions only (LayerNorm
+weights sliced too) and writes h_i features. The "zero mask" of the paper is therefore applied to
+the input, the weights and the output alike, which makes candidate i compute *exactly* what a
+physically smaller ``TransformerLayer(h_i, I_i)`` holding those slices computes — the basis of the
+lossless reconstruction of eq. 18 (:mod:`recbole_easrec.search.reconstruct`).
+
+The first layer's candidate i reads the embedded sequence at its own width (item and position
+embeddings sliced, embedding LayerNorm over h_i dims), so that the compact network's embedding is
+the slice too. Mixture (eq. 11): ``T^(l) = Σ_i p_i pad_d(T_i^(l))`` (zero-padded to d) and
+``Y = Σ_l q_l T^(l)``. Candidates with ``p_i = 0`` and layers after the last ``q_l ≠ 0`` are not
+computed, so the hard selection (one-hot p, q) runs only the selected path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from recbole_easrec.model.layers import TransformerLayer, linear_attention, softmax_attention
+from recbole_easrec.search.controllers import ArchitectureController
+from recbole_easrec.search.gates import CandidateGates, masked_mean
+
+
+def kept_width(size: int, prune_ratio: float) -> int:
+    """The width a candidate keeps: ``round((1 − γ)·size)``."""
+    return int(round(size * (1.0 - prune_ratio)))
+
+
+def _sliced_linear(module: nn.Linear, x: Tensor, out_features: int, in_features: int) -> Tensor:
+    bias = None if module.bias is None else module.bias[:out_features]
+    return F.linear(x, module.weight[:out_features, :in_features], bias)
+
+
+def _sliced_layer_norm(module: nn.LayerNorm, x: Tensor, width: int) -> Tensor:
+    return F.layer_norm(x, (width,), module.weight[:width], module.bias[:width], module.eps)
+
+
+def sliced_layer_forward(
+    layer: TransformerLayer,
+    x: Tensor,
+    width: int,
+    inner: int,
+    key_padding_mask: Tensor | None,
+    input_gate: Tensor | None = None,
+    inner_gate: Tensor | None = None,
+) -> Tensor:
+    """``layer`` restricted to its first ``width`` hidden and ``inner`` FFN dims (eq. 9).
+
+    Args:
+        x: ``[B, N, width]``, the kept part of the layer's input.
+        input_gate, inner_gate: δ1 ``[B, 1, width]`` and δ2 ``[B, 1, inner]`` (or None).
+
+    Returns:
+        ``[B, N, width]``, equal to ``TransformerLayer(width, inner)`` holding the weight slices.
+    """
+    attention, ffn = layer.attention, layer.feed_forward
+    batch, length, _ = x.shape
+    heads = attention.n_heads
+
+    def split(t: Tensor) -> Tensor:
+        return t.view(batch, length, heads, width // heads).transpose(1, 2)
+
+    q, k, v = (
+        split(_sliced_linear(m, x, width, width))
+        for m in (attention.query, attention.key, attention.value)
+    )
+    if attention.attention_type == "linear":
+        context = linear_attention(q, k, v, key_padding_mask, attention.causal)
+    else:
+        dropout = attention.attn_dropout_prob if layer.training else 0.0
+        context = softmax_attention(q, k, v, key_padding_mask, attention.causal, dropout)
+    context = context.transpose(1, 2).reshape(batch, length, width)
+    projected = F.dropout(
+        _sliced_linear(attention.dense, context, width, width),
+        attention.out_dropout.p,
+        layer.training,
+    )
+    attended = _sliced_layer_norm(attention.layer_norm, projected + x, width)
+    gated = attended if input_gate is None else attended * input_gate
+    hidden = ffn.activation(_sliced_linear(ffn.dense_1, gated, inner, width))
+    if inner_gate is not None:
+        hidden = hidden * inner_gate
+    out = F.dropout(
+        _sliced_linear(ffn.dense_2, hidden, width, inner), ffn.dropout.p, layer.training
+    )
+    return _sliced_layer_norm(ffn.layer_norm, out + attended, width)
+
+
+class SuperNet(nn.Module):
+    """L full-size layers, m width candidates per layer with their gates, and the controllers."""
+
+    def __init__(
+        self,
+        n_layers: int,
+        widths: Sequence[tuple[int, int]],
+        gate_layers: int,
+        hidden_size: int,
+        inner_size: int,
+        **layer_kwargs: object,
+    ) -> None:
+        super().__init__()
+        self.hidden_size = hidden_size
+        self.widths = [tuple(w) for w in widths]
+        self.layers = nn.ModuleList(
+            TransformerLayer(hidden_size=hidden_size, inner_size=inner_size, **layer_kwargs)
+            for _ in range(n_layers)
+        )
+        self.gates = nn.ModuleList(
+            nn.ModuleList(CandidateGates(h, i, gate_layers) for h, i in self.widths)
+            for _ in range(n_layers)
+        )
+        self.controller = ArchitectureController(len(self.widths), n_layers)
+
+    def forward(
+        self,
+        embed: Callable[[int], Tensor],
+        key_padding_mask: Tensor,
+        p: Tensor,
+        q: Tensor,
+    ) -> Tensor:
+        """Y = Σ_l q_l Σ_i p_i pad(T_i^(l)) (eq. 11): ``[B, N, d]``.
+
+        Args:
+            embed: ``embed(width)`` → the embedded sequence E at that width, ``[B, N, width]``.
+            key_padding_mask: ``[B, N]``, True at real items.
+            p, q: candidate weights ``[m]`` and depth weights ``[L]`` (soft or one-hot).
+        """
+        active = [i for i, weight in enumerate(p.tolist()) if weight != 0.0]
+        depth = max(d for d, weight in enumerate(q.tolist()) if weight != 0.0) + 1
+        inputs = {i: embed(self.widths[i][0]) for i in active}
+        pooled = {i: masked_mean(inputs[i], key_padding_mask) for i in active}
+        state: Tensor | None = None
+        output: Tensor | float = 0.0
+        for layer in range(depth):
+            mixture: Tensor | float = 0.0
+            for i in active:
+                width, inner = self.widths[i]
+                x = inputs[i] if state is None else state[..., :width]
+                input_gate, inner_gate = self.gates[layer][i](pooled[i])
+                out = sliced_layer_forward(
+                    self.layers[layer], x, width, inner, key_padding_mask, input_gate, inner_gate
+                )
+                mixture = mixture + p[i] * F.pad(out, (0, self.hidden_size - width))
+            state = mixture
+            if float(q[layer]) != 0.0:
+                output = output + q[layer] * state
+        return output

@@ -1,0 +1,178 @@
+"""EASRec: gates, controllers, resource cost, supernet ↔ reconstruction, trainer, end to end."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from recbole.data.interaction import Interaction
+
+from recbole_easrec.config import build_config
+from recbole_easrec.efficiency import count_flops
+from recbole_easrec.errors import ConfigError
+from recbole_easrec.model.easrec import EASRec
+from recbole_easrec.saving import DatasetInfo
+from recbole_easrec.search.controllers import ArchitectureController, gumbel_temperature
+from recbole_easrec.search.gates import CandidateGates
+from recbole_easrec.search.reconstruct import compact_settings, reconstruct
+from recbole_easrec.search.resource import layer_flops, resource_loss
+
+N_ITEMS = 31
+
+
+def build_config_for(tiny_run_config, tmp_path: Path, **overrides):
+    settings = tiny_run_config(checkpoint_dir=str(tmp_path / "ckpt"), **overrides)
+    settings.pop("output_dir")
+    return build_config("EASRec", "tiny", config_dict=settings)
+
+
+def build_model(tiny_run_config, tmp_path: Path, **overrides) -> EASRec:
+    defaults = {"n_layers": 3, "hidden_dropout_prob": 0.0, "attn_dropout_prob": 0.0}
+    defaults.update(overrides)
+    config = build_config_for(tiny_run_config, tmp_path, **defaults)
+    return EASRec(config, DatasetInfo({"item_id": N_ITEMS})), config
+
+
+def random_batch(model: EASRec, seed: int, batch: int = 8) -> Interaction:
+    generator = torch.Generator().manual_seed(seed)
+    lengths = torch.randint(1, 11, (batch,), generator=generator)
+    seq = torch.randint(1, N_ITEMS, (batch, 10), generator=generator)
+    seq[torch.arange(10)[None, :] >= lengths[:, None]] = 0
+    return Interaction(
+        {
+            model.ITEM_SEQ: seq,
+            model.ITEM_SEQ_LEN: lengths,
+            model.POS_ITEM_ID: torch.randint(1, N_ITEMS, (batch,), generator=generator),
+        }
+    )
+
+
+def set_choice(model: EASRec, candidate: int, depth: int) -> None:
+    with torch.no_grad():
+        model.controller.alpha.zero_()
+        model.controller.alpha[candidate] = 1.0
+        model.controller.beta.zero_()
+        model.controller.beta[depth - 1] = 1.0
+
+
+# --- parts --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("gate_layers", [2, 1, 0])
+def test_gate_shapes_and_range(gate_layers: int) -> None:
+    gates = CandidateGates(12, 24, gate_layers)
+    delta_1, delta_2 = gates(torch.randn(5, 12) * 10)
+    if gate_layers == 0:
+        assert delta_1 is None and delta_2 is None
+        assert not list(gates.parameters())
+        return
+    assert delta_1.shape == (5, 1, 12) and delta_2.shape == (5, 1, 24)
+    for delta in (delta_1, delta_2):
+        assert torch.all(delta > 0) and torch.all(delta < 2)
+
+
+def test_controller_shapes_and_hard_selection() -> None:
+    controller = ArchitectureController(3, 4)
+    p, q = controller.sample(0.5)
+    assert p.shape == (3,) and q.shape == (4,)
+    assert torch.isclose(p.sum(), torch.tensor(1.0)) and torch.isclose(q.sum(), torch.tensor(1.0))
+    with torch.no_grad():
+        controller.alpha[2] = 3.0
+        controller.beta[1] = 3.0
+    p, q = controller.hard()
+    assert p.tolist() == [0.0, 0.0, 1.0] and q.tolist() == [0.0, 1.0, 0.0, 0.0]
+    assert controller.chosen_candidate() == 2 and controller.chosen_depth() == 2
+
+
+def test_temperature_schedule() -> None:
+    assert gumbel_temperature(0) == 1.0
+    assert gumbel_temperature(10_000) == pytest.approx(0.5)
+    assert gumbel_temperature(19_800) == pytest.approx(0.01)
+    assert gumbel_temperature(10**7) == 0.01
+    values = [gumbel_temperature(t) for t in range(0, 30_000, 1000)]
+    assert values == sorted(values, reverse=True)
+
+
+def test_resource_loss_prefers_small_and_shallow() -> None:
+    costs = torch.tensor([1.0, 0.6, 0.3])
+    q = torch.tensor([0.5, 0.5])
+    big = resource_loss(torch.tensor([1.0, 0.0, 0.0]), q, costs, "static")
+    small = resource_loss(torch.tensor([0.0, 0.0, 1.0]), q, costs, "static")
+    assert small < big
+    shallow = resource_loss(torch.tensor([1.0, 0.0, 0.0]), torch.tensor([1.0, 0.0]), costs)
+    deep = resource_loss(torch.tensor([1.0, 0.0, 0.0]), torch.tensor([0.0, 1.0]), costs)
+    assert shallow < deep
+    # dynamic = static · L_t / L
+    dynamic = resource_loss(torch.tensor([1.0, 0.0, 0.0]), q, costs, "dynamic", chosen_depth=1)
+    assert dynamic == pytest.approx(float(big) / 2)
+    assert float(resource_loss(torch.ones(3) / 3, q, costs, "none")) == 0.0
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"hidden_prune_ratios": [0.0, 1.0, 0.5]},
+        {"hidden_prune_ratios": [], "inner_prune_ratios": []},
+        {"inner_prune_ratios": [0.0, -0.1, 0.5]},
+        {"inner_prune_ratios": [0.0, 0.5]},
+        {"n_layers": 0},
+        {"gate_layers": 3},
+        {"resource_constraint": "sometimes"},
+        {"resource_lambda": -1},
+        {"hidden_prune_ratios": [0.0, 0.3, 0.5]},  # keeps 11 dims, not divisible by 2 heads
+    ],
+)
+def test_invalid_search_configs_are_one_line_errors(tiny_run_config, tmp_path, overrides) -> None:
+    config = build_config_for(tiny_run_config, tmp_path, **overrides)
+    with pytest.raises(ConfigError) as error:
+        EASRec.validate_config(config)
+    assert "\n" not in str(error.value)
+
+
+# --- supernet ↔ compact network -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("candidate", "depth", "gate_layers", "attention_type"),
+    [(1, 2, 2, "linear"), (2, 3, 1, "linear"), (0, 1, 0, "softmax"), (2, 2, 2, "softmax")],
+)
+def test_hard_path_equals_reconstructed_network(
+    tiny_run_config, tmp_path, candidate, depth, gate_layers, attention_type
+) -> None:
+    torch.manual_seed(0)
+    model, config = build_model(
+        tiny_run_config, tmp_path, gate_layers=gate_layers, attention_type=attention_type
+    )
+    with torch.no_grad():  # non-trivial LayerNorm and bias values
+        for name, param in model.named_parameters():
+            if "controller" not in name:
+                param.add_(torch.randn_like(param) * 0.1)
+    set_choice(model, candidate, depth)
+    model.eval()
+    compact = reconstruct(model, config).eval()
+    settings = compact_settings(model)
+    assert settings["candidate"] == candidate and settings["n_layers"] == depth
+    hidden, inner = model.encoder.widths[candidate]
+    assert compact.hidden_size == hidden and compact.item_embedding.weight.shape[1] == hidden
+    assert len(compact.encoder.layers) == depth
+    assert compact.encoder.layers[0].feed_forward.dense_1.out_features == inner
+    batch = random_batch(model, 1)
+    with torch.no_grad():
+        expected = model.full_sort_predict(batch)
+        actual = compact.full_sort_predict(batch)
+        hidden_states = model.encode(batch[model.ITEM_SEQ])
+    assert torch.allclose(expected, actual, atol=1e-5, rtol=1e-4)
+    assert torch.all(hidden_states[..., hidden:] == 0)
+
+
+def test_compact_flops_match_the_analytic_formula(tiny_run_config, tmp_path) -> None:
+    model, config = build_model(tiny_run_config, tmp_path)
+    set_choice(model, 1, 2)
+    compact = reconstruct(model, config).eval()
+    hidden, inner = model.encoder.widths[1]
+    seq = torch.randint(1, N_ITEMS, (1, model.max_seq_length))
+    counted = count_flops(lambda: compact.encode(seq))
+    analytic = 2 * layer_flops(model.max_seq_length, hidden, inner, config["n_heads"], "linear", 2)
+    assert abs(counted - analytic) / analytic < 0.03
+    assert model.candidate_costs[0] == 1.0 and model.candidate_costs[2] < model.candidate_costs[1]
