@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -9,14 +10,16 @@ import torch
 from recbole.data.interaction import Interaction
 
 from recbole_easrec.config import build_config
-from recbole_easrec.efficiency import count_flops
+from recbole_easrec.efficiency import count_flops, count_parameters
 from recbole_easrec.errors import ConfigError
 from recbole_easrec.model.easrec import EASRec
-from recbole_easrec.saving import DatasetInfo
+from recbole_easrec.quick_start import evaluate_saved_run, run_recbole_easrec
+from recbole_easrec.saving import DatasetInfo, load_model
 from recbole_easrec.search.controllers import ArchitectureController, gumbel_temperature
 from recbole_easrec.search.gates import CandidateGates
 from recbole_easrec.search.reconstruct import compact_settings, reconstruct
 from recbole_easrec.search.resource import layer_flops, resource_loss
+from recbole_easrec.trainer.easrec import EASRecTrainer
 
 N_ITEMS = 31
 
@@ -176,3 +179,69 @@ def test_compact_flops_match_the_analytic_formula(tiny_run_config, tmp_path) -> 
     analytic = 2 * layer_flops(model.max_seq_length, hidden, inner, config["n_heads"], "linear", 2)
     assert abs(counted - analytic) / analytic < 0.03
     assert model.candidate_costs[0] == 1.0 and model.candidate_costs[2] < model.candidate_costs[1]
+
+
+# --- trainer ------------------------------------------------------------------------------------
+
+
+def snapshot(params) -> list[torch.Tensor]:
+    return [p.detach().clone() for p in params]
+
+
+def test_weight_step_keeps_alpha_beta_and_arch_step_keeps_weights(tiny_run_config, tmp_path):
+    model, config = build_model(tiny_run_config, tmp_path)
+    trainer = EASRecTrainer(config, model)
+    optimised = {id(p) for group in trainer.optimizer.param_groups for p in group["params"]}
+    assert not optimised & {id(p) for p in model.architecture_parameters()}
+
+    arch_before, weights_before = (
+        snapshot(model.architecture_parameters()),
+        snapshot(model.weight_parameters()),
+    )
+    trainer.weight_step(random_batch(model, 0))
+    assert all(torch.equal(a, b) for a, b in zip(arch_before, model.architecture_parameters()))
+    assert any(not torch.equal(a, b) for a, b in zip(weights_before, model.weight_parameters()))
+
+    arch_before, weights_before = (
+        snapshot(model.architecture_parameters()),
+        snapshot(model.weight_parameters()),
+    )
+    entry = trainer.architecture_step(random_batch(model, 1))
+    assert all(torch.equal(a, b) for a, b in zip(weights_before, model.weight_parameters()))
+    assert any(not torch.equal(a, b) for a, b in zip(arch_before, model.architecture_parameters()))
+    assert entry["tau"] == gumbel_temperature(1) and len(entry["alpha"]) == 3
+    assert entry["L_t"] == model.controller.chosen_depth()
+
+
+def test_end_to_end_search_without_retraining(tiny_run_config) -> None:
+    config_dict = tiny_run_config(epochs=2, retrain_epochs=0, n_layers=2)
+    result = run_recbole_easrec("EASRec", "tiny", config_dict=config_dict)
+    run_dir = Path(config_dict["output_dir"])
+    on_disk = json.loads((run_dir / "result.json").read_text())
+    architecture = on_disk["architecture"]
+    assert architecture["hidden_size"] in (16, 12, 8) and 1 <= architecture["n_layers"] <= 2
+    assert sum(architecture["alpha"]) == pytest.approx(1.0)
+    assert on_disk["search_valid_result"] == on_disk["best_valid_result"]
+    trace = json.loads((run_dir / "search_trace.json").read_text())
+    assert trace and {"alpha", "beta", "tau", "L_t", "ce_loss", "resource_loss"} <= trace[0].keys()
+
+    model = load_model(run_dir)
+    assert type(model).__name__ == "EASRecCompact"
+    assert model.hidden_size == architecture["hidden_size"]
+    assert len(model.encoder.layers) == architecture["n_layers"]
+    evaluated = evaluate_saved_run(run_dir)
+    for metric, value in result["test_result"].items():
+        assert evaluated["test_result"][metric] == pytest.approx(value, abs=1e-6)
+
+
+def test_end_to_end_with_retraining_replaces_the_model(tiny_run_config) -> None:
+    config_dict = tiny_run_config(
+        epochs=1, retrain_epochs=2, retrain_batch_size=32, n_layers=2, arch_update_freq=2
+    )
+    result = run_recbole_easrec("EASRec", "tiny", config_dict=config_dict)
+    run_dir = Path(config_dict["output_dir"])
+    assert (run_dir / "checkpoint_compact.pth").is_file()
+    assert result["search_valid_result"] is not None
+    valid_metric = "ndcg@10"
+    assert result["best_valid_result"][valid_metric] >= result["search_valid_result"][valid_metric]
+    assert result["efficiency"]["params"] == count_parameters(load_model(run_dir))

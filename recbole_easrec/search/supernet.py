@@ -133,8 +133,9 @@ class SuperNet(nn.Module):
             key_padding_mask: ``[B, N]``, True at real items.
             p, q: candidate weights ``[m]`` and depth weights ``[L]`` (soft or one-hot).
         """
-        active = [i for i, weight in enumerate(p.tolist()) if weight != 0.0]
-        depth = max(d for d, weight in enumerate(q.tolist()) if weight != 0.0) + 1
+        active = [i for i, weight in enumerate(p.detach().tolist()) if weight != 0.0]
+        depth_weights = q.detach().tolist()
+        depth = max(d for d, weight in enumerate(depth_weights) if weight != 0.0) + 1
         inputs = {i: embed(self.widths[i][0]) for i in active}
         pooled = {i: masked_mean(inputs[i], key_padding_mask) for i in active}
         state: Tensor | None = None
@@ -150,6 +151,6 @@ class SuperNet(nn.Module):
                 )
                 mixture = mixture + p[i] * F.pad(out, (0, self.hidden_size - width))
             state = mixture
-            if float(q[layer]) != 0.0:
+            if depth_weights[layer] != 0.0:
                 output = output + q[layer] * state
         return output

@@ -2,5 +2,6 @@
 
 from recbole_easrec.trainer.base import EasRecBaseTrainer
 from recbole_easrec.trainer.dsl import DSLTrainer
+from recbole_easrec.trainer.easrec import EASRecTrainer
 
-__all__ = ["DSLTrainer", "EasRecBaseTrainer"]
+__all__ = ["DSLTrainer", "EASRecTrainer", "EasRecBaseTrainer"]

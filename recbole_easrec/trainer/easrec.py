@@ -1,0 +1,253 @@
+"""Trainer of :class:`recbole_easrec.model.easrec.EASRec`: Algorithm 1 of EASRec, then eq. 18.
+
+``fit`` runs three phases:
+
+1. **Search** (``epochs`` epochs, early stopping after ``search_stopping_step`` epochs without a
+   better validation score): every training batch updates the network weights W with the weight
+   optimiser (which holds W only, never α or β); every ``arch_update_freq`` iterations one batch of
+   the *validation* dataloader updates α and β only, with a second Adam
+   (``arch_learning_rate``), minimising eq. 16 on the validation target (RecBole's full-sort
+   validation batches are tuples whose first element carries the target item). The Gumbel
+   temperature follows the iteration count (:func:`gumbel_temperature`). Validation in eval mode
+   scores the hard selection (argmax α, argmax β), so the best checkpoint is the best hard
+   architecture with its weights.
+2. **Reconstruction** (eq. 18): the best supernet checkpoint is reloaded and the compact network
+   built from its selected path (:func:`recbole_easrec.search.reconstruct.reconstruct`). It is
+   evaluated as transferred: ``search_valid_result`` (equal to the supernet's hard-path score).
+3. **Retraining** (``retrain_epochs``, default ``epochs``; 0 = none) of the compact network with a
+   fresh optimiser, its own batch size (``retrain_batch_size``), RecBole's early stopping
+   (``stopping_step``) and a new checkpoint file (``checkpoint_compact.pth``). The transferred
+   network is the starting best, so ``best_valid_result`` is never worse than it on validation.
+
+``self.model`` is the compact network afterwards. ``search_trace.json`` in the run folder has one
+entry per architecture update (α, β probabilities, τ, L_t, losses); the compact model is saved with
+:func:`recbole_easrec.saving.save_model` (``saves_model = True``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import torch
+from recbole.data.dataloader import TrainDataLoader
+from torch.nn.utils import clip_grad_norm_
+
+from recbole_easrec.artifacts import write_json_atomic
+from recbole_easrec.saving import save_model
+from recbole_easrec.search.reconstruct import compact_settings, reconstruct
+from recbole_easrec.trainer.base import EasRecBaseTrainer
+
+TRACE_FILE = "search_trace.json"
+COMPACT_CHECKPOINT = "checkpoint_compact.pth"
+
+
+class EASRecTrainer(EasRecBaseTrainer):
+    """Bilevel search, reconstruction and retraining (see module docstring)."""
+
+    saves_model = True
+
+    def __init__(self, config: Any, model: Any) -> None:
+        super().__init__(config, model)
+        self.supernet = model
+        self.searching = True
+        self.iteration = 0
+        self.arch_optimizer = torch.optim.Adam(
+            model.architecture_parameters(), lr=config["arch_learning_rate"]
+        )
+        self.trace: list[dict[str, Any]] = []
+        self.architecture: dict[str, Any] | None = None
+        self.search_valid_result: dict[str, Any] | None = None
+        self._valid_data: Any = None
+        self._valid_iter: Iterator[Any] | None = None
+
+    def _build_optimizer(self, **kwargs: Any) -> Any:
+        """The weight optimiser: W only (α, β belong to :attr:`arch_optimizer`)."""
+        if "params" not in kwargs and hasattr(self.model, "weight_parameters"):
+            kwargs["params"] = self.model.weight_parameters()
+        return super()._build_optimizer(**kwargs)
+
+    # --- the two steps of Algorithm 1 -------------------------------------------------------------
+
+    def weight_step(self, interaction: Any) -> float:
+        """One update of W on a training batch (α, β untouched)."""
+        model = self.model
+        model.train()
+        model.search_step = self.iteration
+        self.optimizer.zero_grad()
+        loss = model.calculate_loss(interaction)
+        self._check_nan(loss)
+        loss.backward()
+        if self.clip_grad_norm:
+            clip_grad_norm_(model.weight_parameters(), **self.clip_grad_norm)
+        self.optimizer.step()
+        self.iteration += 1
+        return float(loss.item())
+
+    def architecture_step(self, interaction: Any) -> dict[str, Any]:
+        """One update of α, β on a validation batch (W untouched); returns the trace entry."""
+        model = self.model
+        model.train()
+        model.search_step = self.iteration
+        self.arch_optimizer.zero_grad()
+        rec_loss, cost = model.loss_parts(interaction)
+        loss = rec_loss + model.resource_lambda * cost
+        loss.backward()
+        self.arch_optimizer.step()
+        for param in model.weight_parameters():
+            param.grad = None
+        alpha, beta = model.controller.probabilities()
+        entry = {
+            "iteration": self.iteration,
+            "tau": model.temperature,
+            "alpha": alpha,
+            "beta": beta,
+            "L_t": model.controller.chosen_depth(),
+            "candidate": model.controller.chosen_candidate(),
+            "ce_loss": float(rec_loss.item()),
+            "resource_loss": float(cost.item()),
+            "loss": float(loss.item()),
+        }
+        self.trace.append(entry)
+        return entry
+
+    def next_valid_interaction(self) -> Any:
+        """The next validation batch (cycling), as an Interaction carrying the target item."""
+        try:
+            batch = next(self._valid_iter)
+        except (StopIteration, TypeError):
+            self._valid_iter = iter(self._valid_data)
+            batch = next(self._valid_iter)
+        interaction = batch[0] if isinstance(batch, tuple) else batch
+        return interaction.to(self.device)
+
+    def _train_epoch(
+        self, train_data: Any, epoch_idx: int, loss_func: Any = None, show_progress: bool = False
+    ) -> Any:
+        if not self.searching:
+            return super()._train_epoch(train_data, epoch_idx, loss_func, show_progress)
+        total = 0.0
+        frequency = self.config["arch_update_freq"]
+        for interaction in train_data:
+            total += self.weight_step(interaction.to(self.device))
+            if self._valid_data is not None and self.iteration % frequency == 0:
+                self.architecture_step(self.next_valid_interaction())
+        self.write_trace()
+        return total
+
+    # --- the three phases -------------------------------------------------------------------------
+
+    def fit(
+        self,
+        train_data: Any,
+        valid_data: Any = None,
+        verbose: bool = True,
+        saved: bool = True,
+        show_progress: bool = False,
+        callback_fn: Any = None,
+    ) -> tuple[float, dict[str, Any] | None]:
+        self._valid_data = valid_data
+        self.searching = True
+        self.stopping_step = self.config["search_stopping_step"]
+        super().fit(train_data, valid_data, verbose, saved, show_progress, callback_fn)
+        if saved and Path(self.saved_model_file).is_file():
+            checkpoint = torch.load(self.saved_model_file, map_location=self.device)
+            self.supernet.load_state_dict(checkpoint["state_dict"])
+        self.write_trace()
+        return self.retrain(
+            self.reconstruct_compact(), train_data, valid_data, verbose, saved, show_progress
+        )
+
+    def reconstruct_compact(self) -> Any:
+        """Eq. 18 from the current supernet; records :attr:`architecture`."""
+        supernet = self.supernet
+        settings = compact_settings(supernet)
+        alpha, beta = supernet.controller.probabilities()
+        candidate = settings["candidate"]
+        self.architecture = {
+            "hidden_size": settings["hidden_size"],
+            "inner_size": settings["inner_size"],
+            "n_layers": settings["n_layers"],
+            "candidate": candidate,
+            "hidden_prune_ratio": float(self.config["hidden_prune_ratios"][candidate]),
+            "inner_prune_ratio": float(self.config["inner_prune_ratios"][candidate]),
+            "gate_layers": settings["gate_layers"],
+            "alpha": alpha,
+            "beta": beta,
+        }
+        return reconstruct(supernet, self.config)
+
+    def retrain(
+        self,
+        compact: Any,
+        train_data: Any,
+        valid_data: Any,
+        verbose: bool,
+        saved: bool,
+        show_progress: bool,
+    ) -> tuple[float, dict[str, Any] | None]:
+        """Evaluate the transferred compact net, then retrain it (module docstring, phase 3)."""
+        self.searching = False
+        self.model = compact
+        self.optimizer = self._build_optimizer(params=compact.parameters())
+        self.saved_model_file = str(Path(self.saved_model_file).with_name(COMPACT_CHECKPOINT))
+        self.stopping_step = self.config["stopping_step"]
+        self.start_epoch, self.cur_step = 0, 0
+        if valid_data is not None:
+            score, result = self._valid_epoch(valid_data, show_progress=show_progress)
+            self.search_valid_result = dict(result)
+            self.best_valid_score, self.best_valid_result = score, result
+        if saved:
+            self._save_checkpoint(-1, verbose=verbose)
+        epochs = self.config["retrain_epochs"]
+        self.epochs = self.config["epochs"] if epochs is None else int(epochs)
+        self.eval_step = min(self.config["eval_step"], self.epochs) if self.epochs else 0
+        if self.epochs > 0:
+            super().fit(self.retrain_loader(train_data), valid_data, verbose, saved, show_progress)
+            if saved and Path(self.saved_model_file).is_file():
+                checkpoint = torch.load(self.saved_model_file, map_location=self.device)
+                self.model.load_state_dict(checkpoint["state_dict"])
+        self.save_compact()
+        return self.best_valid_score, self.best_valid_result
+
+    def retrain_loader(self, train_data: Any) -> Any:
+        """``train_data`` at ``retrain_batch_size`` (a new loader on the same dataset)."""
+        batch_size = self.config["retrain_batch_size"]
+        if not batch_size or batch_size == self.config["train_batch_size"]:
+            return train_data
+        original = self.config["train_batch_size"]
+        self.config["train_batch_size"] = batch_size
+        try:
+            return TrainDataLoader(
+                self.config, train_data._dataset, train_data._sampler, shuffle=True
+            )
+        finally:
+            self.config["train_batch_size"] = original
+
+    # --- artifacts --------------------------------------------------------------------------------
+
+    def run_dir(self) -> Path:
+        return Path(self.config["checkpoint_dir"])
+
+    def write_trace(self) -> Path:
+        """``search_trace.json``: one entry per architecture update."""
+        return write_json_atomic(self.run_dir() / TRACE_FILE, self.trace)
+
+    def save_compact(self) -> Path:
+        """``model.pt`` + ``model.json`` of the compact network (rebuilt by ``load_model``)."""
+        settings = {
+            key: self.architecture[key]
+            for key in ("hidden_size", "inner_size", "n_layers", "gate_layers")
+        }
+        settings["model"] = "EASRecCompact"
+        return save_model(self.run_dir(), self.model, self.config, settings=settings)
+
+    def result_extras(self) -> dict[str, Any]:
+        """``architecture`` and ``search_valid_result`` for result.json."""
+        return {
+            "architecture": self.architecture,
+            "search_valid_result": self.search_valid_result,
+            "search_iterations": self.iteration,
+            "architecture_updates": len(self.trace),
+        }
