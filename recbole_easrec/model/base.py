@@ -49,7 +49,15 @@ def validate_transformer_config(config: Any) -> None:
 
 
 class TransformerRecommender(SequentialRecommender):
-    """SASRec-style next-item recommender over a configurable :class:`TransformerStack`."""
+    """SASRec-style next-item recommender over a configurable :class:`TransformerStack`.
+
+    ``train_mode: autoregressive`` (:mod:`recbole_easrec.training_modes`) puts a loss at every
+    position, so it **forces causal attention** (``self.causal`` is True whatever
+    ``causal_attention`` says): otherwise position t would see its own target, item t+1. The
+    model's evaluation is unchanged by the mode except for that causal mask (scores still come
+    from the last real position). An unknown ``train_mode`` is a one-line ``ConfigError``
+    (:func:`validate_transformer_config`).
+    """
 
     input_type = InputType.POINTWISE
     validate_config = staticmethod(validate_transformer_config)
