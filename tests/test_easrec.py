@@ -233,6 +233,11 @@ def test_end_to_end_search_without_retraining(tiny_run_config) -> None:
     assert on_disk["search_valid_result"] == on_disk["best_valid_result"]
     trace = json.loads((run_dir / "search_trace.json").read_text())
     assert trace and {"alpha", "beta", "tau", "L_t", "ce_loss", "resource_loss"} <= trace[0].keys()
+    assert (run_dir / "search_trace.png").stat().st_size > 0
+    assert (
+        on_disk["supernet_params"] > on_disk["efficiency"]["params"]
+        or architecture["candidate"] == 0
+    )
 
     model = load_model(run_dir)
     assert type(model).__name__ == "EASRecCompact"

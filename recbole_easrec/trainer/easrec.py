@@ -20,7 +20,8 @@
    network is the starting best, so ``best_valid_result`` is never worse than it on validation.
 
 ``self.model`` is the compact network afterwards. ``search_trace.json`` in the run folder has one
-entry per architecture update (α, β probabilities, τ, L_t, losses); the compact model is saved with
+entry per architecture update (α, β probabilities, τ, L_t, losses), ``search_trace.png`` plots α
+and β over iterations; the compact model is saved with
 :func:`recbole_easrec.saving.save_model` (``saves_model = True``).
 """
 
@@ -35,11 +36,13 @@ from recbole.data.dataloader import TrainDataLoader
 from torch.nn.utils import clip_grad_norm_
 
 from recbole_easrec.artifacts import write_json_atomic
+from recbole_easrec.efficiency import count_parameters
 from recbole_easrec.saving import save_model
 from recbole_easrec.search.reconstruct import compact_settings, reconstruct
 from recbole_easrec.trainer.base import EasRecBaseTrainer
 
 TRACE_FILE = "search_trace.json"
+TRACE_PLOT = "search_trace.png"
 COMPACT_CHECKPOINT = "checkpoint_compact.pth"
 
 
@@ -209,6 +212,7 @@ class EASRecTrainer(EasRecBaseTrainer):
                 checkpoint = torch.load(self.saved_model_file, map_location=self.device)
                 self.model.load_state_dict(checkpoint["state_dict"])
         self.save_compact()
+        self.plot_trace()
         return self.best_valid_score, self.best_valid_result
 
     def retrain_loader(self, train_data: Any) -> Any:
@@ -234,6 +238,30 @@ class EASRecTrainer(EasRecBaseTrainer):
         """``search_trace.json``: one entry per architecture update."""
         return write_json_atomic(self.run_dir() / TRACE_FILE, self.trace)
 
+    def plot_trace(self) -> Path | None:
+        """``search_trace.png``: softmax(α) and softmax(β) over iterations (None without updates)."""
+        if not self.trace:
+            return None
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        iterations = [entry["iteration"] for entry in self.trace]
+        figure, (top, bottom) = plt.subplots(2, 1, figsize=(7, 6), sharex=True)
+        for key, axis, label in (("alpha", top, "candidate"), ("beta", bottom, "exit after layer")):
+            for index in range(len(self.trace[0][key])):
+                values = [entry[key][index] for entry in self.trace]
+                axis.plot(iterations, values, label=f"{label} {index + (key == 'beta')}")
+            axis.set_ylabel(f"softmax({key})")
+            axis.legend(fontsize="small")
+        bottom.set_xlabel("iteration")
+        figure.tight_layout()
+        path = self.run_dir() / TRACE_PLOT
+        figure.savefig(path, dpi=100)
+        plt.close(figure)
+        return path
+
     def save_compact(self) -> Path:
         """``model.pt`` + ``model.json`` of the compact network (rebuilt by ``load_model``)."""
         settings = {
@@ -249,5 +277,6 @@ class EASRecTrainer(EasRecBaseTrainer):
             "architecture": self.architecture,
             "search_valid_result": self.search_valid_result,
             "search_iterations": self.iteration,
+            "supernet_params": count_parameters(self.supernet),
             "architecture_updates": len(self.trace),
         }
