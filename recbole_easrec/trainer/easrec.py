@@ -154,13 +154,18 @@ class EASRecTrainer(EasRecBaseTrainer):
         self.searching = True
         self.stopping_step = self.config["search_stopping_step"]
         super().fit(train_data, valid_data, verbose, saved, show_progress, callback_fn)
-        if saved and Path(self.saved_model_file).is_file():
-            checkpoint = torch.load(self.saved_model_file, map_location=self.device)
-            self.supernet.load_state_dict(checkpoint["state_dict"])
+        if saved:
+            self.load_best(self.supernet)
         self.write_trace()
         return self.retrain(
             self.reconstruct_compact(), train_data, valid_data, verbose, saved, show_progress
         )
+
+    def load_best(self, model: Any) -> None:
+        """Load the current checkpoint file's weights into ``model`` (if the file exists)."""
+        if Path(self.saved_model_file).is_file():
+            checkpoint = torch.load(self.saved_model_file, map_location=self.device)
+            model.load_state_dict(checkpoint["state_dict"])
 
     def reconstruct_compact(self) -> Any:
         """Eq. 18 from the current supernet; records :attr:`architecture`."""
@@ -208,9 +213,8 @@ class EASRecTrainer(EasRecBaseTrainer):
         self.eval_step = min(self.config["eval_step"], self.epochs) if self.epochs else 0
         if self.epochs > 0:
             super().fit(self.retrain_loader(train_data), valid_data, verbose, saved, show_progress)
-            if saved and Path(self.saved_model_file).is_file():
-                checkpoint = torch.load(self.saved_model_file, map_location=self.device)
-                self.model.load_state_dict(checkpoint["state_dict"])
+            if saved:
+                self.load_best(self.model)
         self.save_compact()
         self.plot_trace()
         return self.best_valid_score, self.best_valid_result
