@@ -41,7 +41,7 @@ bench-scaling: install
 
 # ML-1M at the paper's settings (about 15 minutes on 2 cores); needs ../shared/datasets/ml-1m
 bench-speed: install
-	$(PY) benchmarks/speed.py --data_path=../shared/datasets --budget=60 --batches=4
+	$(PY) benchmarks/speed.py --data_path=../shared/datasets --budget=60 --batches=3
 
 clean:
 	rm -rf $(VENV) saved log log_tensorboard .pytest_cache

@@ -20,8 +20,10 @@ import recbole
 import yaml
 from recbole.config import Config
 
+from recbole_easrec.budget import validate_budget
 from recbole_easrec.errors import ConfigError, UserError
 from recbole_easrec.registry import resolve_model
+from recbole_easrec.training_modes import TRAIN_MODES
 
 PROPERTIES_DIR = Path(__file__).resolve().parent / "properties"
 
@@ -156,6 +158,15 @@ def validate_run_config(config: Any) -> None:
         or learning_rate <= 0
     ):
         raise ConfigError(f"learning_rate must be a positive number, got {learning_rate!r}")
+    validate_budget(config)
+    require_choice(config, "train_mode", TRAIN_MODES)
+    if config["train_mode"] == "autoregressive" and not getattr(
+        config.model_class, "supports_autoregressive", False
+    ):
+        raise ConfigError(
+            f"train_mode: autoregressive is not available for {config['model']}; use prefix"
+            " (RecBole's protocol) or one of this plugin's transformer models"
+        )
     validate_model_config = getattr(config.model_class, "validate_config", None)
     if validate_model_config is not None:
         validate_model_config(config)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 
 from recbole.utils import get_model as recbole_get_model
+from recbole.trainer import Trainer as RecBoleTrainer
 from recbole.utils import get_trainer as recbole_get_trainer
 
 from recbole_easrec.errors import ConfigError
@@ -34,11 +35,20 @@ def resolve_model(name: str) -> type:
 
 
 def resolve_trainer(model_type: object, model_name: str) -> type:
-    """``<Model>Trainer`` from ``recbole_easrec.trainer`` if it exists, else RecBole's choice."""
+    """``<Model>Trainer`` from ``recbole_easrec.trainer`` if it exists, else RecBole's choice.
+
+    Plugin models without a trainer of their own, and RecBole models whose trainer is RecBole's
+    plain ``Trainer``, get :class:`~recbole_easrec.trainer.base.EasRecBaseTrainer` (the same
+    training loop, plus ``max_train_seconds`` and without autograd anomaly detection); RecBole
+    models with a special trainer (KG, two-tower, …) keep it.
+    """
     trainers = importlib.import_module("recbole_easrec.trainer")
     trainer = getattr(trainers, f"{model_name}Trainer", None)
     if trainer is not None:
         return trainer
     if model_name in plugin_model_names():
         return trainers.EasRecBaseTrainer
-    return recbole_get_trainer(model_type, model_name)
+    recbole_trainer = recbole_get_trainer(model_type, model_name)
+    if recbole_trainer is RecBoleTrainer:
+        return trainers.EasRecBaseTrainer
+    return recbole_trainer

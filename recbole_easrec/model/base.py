@@ -61,6 +61,7 @@ class TransformerRecommender(SequentialRecommender):
 
     input_type = InputType.POINTWISE
     validate_config = staticmethod(validate_transformer_config)
+    supports_autoregressive = True  # reads TARGETS_FIELD in calculate_loss
 
     def __init__(self, config: Any, dataset: Any) -> None:
         fill_missing_defaults(config, type(self))

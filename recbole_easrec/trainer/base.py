@@ -1,19 +1,23 @@
-"""The trainer every plugin model uses unless it names its own (``<Model>Trainer``)."""
+"""The trainer every plugin model, and every RecBole model that uses RecBole's plain ``Trainer``,
+runs with."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import torch
 from recbole.trainer import Trainer
 
+from recbole_easrec.budget import BudgetedLoader, TrainingBudgetSpent
 from recbole_easrec.compiling import compile_encoder
 from recbole_easrec.training_modes import AutoregressiveLoader
 
 
 class EasRecBaseTrainer(Trainer):
-    """RecBole's ``Trainer`` plus ``train_mode: autoregressive`` (see :mod:`training_modes`) and
-    ``compile: True`` (the encoder through ``torch.compile``, see :mod:`compiling`).
+    """RecBole's ``Trainer`` plus ``train_mode: autoregressive`` (see :mod:`training_modes`),
+    ``compile: True`` (the encoder through ``torch.compile``, see :mod:`compiling`) and
+    ``max_train_seconds`` (a wall-clock budget per ``fit``, see :mod:`recbole_easrec.budget`).
 
     Training runs with autograd's anomaly detection **off** (issue 6). Importing RecBole's model
     package imports ``recbole/model/sequential_recommender/sine.py``, which switches it on for the
@@ -22,7 +26,9 @@ class EasRecBaseTrainer(Trainer):
     the CPU time of a step and a ~2× slower training step at the paper's settings
     (benchmarks/results/speed.md). Results are unchanged (anomaly detection only raises on NaN
     gradients; RecBole's own NaN-loss check stays). The previous mode is restored when ``fit``
-    returns.
+    returns. RecBole's own models whose trainer is RecBole's plain ``Trainer`` (SASRec, FDSA,
+    SASRecF, BERT4Rec, GRU4Rec, …) run with this trainer too (:func:`registry.resolve_trainer`),
+    so baselines are measured without the anomaly scans as well.
     """
 
     def __init__(self, config: Any, model: Any) -> None:
@@ -35,5 +41,11 @@ class EasRecBaseTrainer(Trainer):
             train_data = AutoregressiveLoader(
                 train_data, self.config["train_batch_size"], seed=self.config["seed"] or 0
             )
+        if self.config["max_train_seconds"] is not None:
+            train_data = BudgetedLoader(train_data, self.config["max_train_seconds"])
         with torch.autograd.set_detect_anomaly(False):
-            return super().fit(train_data, valid_data, *args, **kwargs)
+            try:
+                return super().fit(train_data, valid_data, *args, **kwargs)
+            except TrainingBudgetSpent as spent:
+                logging.getLogger().info("%s: stopping with the best epoch so far", spent)
+                return self.best_valid_score, self.best_valid_result
