@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import importlib
 
-from recbole.utils import get_model as recbole_get_model
 from recbole.trainer import Trainer as RecBoleTrainer
+from recbole.utils import get_model as recbole_get_model
 from recbole.utils import get_trainer as recbole_get_trainer
 
 from recbole_easrec.errors import ConfigError

@@ -91,4 +91,6 @@ def test_recbole_sasrec_runs_under_a_budget(tiny_run_config, tmp_path) -> None:
 
 def test_autoregressive_mode_is_rejected_for_models_without_it(tiny_run_config) -> None:
     with pytest.raises(ConfigError, match="autoregressive is not available for SASRec"):
-        run_recbole_easrec("SASRec", "tiny", config_dict=tiny_run_config(train_mode="autoregressive"))
+        run_recbole_easrec(
+            "SASRec", "tiny", config_dict=tiny_run_config(train_mode="autoregressive")
+        )
