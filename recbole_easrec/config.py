@@ -12,6 +12,7 @@ command line and passes the overrides as ``config_dict`` (no hidden global input
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -159,6 +160,7 @@ def validate_run_config(config: Any) -> None:
     ):
         raise ConfigError(f"learning_rate must be a positive number, got {learning_rate!r}")
     validate_budget(config)
+    validate_eval_modes(config)
     require_choice(config, "train_mode", TRAIN_MODES)
     if config["train_mode"] == "autoregressive" and not getattr(
         config.model_class, "supports_autoregressive", False
@@ -170,6 +172,21 @@ def validate_run_config(config: Any) -> None:
     validate_model_config = getattr(config.model_class, "validate_config", None)
     if validate_model_config is not None:
         validate_model_config(config)
+
+
+EVAL_MODE = re.compile(r"full|(uni|pop)[1-9][0-9]*")
+
+
+def validate_eval_modes(config: Any) -> None:
+    """``extra_eval_modes`` lists RecBole evaluation modes: ``full``, ``uniN`` or ``popN``."""
+    modes = config["extra_eval_modes"] or []
+    if not isinstance(modes, (list, tuple)) or not all(
+        isinstance(mode, str) and EVAL_MODE.fullmatch(mode) for mode in modes
+    ):
+        raise ConfigError(
+            "extra_eval_modes must be a list of evaluation modes such as [full, uni100, pop100],"
+            f" got {modes!r}"
+        )
 
 
 # --- value checks used by the models ------------------------------------------------------------

@@ -67,7 +67,7 @@ def run_recbole_easrec(
     configure_logging(run_dir, config["state"])
     init_seed(config["seed"], config["reproducibility"])
 
-    train_data, valid_data, test_data = load_data(config)
+    dataset_object, (train_data, valid_data, test_data) = prepare_data(config)
     init_seed(config["seed"] + config["local_rank"], config["reproducibility"])
     model_instance = config.model_class(config, train_data._dataset).to(config["device"])
     logging.getLogger().info(model_instance)
@@ -84,6 +84,15 @@ def run_recbole_easrec(
         test_data, load_best_model=load_best, show_progress=config["show_progress"]
     )
     final_model = getattr(trainer, "model", model_instance)
+    extra_results = evaluate_extra_modes(
+        trainer,
+        config,
+        dataset_object,
+        (train_data, valid_data, test_data),
+        lambda mode: build_config(
+            model, dataset, config_file_list, {**overrides, "eval_args": with_mode(config, mode)}
+        ),
+    )
 
     result = {
         "model": config["model"],
@@ -93,6 +102,8 @@ def run_recbole_easrec(
         "best_valid_score": best_valid_score,
         "best_valid_result": dict(best_valid_result or {}),
         "test_result": dict(test_result or {}),
+        "test_protocol": test_protocol(config),
+        "extra_test_results": extra_results,
         "efficiency": measure_efficiency(final_model, trainer, test_data, config, train_seconds),
     }
     if hasattr(trainer, "result_extras"):
@@ -167,7 +178,12 @@ def evaluate_saved_run(
 
 
 def load_data(config: Any) -> tuple[Any, Any, Any]:
-    """RecBole's dataset and leave-one-out dataloaders, with file problems as one-line errors."""
+    """RecBole's leave-one-out dataloaders, with file problems as one-line errors."""
+    return prepare_data(config)[1]
+
+
+def prepare_data(config: Any) -> tuple[Any, tuple[Any, Any, Any]]:
+    """RecBole's (built) dataset and its train/valid/test dataloaders (see :func:`load_data`)."""
     check_dataset_files(config)
     try:
         dataset = create_dataset(config)
@@ -178,7 +194,47 @@ def load_data(config: Any) -> tuple[Any, Any, Any]:
             " check that the atomic files are tab separated with name:type headers"
         ) from None
     logging.getLogger().info(dataset)
-    return data_preparation(config, dataset)
+    return dataset, data_preparation(config, dataset)
+
+
+def test_protocol(config: Any) -> str:
+    """The test split's evaluation mode (``full``, ``uni100``, ``pop100``, …)."""
+    mode = config["eval_args"]["mode"]
+    return mode["test"] if isinstance(mode, dict) else str(mode)
+
+
+def with_mode(config: Any, mode: str) -> dict[str, Any]:
+    """``config``'s ``eval_args`` with the evaluation mode replaced by ``mode``."""
+    return {**config["eval_args"], "mode": mode}
+
+
+def evaluate_extra_modes(
+    trainer: Any,
+    config: Any,
+    dataset: Any,
+    loaders: tuple[Any, Any, Any],
+    mode_config: Any,
+) -> dict[str, dict[str, float]]:
+    """The trained model on the same test users under each of ``extra_eval_modes``.
+
+    ``extra_eval_modes: [uni100, pop100]`` adds the sampled protocols (the papers' ``pop100``) to a
+    full-ranking run without a second training or dataset load: the split is the same (it does not
+    depend on the mode), only RecBole's negative sampler and test dataloader are rebuilt, from the
+    settings ``mode_config(mode)`` gives. Each mode is evaluated right after re-seeding, so its
+    sampled negatives are reproducible.
+    """
+    from recbole.data.utils import create_samplers, get_dataloader
+
+    results: dict[str, dict[str, float]] = {}
+    built = tuple(loader._dataset for loader in loaders)
+    for mode in config["extra_eval_modes"] or []:
+        settings = mode_config(mode)
+        _, _, sampler = create_samplers(settings, dataset, list(built))
+        test_loader = get_dataloader(settings, "test")(settings, built[2], sampler, shuffle=False)
+        init_seed(config["seed"], config["reproducibility"])
+        results[mode] = dict(trainer.evaluate(test_loader, load_best_model=False))
+        logging.getLogger().info("test result under %s: %s", mode, results[mode])
+    return results
 
 
 def measure_efficiency(

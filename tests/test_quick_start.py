@@ -40,3 +40,28 @@ def test_saved_model_scores_the_same(tiny_run_config, tmp_path):
         first = model.forward(items, lengths)
         second = load_model(tmp_path / "run").forward(items, lengths)
     assert torch.equal(first, second)
+
+
+def test_extra_eval_modes_score_the_same_test_users_without_retraining(tiny_run_config, tmp_path):
+    result = run_recbole_easrec(
+        "LinRec", "tiny", config_dict=tiny_run_config(extra_eval_modes=["uni10", "pop10", "full"])
+    )
+    extra = result["extra_test_results"]
+    assert set(extra) == {"uni10", "pop10", "full"}
+    assert result["test_protocol"] == "full"
+    # the same model on the same test users under full ranking gives the same numbers
+    assert extra["full"] == result["test_result"]
+    # ranking against 10 sampled negatives is easier than against all 30 items
+    for mode in ("uni10", "pop10"):
+        assert extra[mode]["recall@10"] >= result["test_result"]["recall@10"]
+        assert extra[mode]["recall@10"] <= 1
+    saved = json.loads((tmp_path / "run" / "result.json").read_text())
+    assert saved["extra_test_results"]["pop10"] == extra["pop10"]
+
+
+@pytest.mark.parametrize("modes", [["pop"], "pop100", ["best"], [100]])
+def test_invalid_extra_eval_modes_are_one_line_errors(tiny_run_config, modes):
+    from recbole_easrec.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="extra_eval_modes must be a list"):
+        run_recbole_easrec("LinRec", "tiny", config_dict=tiny_run_config(extra_eval_modes=modes))
