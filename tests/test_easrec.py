@@ -3,23 +3,29 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import torch
 from recbole.data.interaction import Interaction
+from recbole.utils import init_seed
 
 from recbole_easrec.config import build_config
 from recbole_easrec.efficiency import count_flops, count_parameters
 from recbole_easrec.errors import ConfigError
 from recbole_easrec.model.easrec import EASRec
-from recbole_easrec.quick_start import evaluate_saved_run, run_recbole_easrec
+from recbole_easrec.quick_start import evaluate_saved_run, load_data, run_recbole_easrec
 from recbole_easrec.saving import DatasetInfo, load_model
+from recbole_easrec.search.arch_data import holdout_users
 from recbole_easrec.search.controllers import ArchitectureController, gumbel_temperature
 from recbole_easrec.search.gates import CandidateGates
 from recbole_easrec.search.reconstruct import compact_settings, reconstruct
 from recbole_easrec.search.resource import layer_flops, resource_loss
 from recbole_easrec.trainer.easrec import EASRecTrainer
+from recbole_easrec.training_modes import TARGETS_FIELD
+from tests.conftest import tiny_config
 
 N_ITEMS = 31
 
@@ -133,6 +139,9 @@ def test_resource_loss_prefers_small_and_shallow() -> None:
         {"resource_constraint": "sometimes"},
         {"resource_lambda": -1},
         {"hidden_prune_ratios": [0.0, 0.3, 0.5]},  # keeps 11 dims, not divisible by 2 heads
+        {"arch_data": "test"},
+        {"arch_holdout_ratio": 0},
+        {"arch_holdout_ratio": 1.0},
     ],
 )
 def test_invalid_search_configs_are_one_line_errors(tiny_run_config, tmp_path, overrides) -> None:
@@ -259,3 +268,140 @@ def test_end_to_end_with_retraining_replaces_the_model(tiny_run_config) -> None:
     valid_metric = "ndcg@10"
     assert result["best_valid_result"][valid_metric] >= result["search_valid_result"][valid_metric]
     assert result["efficiency"]["params"] == count_parameters(load_model(run_dir))
+    evaluated = evaluate_saved_run(run_dir)  # the retrained compact net, reloaded, scores the same
+    for metric, value in result["test_result"].items():
+        assert evaluated["test_result"][metric] == pytest.approx(value, abs=1e-6)
+
+
+# --- import order -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("module", ["recbole_easrec.trainer", "recbole_easrec.search.supernet"])
+def test_package_imports_in_any_order(module: str) -> None:
+    """Imported first in a fresh interpreter (no circular import between model/ and search/)."""
+    code = f"import {module}; from recbole_easrec.model import EASRec; print(EASRec.__name__)"
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=False
+    )
+    assert done.returncode == 0, done.stderr.splitlines()[-1:]
+    assert done.stdout.strip() == "EASRec"
+
+
+# --- arch_data: holdout -------------------------------------------------------------------------
+
+
+def test_holdout_users_are_seeded_and_proper() -> None:
+    user_ids = torch.arange(1, 41).repeat_interleave(3)
+    chosen = holdout_users(user_ids, 0.25, seed=7)
+    assert len(chosen) == 10 and set(chosen.tolist()) <= set(range(1, 41))
+    assert torch.equal(chosen, holdout_users(user_ids, 0.25, seed=7))
+    assert not torch.equal(chosen, holdout_users(user_ids, 0.25, seed=8))
+    assert len(holdout_users(user_ids, 0.001, seed=0)) == 1
+    assert len(holdout_users(user_ids, 0.999, seed=0)) == 39
+    with pytest.raises(ConfigError):
+        holdout_users(torch.ones(5, dtype=torch.long), 0.5, seed=0)
+
+
+def write_disjoint_dataset(folder: Path, n_users: int = 24, length: int = 10) -> Path:
+    """Dataset ``disjoint``: user u's items are ``i{u}x0 … i{u}x{length-1}`` (no item shared), so
+    every item id names its user."""
+    dataset_dir = folder / "disjoint"
+    dataset_dir.mkdir(parents=True)
+    lines = ["user_id:token\titem_id:token\ttimestamp:float"]
+    for user in range(1, n_users + 1):
+        lines += [f"u{user}\ti{user}x{step}\t{user * 100 + step}" for step in range(length)]
+    (dataset_dir / "disjoint.inter").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return folder
+
+
+def users_of_batch(interaction: Interaction, item_tokens) -> list[str]:
+    """The user of every row of a training batch, read off its items (one user per row)."""
+    ids = [interaction["item_id_list"]]
+    ids.append(
+        interaction[TARGETS_FIELD]
+        if TARGETS_FIELD in interaction
+        else interaction["item_id"][:, None]
+    )
+    rows = torch.cat(ids, dim=1)
+    users = []
+    for row in rows.tolist():
+        owners = {item_tokens[i].split("x")[0].replace("i", "u", 1) for i in row if i}
+        assert len(owners) == 1
+        users.append(owners.pop())
+    return users
+
+
+@pytest.mark.parametrize("train_mode", ["prefix", "autoregressive"])
+def test_holdout_search_end_to_end(tmp_path, monkeypatch, train_mode: str) -> None:
+    """Weight steps never see a held-out user, architecture steps see only held-out users; the
+    run finishes in both train modes and records ``arch_data``."""
+    batches: dict[str, list] = {"weight": [], "arch": []}
+    seen: dict[str, object] = {}
+    weight_step, architecture_step = EASRecTrainer.weight_step, EASRecTrainer.architecture_step
+
+    def record_weight(self, interaction):
+        batches["weight"].append(interaction.to("cpu"))
+        seen["trainer"] = self
+        return weight_step(self, interaction)
+
+    def record_arch(self, interaction):
+        batches["arch"].append(interaction.to("cpu"))
+        return architecture_step(self, interaction)
+
+    monkeypatch.setattr(EASRecTrainer, "weight_step", record_weight)
+    monkeypatch.setattr(EASRecTrainer, "architecture_step", record_arch)
+    config_dict = tiny_config(
+        write_disjoint_dataset(tmp_path / "data"),
+        tmp_path / "run",
+        epochs=2,
+        retrain_epochs=1,
+        n_layers=2,
+        train_batch_size=16,
+        arch_data="holdout",
+        arch_holdout_ratio=0.25,
+        train_mode=train_mode,
+    )
+    result = run_recbole_easrec("EASRec", "disjoint", config_dict=config_dict)
+
+    trainer = seen["trainer"]
+    dataset = trainer.arch_data._dataset
+    item_tokens = dataset.field2id_token["item_id"]
+    held = set(dataset.field2id_token["user_id"][trainer.holdout_users.tolist()])
+    assert len(held) == 6
+    weight_users = {u for b in batches["weight"] for u in users_of_batch(b, item_tokens)}
+    arch_users = {u for b in batches["arch"] for u in users_of_batch(b, item_tokens)}
+    assert batches["arch"] and arch_users <= held
+    assert weight_users and not weight_users & held
+    assert len(weight_users) == 24 - 6  # every other user trains W
+    architecture = json.loads((tmp_path / "run" / "result.json").read_text())["architecture"]
+    assert architecture["arch_data"] == "holdout" and architecture["arch_holdout_users"] == 6
+    assert result["best_valid_result"] and result["test_result"]
+
+
+# --- λ ------------------------------------------------------------------------------------------
+
+
+def search_flops(config, data, resource_lambda: float) -> tuple[int, dict]:
+    """Search with ``resource_lambda`` (no retraining); FLOPs of the selected compact encoder."""
+    train_data, valid_data, _ = data
+    config["resource_lambda"] = resource_lambda
+    init_seed(config["seed"], True)
+    model = EASRec(config, train_data._dataset)
+    trainer = EASRecTrainer(config, model)
+    trainer.fit(train_data, valid_data, verbose=False, saved=False)
+    compact = trainer.model.eval()
+    seq = torch.randint(1, compact.n_items, (1, compact.max_seq_length))
+    return count_flops(lambda: compact.encode(seq)), trainer.architecture
+
+
+def test_bigger_lambda_never_selects_a_bigger_architecture(tiny_run_config, tmp_path) -> None:
+    config = build_config_for(
+        tiny_run_config, tmp_path, epochs=2, retrain_epochs=0, n_layers=2, arch_learning_rate=0.05
+    )
+    data = load_data(config)
+    searched = [search_flops(config, data, value) for value in (0.0, 1.0, 50.0)]
+    flops = [count for count, _ in searched]
+    assert flops == sorted(flops, reverse=True)
+    # λ = 0 keeps the full width here; a large λ drives the search to the cheapest architecture
+    assert flops[0] > flops[-1]
+    assert searched[-1][1]["candidate"] == 2 and searched[-1][1]["n_layers"] == 1

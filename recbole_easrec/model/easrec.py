@@ -27,6 +27,7 @@ from recbole_easrec.config import require_choice, require_positive_int
 from recbole_easrec.errors import ConfigError
 from recbole_easrec.model.base import TransformerRecommender, validate_transformer_config
 from recbole_easrec.model.easrec_compact import require_gate_layers
+from recbole_easrec.search.arch_data import validate_arch_data
 from recbole_easrec.search.controllers import gumbel_temperature
 from recbole_easrec.search.resource import RESOURCE_CONSTRAINTS, candidate_costs, resource_loss
 from recbole_easrec.search.supernet import SuperNet, kept_width
@@ -83,6 +84,7 @@ def validate_easrec_config(config: Any) -> None:
     require_choice(config, "resource_constraint", RESOURCE_CONSTRAINTS)
     _require_non_negative(config, "resource_lambda")
     require_positive_int(config, "arch_update_freq", "search_stopping_step")
+    validate_arch_data(config)
     rate = config["arch_learning_rate"]
     if isinstance(rate, bool) or not isinstance(rate, (int, float)) or rate <= 0:
         raise ConfigError(f"arch_learning_rate must be a positive number, got {rate!r}")

@@ -1,5 +1,6 @@
 """EASRec's architecture search (EASRec §II): gates, controllers, resource cost, supernet, reconstruction."""
 
+from recbole_easrec.search.arch_data import HoldoutSplit, holdout_users, split_holdout
 from recbole_easrec.search.controllers import ArchitectureController, gumbel_temperature
 from recbole_easrec.search.gates import CandidateGates, DataAwareGate, masked_mean
 from recbole_easrec.search.reconstruct import compact_settings, copy_prefix, reconstruct
@@ -9,15 +10,18 @@ from recbole_easrec.search.supernet import SuperNet, kept_width, sliced_layer_fo
 __all__ = [
     "ArchitectureController",
     "CandidateGates",
+    "HoldoutSplit",
     "DataAwareGate",
     "SuperNet",
     "candidate_costs",
     "gumbel_temperature",
+    "holdout_users",
     "kept_width",
     "layer_flops",
     "masked_mean",
     "resource_loss",
     "sliced_layer_forward",
+    "split_holdout",
     "compact_settings",
     "copy_prefix",
     "reconstruct",

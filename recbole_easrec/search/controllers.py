@@ -3,7 +3,10 @@
 α holds one logit per candidate (shared by every layer, so that all layers keep the same widths);
 β one logit per depth ("exit after layer l", l = 1..L). During the search both are relaxed with
 Gumbel-softmax (eq. 10) at temperature ``τ_t = max(0.01, 1 − 0.00005·t)`` (Table II), t = the
-training iteration; the hard selection is ``argmax α`` and ``argmax β``.
+training iteration; the hard selection is ``argmax α`` and ``argmax β``. Eq. 10 writes the
+Gumbel-softmax over ``log α_i`` with positive weights α_i; we learn those log-weights directly as
+unconstrained logits (the same distribution, no positivity constraint to maintain); the
+``alpha``/``beta`` lists in ``search_trace.json`` and ``result.json`` are the softmax of the logits.
 """
 
 from __future__ import annotations

@@ -4,18 +4,23 @@
 
 1. **Search** (``epochs`` epochs, early stopping after ``search_stopping_step`` epochs without a
    better validation score): every training batch updates the network weights W with the weight
-   optimiser (which holds W only, never α or β); every ``arch_update_freq`` iterations one batch of
-   the *validation* dataloader updates α and β only, with a second Adam
-   (``arch_learning_rate``), minimising eq. 16 on the validation target (RecBole's full-sort
-   validation batches are tuples whose first element carries the target item). The Gumbel
-   temperature follows the iteration count (:func:`gumbel_temperature`). Validation in eval mode
-   scores the hard selection (argmax α, argmax β), so the best checkpoint is the best hard
+   optimiser (which holds W only, never α or β); every ``arch_update_freq`` iterations one
+   architecture batch updates α and β only, with a second Adam (``arch_learning_rate``),
+   minimising eq. 16 on that batch's target. ``arch_data: valid`` (Algorithm 1): the batches
+   come from the *validation* dataloader (RecBole's full-sort validation batches are tuples whose
+   first element carries the target item). ``arch_data: holdout``: the weight steps use the
+   training samples of all but a held-out ``arch_holdout_ratio`` of the training users and the
+   architecture batches cycle through the held-out users' samples
+   (:mod:`recbole_easrec.search.arch_data`), so the validation item only selects the epoch. The
+   Gumbel temperature follows the iteration count (:func:`gumbel_temperature`). Validation in eval
+   mode scores the hard selection (argmax α, argmax β), so the best checkpoint is the best hard
    architecture with its weights.
 2. **Reconstruction** (eq. 18): the best supernet checkpoint is reloaded and the compact network
    built from its selected path (:func:`recbole_easrec.search.reconstruct.reconstruct`). It is
    evaluated as transferred: ``search_valid_result`` (equal to the supernet's hard-path score).
 3. **Retraining** (``retrain_epochs``, default ``epochs``; 0 = none) of the compact network with a
-   fresh optimiser, its own batch size (``retrain_batch_size``), RecBole's early stopping
+   fresh optimiser, on the whole training split (held-out users included), its own batch size
+   (``retrain_batch_size``), RecBole's early stopping
    (``stopping_step``) and a new checkpoint file (``checkpoint_compact.pth``). The transferred
    network is the starting best, so ``best_valid_result`` is never worse than it on validation.
 
@@ -38,8 +43,10 @@ from torch.nn.utils import clip_grad_norm_
 from recbole_easrec.artifacts import write_json_atomic
 from recbole_easrec.efficiency import count_parameters
 from recbole_easrec.saving import save_model
+from recbole_easrec.search.arch_data import split_holdout
 from recbole_easrec.search.reconstruct import compact_settings, reconstruct
 from recbole_easrec.trainer.base import EasRecBaseTrainer
+from recbole_easrec.training_modes import AutoregressiveLoader
 
 TRACE_FILE = "search_trace.json"
 TRACE_PLOT = "search_trace.png"
@@ -62,8 +69,9 @@ class EASRecTrainer(EasRecBaseTrainer):
         self.trace: list[dict[str, Any]] = []
         self.architecture: dict[str, Any] | None = None
         self.search_valid_result: dict[str, Any] | None = None
-        self._valid_data: Any = None
-        self._valid_iter: Iterator[Any] | None = None
+        self.arch_data: Any = None
+        self._arch_iter: Iterator[Any] | None = None
+        self.holdout_users: torch.Tensor | None = None  # internal user ids (arch_data: holdout)
 
     def _build_optimizer(self, **kwargs: Any) -> Any:
         """The weight optimiser: W only (α, β belong to :attr:`arch_optimizer`)."""
@@ -89,7 +97,7 @@ class EASRecTrainer(EasRecBaseTrainer):
         return float(loss.item())
 
     def architecture_step(self, interaction: Any) -> dict[str, Any]:
-        """One update of α, β on a validation batch (W untouched); returns the trace entry."""
+        """One update of α, β on an architecture batch (W untouched); returns the trace entry."""
         model = self.model
         model.train()
         model.search_step = self.iteration
@@ -115,13 +123,14 @@ class EASRecTrainer(EasRecBaseTrainer):
         self.trace.append(entry)
         return entry
 
-    def next_valid_interaction(self) -> Any:
-        """The next validation batch (cycling), as an Interaction carrying the target item."""
+    def next_arch_interaction(self) -> Any:
+        """The next architecture batch (cycling through :attr:`arch_data`), as an Interaction
+        carrying the target item(s)."""
         try:
-            batch = next(self._valid_iter)
+            batch = next(self._arch_iter)
         except (StopIteration, TypeError):
-            self._valid_iter = iter(self._valid_data)
-            batch = next(self._valid_iter)
+            self._arch_iter = iter(self.arch_data)
+            batch = next(self._arch_iter)
         interaction = batch[0] if isinstance(batch, tuple) else batch
         return interaction.to(self.device)
 
@@ -134,8 +143,8 @@ class EASRecTrainer(EasRecBaseTrainer):
         frequency = self.config["arch_update_freq"]
         for interaction in train_data:
             total += self.weight_step(interaction.to(self.device))
-            if self._valid_data is not None and self.iteration % frequency == 0:
-                self.architecture_step(self.next_valid_interaction())
+            if self.arch_data is not None and self.iteration % frequency == 0:
+                self.architecture_step(self.next_arch_interaction())
         self.write_trace()
         return total
 
@@ -150,16 +159,35 @@ class EASRecTrainer(EasRecBaseTrainer):
         show_progress: bool = False,
         callback_fn: Any = None,
     ) -> tuple[float, dict[str, Any] | None]:
-        self._valid_data = valid_data
+        weight_data, self.arch_data = self.search_data(train_data, valid_data)
+        self._arch_iter = None
         self.searching = True
         self.stopping_step = self.config["search_stopping_step"]
-        super().fit(train_data, valid_data, verbose, saved, show_progress, callback_fn)
+        super().fit(weight_data, valid_data, verbose, saved, show_progress, callback_fn)
         if saved:
             self.load_best(self.supernet)
         self.write_trace()
         return self.retrain(
             self.reconstruct_compact(), train_data, valid_data, verbose, saved, show_progress
         )
+
+    def search_data(self, train_data: Any, valid_data: Any) -> tuple[Any, Any]:
+        """(weight-step loader, architecture-batch loader) of the search (``arch_data``).
+
+        With ``holdout`` the weight loader is the training split without the held-out users (the
+        base trainer wraps it for ``train_mode: autoregressive``); the architecture loader holds
+        the held-out users' samples, wrapped here the same way so that both steps see one loss.
+        """
+        if self.config["arch_data"] != "holdout":
+            return train_data, valid_data
+        split = split_holdout(train_data, self.config)
+        self.holdout_users = split.users
+        arch_data: Any = split.arch_data
+        if self.config["train_mode"] == "autoregressive":
+            arch_data = AutoregressiveLoader(
+                arch_data, self.config["train_batch_size"], seed=self.config["seed"] or 0
+            )
+        return split.weight_data, arch_data
 
     def load_best(self, model: Any) -> None:
         """Load the current checkpoint file's weights into ``model`` (if the file exists)."""
@@ -181,6 +209,8 @@ class EASRecTrainer(EasRecBaseTrainer):
             "hidden_prune_ratio": float(self.config["hidden_prune_ratios"][candidate]),
             "inner_prune_ratio": float(self.config["inner_prune_ratios"][candidate]),
             "gate_layers": settings["gate_layers"],
+            "arch_data": self.config["arch_data"],
+            "arch_holdout_users": None if self.holdout_users is None else len(self.holdout_users),
             "alpha": alpha,
             "beta": beta,
         }
