@@ -3,10 +3,18 @@
 A run folder holds ``model.pt`` (a ``state_dict``: tensors only, loaded with
 ``weights_only=True``) and ``model.json`` (the model's class name, its resolved settings and the
 item count). :func:`load_model` rebuilds the model in eval mode from these two files alone.
+
+A model with ``compressed_state()`` / ``load_compressed_state(payload)`` (DSL) is saved compressed
+instead, as ``model_sparse.pt`` (:mod:`recbole_easrec.sparse.export`). ``model.json`` then names the
+weights file under ``weights`` (``file``, ``format``, ``sha256`` of the file); :func:`load_model`
+checks the digest when present, so a modified or truncated weights file is a one-line
+:class:`CheckpointError`. Folders written before ``weights`` existed hold ``model.pt``.
 """
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
 import os
 from pathlib import Path
@@ -17,8 +25,10 @@ from torch import nn
 
 from recbole_easrec.artifacts import json_safe, write_json_atomic
 from recbole_easrec.errors import CheckpointError
+from recbole_easrec.sparse.export import SPARSE_FILE
 
 WEIGHTS_FILE = "model.pt"
+COMPRESSED_FILE = SPARSE_FILE  # "model_sparse.pt"
 DESCRIPTION_FILE = "model.json"
 
 
@@ -45,22 +55,50 @@ def save_model(
     config: Any,
     settings: dict[str, Any] | None = None,
 ) -> Path:
-    """Write ``model.pt`` and ``model.json`` to ``run_dir``; ``settings`` override config values."""
+    """Write the weights (``model.pt``, or ``model_sparse.pt`` for a model with
+    ``compressed_state``) and ``model.json`` to ``run_dir``; ``settings`` override config values."""
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     resolved = dict(getattr(config, "final_config_dict", config))
     resolved.update(settings or {})
     resolved["device"] = "cpu"
-    temp = run_dir / f".{WEIGHTS_FILE}.tmp"
-    torch.save(model.state_dict(), temp)
-    os.replace(temp, run_dir / WEIGHTS_FILE)
+    weights = write_weights(run_dir, model)
     description = {
         "model": type(model).__name__,
         "counts": {model.ITEM_ID: int(model.n_items)},
         "config": json_safe(resolved),
+        "weights": weights,
     }
     write_json_atomic(run_dir / DESCRIPTION_FILE, description)
     return run_dir
+
+
+def write_weights(run_dir: Path, model: nn.Module) -> dict[str, str]:
+    """Write the weights file atomically; returns its ``weights`` entry for ``model.json``."""
+    compressed = hasattr(model, "compressed_state")
+    name = COMPRESSED_FILE if compressed else WEIGHTS_FILE
+    payload = model.compressed_state() if compressed else model.state_dict()
+    buffer = io.BytesIO()
+    torch.save(payload, buffer)
+    data = buffer.getvalue()
+    temp = run_dir / f".{name}.tmp"
+    temp.write_bytes(data)
+    os.replace(temp, run_dir / name)
+    return {
+        "file": name,
+        "format": "compressed" if compressed else "state_dict",
+        "sha256": hashlib.sha256(data).hexdigest(),
+    }
+
+
+def read_weights(path: Path, weights: dict[str, Any]) -> Any:
+    """The payload of a weights file (on the CPU), after checking its SHA-256 against
+    ``model.json``."""
+    data = path.read_bytes()
+    expected = weights.get("sha256")
+    if expected is not None and hashlib.sha256(data).hexdigest() != expected:
+        raise ValueError("its SHA-256 differs from the one in model.json: modified or truncated")
+    return torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
 
 
 def load_model(run_dir: str | os.PathLike[str], device: str = "cpu") -> nn.Module:
@@ -77,15 +115,20 @@ def load_model(run_dir: str | os.PathLike[str], device: str = "cpu") -> nn.Modul
     config["device"] = device
     model_class = resolve_model(description["model"])
     model = model_class(config, DatasetInfo(description["counts"]))
+    weights = description.get("weights") or {"file": WEIGHTS_FILE, "format": "state_dict"}
+    path = run_dir / str(weights.get("file", WEIGHTS_FILE))
     try:
-        state = torch.load(run_dir / WEIGHTS_FILE, map_location=device, weights_only=True)
-        model.load_state_dict(state)
+        payload = read_weights(path, weights)
+        if weights.get("format") == "compressed":
+            model.load_compressed_state(payload)
+        else:
+            model.load_state_dict(payload)
     except FileNotFoundError:
-        raise CheckpointError(f"{run_dir / WEIGHTS_FILE} is missing; pass a run folder") from None
+        raise CheckpointError(f"{path} is missing; pass a run folder") from None
     except Exception as exc:  # noqa: BLE001 - any unreadable file is the same user-facing problem
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise CheckpointError(
-            f"cannot load weights from {run_dir / WEIGHTS_FILE} ({reason}); the file is corrupt or"
+            f"cannot load weights from {path} ({reason}); the file is corrupt or"
             " belongs to another model: re-run training to write it again"
         ) from None
     return model.to(device).eval()

@@ -56,16 +56,21 @@ def random_mask(shape: torch.Size, density: float, generator: torch.Generator) -
     """A boolean mask with exactly ``round(density · numel)`` (at least 1) True entries."""
     numel = shape.numel()
     active = min(numel, max(1, round(density * numel)))
-    flat = torch.zeros(numel, dtype=torch.bool)
-    flat[torch.randperm(numel, generator=generator)[:active]] = True
+    flat = torch.zeros(numel, dtype=torch.bool, device="cpu")
+    flat[torch.randperm(numel, generator=generator, device="cpu")[:active]] = True
     return flat.view(shape)
 
 
 def random_masks(
     model: nn.Module, density: float, init: str = "uniform", seed: int = 0
 ) -> dict[str, Tensor]:
-    """Random boolean masks (CPU) for every maskable parameter of ``model``."""
+    """Random boolean masks for every maskable parameter of ``model``, each on its parameter's
+    device. They are drawn on the CPU (a CPU generator), so a seed gives the same masks whatever
+    the device, even under a CUDA default device."""
     params = maskable_parameters(model)
     densities = layer_densities({n: p.shape for n, p in params.items()}, density, init)
-    generator = torch.Generator().manual_seed(seed)
-    return {name: random_mask(p.shape, densities[name], generator) for name, p in params.items()}
+    generator = torch.Generator(device="cpu").manual_seed(seed)
+    return {
+        name: random_mask(p.shape, densities[name], generator).to(p.device)
+        for name, p in params.items()
+    }

@@ -9,9 +9,15 @@ Hooks on the optimiser (so RecBole's training loop is reused unchanged):
   prune/regrow a fraction ζ_t of each tensor's active weights (:mod:`recbole_easrec.sparse`)
   and clear the moments at pruned and regrown positions. ``dsl_static: True`` never updates.
 
-Each update appends an entry to ``<checkpoint_dir>/dsl_trace.json``. After training the best
-model is also written as a sparse export (``model_sparse.pt``); quick_start still writes the dense
-``model.pt`` so :func:`recbole_easrec.saving.load_model` works.
+Each update appends an entry to ``<checkpoint_dir>/dsl_trace.json``. The run folder's weights are
+the compressed export (``model_sparse.pt``, written by :func:`recbole_easrec.saving.save_model`
+through :meth:`DSL.compressed_state`; per tensor the smallest of CSR, bitmask + values and dense),
+reloaded by :func:`recbole_easrec.load_model`. ``sparsity.export_bytes`` is its tensor bytes and
+``sparsity.export_formats`` the format chosen for each masked tensor.
+
+Devices: masks are buffers on the model's device; every tensor the update path creates
+(:func:`~recbole_easrec.sparse.prune_regrow.prune_regrow`, Adam-state clearing) is made on the
+device of the mask or parameter it belongs to, so the trainer runs on CUDA as on the CPU.
 
 MACs (reported in ``result.json`` under ``sparsity``): the dense MACs of one full-length sequence's
 full-ranking forward (``torch.utils.flop_counter``, as :mod:`recbole_easrec.efficiency`; 1 MAC =
@@ -33,12 +39,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from recbole_easrec.artifacts import write_json_atomic
 from recbole_easrec.efficiency import CUSTOM_FLOP_FORMULAS, count_parameters
-from recbole_easrec.sparse.export import (
-    SPARSE_FILE,
-    export_bytes,
-    export_sparse,
-    save_export,
-)
+from recbole_easrec.sparse.export import export_bytes, export_formats
 from recbole_easrec.sparse.prune_regrow import clear_adam_state, prune_regrow
 from recbole_easrec.sparse.schedule import update_fraction
 from recbole_easrec.trainer.base import EasRecBaseTrainer
@@ -150,12 +151,11 @@ class DSLTrainer(EasRecBaseTrainer):
     # --- results ---------------------------------------------------------------------------------
 
     def result_extras(self) -> dict[str, Any]:
-        """``sparsity`` for result.json; also writes the sparse export of the current model."""
+        """``sparsity`` for result.json (the export itself is written by ``save_model``)."""
         self.write_trace()
         model = self.model
         masks = model.mask_dict()
-        exported = export_sparse(model.state_dict(), masks, skip=model.mask_buffer_names())
-        save_export(exported, Path(self.config["checkpoint_dir"]) / SPARSE_FILE)
+        exported = model.compressed_state()
         dense_masked = sum(int(m.numel()) for m in masks.values())
         active = self.active_count()
         dense_params = count_parameters(model)
@@ -176,6 +176,7 @@ class DSLTrainer(EasRecBaseTrainer):
                 "training_macs_per_sample_dense": 3 * inference["dense"],
                 "training_macs_per_sample": 3 * inference["sparse"],
                 "export_bytes": export_bytes(exported),
+                "export_formats": export_formats(exported),
                 "dense_bytes": sum(
                     t.numel() * t.element_size()
                     for k, t in model.state_dict().items()
@@ -192,7 +193,8 @@ def sparse_inference_macs(model: Any) -> dict[str, float]:
     """Dense and density-scaled MACs of one full-length sequence's full ranking (module doc)."""
     device = next(model.parameters()).device
     length = model.max_seq_length
-    items = torch.randint(1, model.n_items, (1, length), generator=torch.Generator().manual_seed(0))
+    generator = torch.Generator(device="cpu").manual_seed(0)
+    items = torch.randint(1, model.n_items, (1, length), generator=generator, device="cpu")
     row = Interaction(
         {
             model.ITEM_SEQ: items.to(device),
