@@ -1,0 +1,229 @@
+"""Named sets of training runs, run in parallel processes, collected into one JSON.
+
+Each run is ``run_recbole_easrec(model, dataset, config_dict=shared ∪ run overrides)`` in its own
+Python process (:func:`recbole_easrec.compare.run_in_subprocess`), so a failing run only costs its
+own row and several small models can share one machine (or one GPU) at once. After every finished
+run ``OUT/suite.json`` is rewritten (atomically), so an interrupted suite keeps what finished.
+
+Usage::
+
+    python benchmarks/suite.py --suite=ml1m_ar --data_path=../shared/datasets --out=DIR \\
+        [--workers=8] [--only=EASRec,LinRec] [--budget=300] [--set epochs=5 --set ...]
+    python benchmarks/suite.py --list                 # the suites and their runs
+
+Every run tests under full ranking (the headline) and, through ``extra_eval_modes``, under
+``uni100`` and ``pop100`` (the papers' protocol) on the same test users.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+from threading import Lock
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from recbole_easrec.artifacts import write_json_atomic  # noqa: E402
+from recbole_easrec.compare import run_in_subprocess  # noqa: E402
+
+# EASRec Table II (ML-1M): d = 128, D = 256, N = 200, L = 4, 4 heads, dropout 0.2, lr 1e-3.
+PAPER_ML1M: dict[str, Any] = {
+    "MAX_ITEM_LIST_LENGTH": 200,
+    "hidden_size": 128,
+    "inner_size": 256,
+    "n_layers": 4,
+    "n_heads": 4,
+    "hidden_dropout_prob": 0.2,
+    "attn_dropout_prob": 0.2,
+    "learning_rate": 0.001,
+    "eval_batch_size": 4096,
+    "extra_eval_modes": ["uni100", "pop100"],
+    "show_progress": False,
+    "seed": 2020,
+}
+ML1M_FEATURES: dict[str, Any] = {
+    "load_col": {
+        "inter": ["user_id", "item_id", "rating", "timestamp"],
+        "item": ["item_id", "genre"],
+    },
+    "selected_features": ["genre"],
+}
+# Autoregressive mode: one sequence per user per epoch, so epochs are short; the budget decides.
+AUTOREGRESSIVE: dict[str, Any] = {
+    "train_mode": "autoregressive",
+    "train_batch_size": 64,
+    "epochs": 400,
+    "stopping_step": 10,
+}
+PREFIX: dict[str, Any] = {"train_mode": "prefix", "train_batch_size": 1024, "epochs": 100}
+EASREC: dict[str, Any] = {"retrain_batch_size": 128, "search_stopping_step": 10}
+
+
+@dataclass(frozen=True)
+class Run:
+    """One training run: a name unique in its suite, a model and its own settings."""
+
+    name: str
+    model: str
+    settings: dict[str, Any] = field(default_factory=dict)
+    group: str = ""
+
+
+def ml1m_ar() -> list[Run]:
+    """ML-1M at the paper's sizes, autoregressive training (issues 3, 4, 5)."""
+    ar = {**PAPER_ML1M, **AUTOREGRESSIVE}
+    easrec = {**ar, **EASREC}
+    runs = [
+        Run("SASRec-AR", "LinRec", {**ar, "attention_type": "softmax"}, "baselines"),
+        Run("LinRec-AR", "LinRec", ar, "baselines"),
+        Run("EASRec", "EASRec", easrec, "easrec"),
+        Run("EASRec-gates1", "EASRec", {**easrec, "gate_layers": 1}, "gates"),
+        Run("EASRec-gates0", "EASRec", {**easrec, "gate_layers": 0}, "gates"),
+        Run("EASRec-holdout", "EASRec", {**easrec, "arch_data": "holdout"}, "arch_data"),
+    ]
+    runs += [
+        Run(f"EASRec-lambda{lam:g}", "EASRec", {**easrec, "resource_lambda": lam}, "lambda")
+        for lam in (0.0, 0.01, 1.0, 10.0)
+    ]
+    for density in (0.5, 0.2, 0.1):
+        for static in (False, True):
+            name = f"DSL-{'static-' if static else ''}{density:g}"
+            dsl = {**ar, "dsl_backbone": "SASRec", "density": density, "dsl_static": static}
+            runs.append(Run(name, "DSL", dsl, "dsl"))
+    return runs
+
+
+def ml1m_prefix() -> list[Run]:
+    """ML-1M at the paper's sizes in RecBole's prefix protocol (the paper's), under a budget."""
+    prefix = {**PAPER_ML1M, **PREFIX}
+    runs = [
+        Run("SASRec", "SASRec", prefix, "recbole"),
+        Run("LinRec", "LinRec", prefix, "recbole"),
+        Run("EASRec-prefix", "EASRec", {**prefix, **EASREC, "retrain_batch_size": 2048}, "recbole"),
+    ]
+    runs += [
+        Run(model, model, {**prefix, **ML1M_FEATURES}, "features")
+        for model in ("FDSA", "LinFDSA", "SASRecF", "LinSASRecF")
+    ]
+    return runs
+
+
+SUITES: dict[str, Callable[[], list[Run]]] = {"ml1m_ar": ml1m_ar, "ml1m_prefix": ml1m_prefix}
+KEPT = (
+    "best_valid_result",
+    "test_result",
+    "test_protocol",
+    "extra_test_results",
+    "efficiency",
+    "architecture",
+    "search_valid_result",
+    "supernet_params",
+    "search_iterations",
+    "sparsity",
+)
+SETTINGS_KEPT = ("train_mode", "train_batch_size", "epochs", "max_train_seconds", "device")
+
+
+def summarise(run: Run, result: dict[str, Any] | None, error: str | None, seconds: float) -> dict:
+    """The suite's record of one run: its settings, status and the result's reported parts."""
+    record: dict[str, Any] = {
+        "name": run.name,
+        "group": run.group,
+        "model": run.model,
+        "settings": run.settings,
+        "status": "ok" if error is None else "error",
+        "error": error,
+        "wall_seconds": round(seconds, 1),
+    }
+    if result is not None:
+        record.update({key: result[key] for key in KEPT if key in result})
+        config = result.get("config") or {}
+        record["resolved"] = {key: config.get(key) for key in SETTINGS_KEPT}
+    return record
+
+
+def run_suite(
+    runs: list[Run], dataset: str, shared: dict[str, Any], out: Path, workers: int
+) -> list[dict]:
+    """Run ``runs`` with ``workers`` processes at a time; ``out/suite.json`` after each."""
+    out.mkdir(parents=True, exist_ok=True)
+    records: dict[str, dict] = {}
+    lock = Lock()
+
+    def one(run: Run) -> None:
+        start = time.perf_counter()
+        settings = {**run.settings, **shared}
+        error, result = None, None
+        try:
+            result = run_in_subprocess(run.model, dataset, None, settings, out / "runs" / run.name)
+        except RuntimeError as exc:
+            error = str(exc)
+        record = summarise(run, result, error, time.perf_counter() - start)
+        with lock:
+            records[run.name] = record
+            ordered = [records[r.name] for r in runs if r.name in records]
+            write_json_atomic(out / "suite.json", {"dataset": dataset, "runs": ordered})
+            test = (record.get("test_result") or {}).get("ndcg@10")
+            print(
+                f"[suite {time.strftime('%H:%M:%S')}] {run.name}: {record['status']}"
+                f" in {record['wall_seconds']:.0f} s, test ndcg@10 {test} {error or ''}",
+                flush=True,
+            )
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        for future in as_completed([pool.submit(one, run) for run in runs]):
+            future.result()
+    return [records[r.name] for r in runs]
+
+
+def parse_value(text: str) -> Any:
+    """``--set key=value`` values: JSON where it parses (numbers, lists, true), else a string."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--suite", choices=sorted(SUITES), default="ml1m_ar")
+    parser.add_argument("--dataset", default="ml-1m")
+    parser.add_argument("--data_path", default=str(ROOT.parent / "shared" / "datasets"))
+    parser.add_argument("--out", default="saved/suite")
+    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--only", default="", help="comma-separated run names")
+    parser.add_argument("--budget", type=float, default=None, help="max_train_seconds per phase")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    parser.add_argument("--list", action="store_true")
+    args = parser.parse_args(argv)
+    runs = SUITES[args.suite]()
+    if args.list:
+        for run in runs:
+            print(f"{run.name:20s} {run.model:10s} {run.group}")
+        return 0
+    if args.only:
+        wanted = set(args.only.split(","))
+        unknown = wanted - {run.name for run in runs}
+        if unknown:
+            parser.error(f"unknown run names for suite {args.suite}: {', '.join(sorted(unknown))}")
+        runs = [run for run in runs if run.name in wanted]
+    shared: dict[str, Any] = {"data_path": str(Path(args.data_path).resolve())}
+    if args.budget is not None:
+        shared["max_train_seconds"] = args.budget
+    for item in args.set:
+        key, _, value = item.partition("=")
+        shared[key] = parse_value(value)
+    run_suite(runs, args.dataset, shared, Path(args.out).resolve(), args.workers)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
