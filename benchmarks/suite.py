@@ -44,7 +44,7 @@ PAPER_ML1M: dict[str, Any] = {
     "hidden_dropout_prob": 0.2,
     "attn_dropout_prob": 0.2,
     "learning_rate": 0.001,
-    "eval_batch_size": 4096,
+    "eval_batch_size": 512,
     "extra_eval_modes": ["uni100", "pop100"],
     "show_progress": False,
     "seed": 2020,
@@ -64,7 +64,7 @@ AUTOREGRESSIVE: dict[str, Any] = {
     "stopping_step": 10,
 }
 PREFIX: dict[str, Any] = {"train_mode": "prefix", "train_batch_size": 1024, "epochs": 100}
-EASREC: dict[str, Any] = {"retrain_batch_size": 128, "search_stopping_step": 10}
+EASREC: dict[str, Any] = {"retrain_batch_size": 128, "search_stopping_step": 10, "arch_batch_size": 256}
 
 
 @dataclass(frozen=True)

@@ -405,3 +405,25 @@ def test_bigger_lambda_never_selects_a_bigger_architecture(tiny_run_config, tmp_
     # λ = 0 keeps the full width here; a large λ drives the search to the cheapest architecture
     assert flops[0] > flops[-1]
     assert searched[-1][1]["candidate"] == 2 and searched[-1][1]["n_layers"] == 1
+
+
+def test_architecture_batches_are_cut_to_arch_batch_size(tiny_run_config, monkeypatch) -> None:
+    sizes: list[int] = []
+    original = EASRecTrainer.architecture_step
+
+    def recording_step(self, interaction):
+        sizes.append(len(interaction))
+        return original(self, interaction)
+
+    monkeypatch.setattr(EASRecTrainer, "architecture_step", recording_step)
+    config_dict = tiny_run_config(
+        epochs=1, retrain_epochs=0, n_layers=1, eval_batch_size=64, arch_batch_size=7
+    )
+    run_recbole_easrec("EASRec", "tiny", config_dict=config_dict)
+    # one architecture step per weight step; validation batches of 60 users are cut into 7s
+    assert sizes and max(sizes) == 7 and min(sizes) >= 1
+
+
+def test_invalid_arch_batch_size_is_a_one_line_error(tiny_run_config) -> None:
+    with pytest.raises(ConfigError, match="arch_batch_size must be a positive integer"):
+        run_recbole_easrec("EASRec", "tiny", config_dict=tiny_run_config(arch_batch_size=0))

@@ -90,8 +90,9 @@ def validate_easrec_config(config: Any) -> None:
         raise ConfigError(f"arch_learning_rate must be a positive number, got {rate!r}")
     if config["retrain_epochs"] is not None:
         _require_non_negative(config, "retrain_epochs", integer=True)
-    if config["retrain_batch_size"] is not None:
-        require_positive_int(config, "retrain_batch_size")
+    for key in ("retrain_batch_size", "arch_batch_size"):
+        if config[key] is not None:
+            require_positive_int(config, key)
 
 
 class EASRec(TransformerRecommender):

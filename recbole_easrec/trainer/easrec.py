@@ -127,12 +127,24 @@ class EASRecTrainer(EasRecBaseTrainer):
         """The next architecture batch (cycling through :attr:`arch_data`), as an Interaction
         carrying the target item(s)."""
         try:
-            batch = next(self._arch_iter)
+            interaction = next(self._arch_iter)
         except (StopIteration, TypeError):
-            self._arch_iter = iter(self.arch_data)
-            batch = next(self._arch_iter)
-        interaction = batch[0] if isinstance(batch, tuple) else batch
+            self._arch_iter = self.arch_batches()
+            interaction = next(self._arch_iter)
         return interaction.to(self.device)
+
+    def arch_batches(self) -> Iterator[Any]:
+        """One pass over :attr:`arch_data` in batches of at most ``arch_batch_size`` rows.
+
+        Validation loaders batch by ``eval_batch_size``, which is sized for inference without
+        gradients; an architecture step back-propagates through every candidate of every layer,
+        so it takes its own, smaller batch (default ``train_batch_size``).
+        """
+        size = self.config["arch_batch_size"] or self.config["train_batch_size"]
+        for batch in self.arch_data:
+            interaction = batch[0] if isinstance(batch, tuple) else batch
+            for start in range(0, len(interaction), size):
+                yield interaction[start : start + size]
 
     def _train_epoch(
         self, train_data: Any, epoch_idx: int, loss_func: Any = None, show_progress: bool = False
