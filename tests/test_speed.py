@@ -10,7 +10,6 @@ import json
 
 import torch
 
-import recbole_easrec.model  # noqa: F401  (before the trainer package: see the report on issue 6)
 from recbole_easrec.quick_start import run_recbole_easrec
 from recbole_easrec.trainer.base import EasRecBaseTrainer
 
