@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from paper_settings import PAPER_ML1M
 from recbole.data import create_dataset, data_preparation
 from recbole.utils import init_seed
 
@@ -52,16 +53,7 @@ from recbole_easrec.registry import resolve_trainer
 from recbole_easrec.training_modes import TARGETS_FIELD, AutoregressiveLoader
 
 RESULTS = Path(__file__).resolve().parent / "results"
-PAPER = {
-    "MAX_ITEM_LIST_LENGTH": 200,
-    "hidden_size": 128,
-    "inner_size": 256,
-    "n_layers": 4,
-    "n_heads": 4,
-    "hidden_dropout_prob": 0.2,
-    "attn_dropout_prob": 0.2,
-    "learning_rate": 0.001,
-}
+PAPER = PAPER_ML1M
 
 
 def peak_rss_bytes() -> int:

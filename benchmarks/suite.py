@@ -30,20 +30,16 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from paper_settings import PAPER_ML1M as PAPER_SIZES  # noqa: E402
 
 from recbole_easrec.artifacts import write_json_atomic  # noqa: E402
 from recbole_easrec.compare import run_in_subprocess  # noqa: E402
 
 # EASRec Table II (ML-1M): d = 128, D = 256, N = 200, L = 4, 4 heads, dropout 0.2, lr 1e-3.
 PAPER_ML1M: dict[str, Any] = {
-    "MAX_ITEM_LIST_LENGTH": 200,
-    "hidden_size": 128,
-    "inner_size": 256,
-    "n_layers": 4,
-    "n_heads": 4,
-    "hidden_dropout_prob": 0.2,
-    "attn_dropout_prob": 0.2,
-    "learning_rate": 0.001,
+    **PAPER_SIZES,
     "eval_batch_size": 512,
     "extra_eval_modes": ["uni100", "pop100"],
     "show_progress": False,
