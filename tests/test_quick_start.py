@@ -65,3 +65,32 @@ def test_invalid_extra_eval_modes_are_one_line_errors(tiny_run_config, modes):
 
     with pytest.raises(ConfigError, match="extra_eval_modes must be a list"):
         run_recbole_easrec("LinRec", "tiny", config_dict=tiny_run_config(extra_eval_modes=modes))
+
+
+def test_sampled_predict_shares_the_encoder_across_repeated_sequences(tiny_run_config, tmp_path):
+    import torch
+    from recbole.data.interaction import Interaction
+
+    run_recbole_easrec("LinRec", "tiny", config_dict=tiny_run_config(epochs=1))
+    model = load_model(tmp_path / "run")
+    generator = torch.Generator().manual_seed(0)
+    users = torch.randint(1, model.n_items, (3, model.max_seq_length), generator=generator)
+    lengths = torch.tensor([model.max_seq_length, 4, 7])
+    users[1, 4:] = 0
+    users[2, 7:] = 0
+    repeat = 5  # RecBole's sampled evaluation: one row per (user, candidate item)
+    batch = Interaction(
+        {
+            model.ITEM_SEQ: users.repeat_interleave(repeat, dim=0),
+            model.ITEM_SEQ_LEN: lengths.repeat_interleave(repeat),
+            model.ITEM_ID: torch.randint(1, model.n_items, (3 * repeat,), generator=generator),
+        }
+    )
+    with torch.no_grad():
+        shared = model.predict(batch)
+        model.train()  # the plain path: one encoder pass per row (dropout off to compare)
+        for module in model.modules():
+            if isinstance(module, torch.nn.Dropout):
+                module.p = 0.0
+        plain = model.predict(batch)
+    assert torch.allclose(shared, plain, atol=1e-5)
