@@ -285,7 +285,7 @@ def markdown(result: dict[str, Any], finding: str) -> str:
         " on weight values. 3707 item ids (3706 ML-1M items + padding), MAX_ITEM_LIST_LENGTH 200,"
         " dropout 0.2 (inactive in eval), CPU, `model.eval()`, `torch.no_grad()`.",
         f"- One pass = `full_sort_predict` over {protocol['users']} test users in"
-        f" {protocol['batches']} batches of {protocol['batch']} (`[B, 200]` item ids, padded as"
+        f" {protocol['batches']} batch(es) of {protocol['batch']} (`[B, 200]` item ids, padded as"
         " RecBole pads, scores against all 3707 items); top-k/metrics left out (same for all).",
         f"- Sequence lengths: `{protocol['lengths']}` — "
         + (
@@ -296,7 +296,7 @@ def markdown(result: dict[str, Any], finding: str) -> str:
             if protocol["lengths"] == "ml1m"
             else "every user at 200."
         ),
-        f"- Time: median of {protocol['repeats']} passes per model after one warm-up batch;"
+        f"- Time: median of {protocol['repeats']} passes per model after a warm-up call (64 rows);"
         " the models' passes are **interleaved** (every round runs each model once, order rotated"
         " per round). The CPU (2 cores) is shared with another benchmark running concurrently,"
         " so absolute seconds are inflated and noisy; interleaving spreads that load over all"
