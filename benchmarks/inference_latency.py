@@ -15,7 +15,7 @@ every user at 200; item ids are uniform random real items. The same batches feed
 The top-k and metric computation that follow in RecBole are the same for every model and left out.
 
 * Time: seconds of one full pass over ``--users`` test users; ``--repeats`` rounds after one
-  warm-up batch per model; within a round every model runs once, in an order rotated each round,
+  warm-up call (64 rows) per model; within a round every model runs once, in an order rotated each round,
   so that load from other processes on the shared CPU falls on all models alike. Reported: the
   median pass per model, its ratio to RecBole's SASRec, and the median of the per-round ratios.
 * FLOPs: :func:`recbole_easrec.efficiency.model_flops` (the counter behind result.json): one
