@@ -67,7 +67,7 @@ def run_recbole_easrec(
     configure_logging(run_dir, config["state"])
     init_seed(config["seed"], config["reproducibility"])
 
-    dataset_object, (train_data, valid_data, test_data) = prepare_data(config)
+    full_dataset, (train_data, valid_data, test_data) = prepare_data(config)
     init_seed(config["seed"] + config["local_rank"], config["reproducibility"])
     model_instance = config.model_class(config, train_data._dataset).to(config["device"])
     logging.getLogger().info(model_instance)
@@ -87,7 +87,7 @@ def run_recbole_easrec(
     extra_results = evaluate_extra_modes(
         trainer,
         config,
-        dataset_object,
+        full_dataset,
         (train_data, valid_data, test_data),
         lambda mode: build_config(
             model, dataset, config_file_list, {**overrides, "eval_args": with_mode(config, mode)}
@@ -102,7 +102,7 @@ def run_recbole_easrec(
         "best_valid_score": best_valid_score,
         "best_valid_result": dict(best_valid_result or {}),
         "test_result": dict(test_result or {}),
-        "test_protocol": test_protocol(config),
+        "test_protocol": evaluation_mode(config),
         "extra_test_results": extra_results,
         "efficiency": measure_efficiency(final_model, trainer, test_data, config, train_seconds),
     }
@@ -197,7 +197,7 @@ def prepare_data(config: Any) -> tuple[Any, tuple[Any, Any, Any]]:
     return dataset, data_preparation(config, dataset)
 
 
-def test_protocol(config: Any) -> str:
+def evaluation_mode(config: Any) -> str:
     """The test split's evaluation mode (``full``, ``uni100``, ``pop100``, …)."""
     mode = config["eval_args"]["mode"]
     return mode["test"] if isinstance(mode, dict) else str(mode)
