@@ -30,7 +30,7 @@ def lambda_run_names(suite: str) -> list[str]:
     return [run.name for run in SUITES[suite]() if run.name == "EASRec" or run.group == "lambda"]
 
 
-def write_report(records: list[dict], dataset: str, command: str) -> Path:
+def write_report(records: list[dict], dataset: str, command: str, note: str = "") -> Path:
     runs = lambda_records(records, find(records, "EASRec"))
     stem = RESULTS / f"lambda_sweep_{dataset.replace('-', '')}"
     plot = plot_lambda(runs, stem.with_suffix(".png"))
@@ -40,6 +40,8 @@ def write_report(records: list[dict], dataset: str, command: str) -> Path:
         f"Command: `{command}`. Same data, sizes, seed and training budget for every λ; the",
         "search picks the architecture, the compact network is retrained, and its test split is",
         "scored under full ranking (headline) and pop100 (the paper's protocol).",
+        "",
+        note,
         "",
         lambda_section(runs),
     ]
@@ -59,6 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--out", default="saved/lambda_sweep")
     parser.add_argument("--from_suite", default=None, help="report on this suite.json instead")
+    parser.add_argument("--note", default="", help="settings and machine, for the Markdown")
     args = parser.parse_args(argv)
     command = "python benchmarks/lambda_sweep.py " + " ".join(argv or sys.argv[1:])
     if args.from_suite:
@@ -70,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.data_path:
             shared["data_path"] = str(Path(args.data_path).resolve())
         records = run_suite(runs, args.dataset, shared, Path(args.out).resolve(), args.workers)
-    print(f"wrote {write_report(records, args.dataset, command)}")
+    print(f"wrote {write_report(records, args.dataset, command, args.note)}")
     return 0
 
 

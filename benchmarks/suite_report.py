@@ -5,8 +5,8 @@ Usage::
     python benchmarks/suite_report.py SUITE.json --out benchmarks/results/NAME --title "…" \\
         [--note "machine, budget, …"] [--reference SASRec-AR]
 
-writes ``NAME.md`` and ``NAME.json`` (the suite's records) and, where the suite has λ runs,
-``NAME_lambda.png``. Every table says which protocol each number comes from: ``full`` = ranking
+writes ``NAME.md`` and ``NAME.json`` (the suite's records); ``benchmarks/lambda_sweep.py
+--from_suite`` plots its λ runs. Every table says which protocol each number comes from: ``full`` = ranking
 against all items (our headline), ``uni100`` / ``pop100`` = against 100 uniformly / popularity-
 sampled negatives (``pop100`` is the EASRec and LinRec papers' protocol).
 """
@@ -71,7 +71,7 @@ def fmt(value: Any, digits: int = 4) -> str:
     if isinstance(value, int):
         return f"{value:,}"
     if isinstance(value, float):
-        return f"{value:.{digits}f}"
+        return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.{digits}f}"
     return str(value)
 
 
@@ -168,7 +168,7 @@ def dsl_section(records: Sequence[Record], dense: Record | None) -> str:
         return metric(twin, "ndcg@10") if twin else None
 
     columns: list[Column] = [
-        ("density", lambda r: r["settings"].get("density")),
+        ("density", lambda r: f"{r['settings'].get('density'):g}"),
         ("actual density", sparsity("actual_density")),
         ("NDCG@10 full (DSL)", lambda r: metric(r, "ndcg@10")),
         ("NDCG@10 full (static)", static_ndcg),
@@ -205,7 +205,7 @@ def lambda_section(runs: Sequence[Record]) -> str:
     if len(runs) < 2:
         return ""
     columns: list[Column] = [
-        ("λ", lambda r: float(r["settings"].get("resource_lambda", 0.1))),
+        ("λ", lambda r: f"{float(r['settings'].get('resource_lambda', 0.1)):g}"),
         ("architecture", architecture),
         ("FLOPs", lambda r: efficiency(r, "flops")),
         ("params", lambda r: efficiency(r, "params")),
@@ -270,7 +270,7 @@ def find(records: Sequence[Record], name: str) -> Record | None:
     return next((r for r in records if r["name"] == name and r.get("status") == "ok"), None)
 
 
-def report(records: Sequence[Record], title: str, note: str, reference_name: str, out: Path) -> str:
+def report(records: Sequence[Record], title: str, note: str, reference_name: str) -> str:
     reference = find(records, reference_name)
     easrec = find(records, "EASRec")
     main = by_group(records, "baselines", "easrec", "recbole", "features")
@@ -306,8 +306,8 @@ def report(records: Sequence[Record], title: str, note: str, reference_name: str
     )
     lambdas = lambda_records(records, easrec)
     parts.append(lambda_section(lambdas))
-    if plot_lambda(lambdas, out.with_name(out.name + "_lambda.png")):
-        parts.append(f"![λ study]({out.name}_lambda.png)\n")
+    if len(lambdas) > 1:
+        parts.append("(Plot: `python benchmarks/lambda_sweep.py --from_suite=SUITE.json`.)\n")
     parts.append(dsl_section(records, reference))
     if failed:
         parts += ["## Runs that failed", ""]
@@ -328,7 +328,7 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     note = Path(args.note_file).read_text(encoding="utf-8") if args.note_file else args.note
-    text = report(suite["runs"], args.title, note, args.reference, out)
+    text = report(suite["runs"], args.title, note, args.reference)
     out.with_suffix(".md").write_text(text, encoding="utf-8")
     out.with_suffix(".json").write_text(json.dumps(suite, indent=1) + "\n", encoding="utf-8")
     print(f"wrote {out.with_suffix('.md')}")
