@@ -105,25 +105,39 @@ def time_pair(dense: Callable[[], Tensor], sparse: Callable[[], Tensor], repeats
     }
 
 
+def product_rows(
+    part: str,
+    dataset: str,
+    x: torch.Tensor,
+    weight_shape: tuple[int, int],
+    densities: list[float],
+    repeats: int,
+    generator: torch.Generator,
+) -> list[dict[str, Any]]:
+    """``x @ Wᵀ`` with W dense vs CSR at each density (one row per density)."""
+    rows = []
+    out, inp = weight_shape
+    for density in densities:
+        weight = random_masked(weight_shape, density, generator)
+        row = time_pair(
+            partial(dense_mm, x, weight), partial(sparse_mm, x, to_csr(weight)), repeats
+        )
+        shape = f"{x.shape[0]}×{inp} @ ({out}×{inp})ᵀ"
+        rows.append(
+            {"part": part, "dataset": dataset, "shape": shape, **row} | {"density": density}
+        )
+        print(json.dumps(rows[-1]), flush=True)
+    return rows
+
+
 def scoring_rows(densities: list[float], repeats: int) -> list[dict[str, Any]]:
     rows = []
     for dataset, items, hidden, batch in SCORING_CASES:
         generator = torch.Generator().manual_seed(0)
         seq_output = torch.randn(batch, hidden, generator=generator)
-        for density in densities:
-            table = random_masked((items, hidden), density, generator)
-            csr = to_csr(table)
-            row = time_pair(
-                partial(dense_mm, seq_output, table),
-                partial(sparse_mm, seq_output, csr),
-                repeats,
-            )
-            shape = f"{batch}×{hidden} @ ({items}×{hidden})ᵀ"
-            rows.append(
-                {"part": "scoring", "dataset": dataset, "shape": shape, **row}
-                | {"density": density}
-            )
-            print(json.dumps(rows[-1]), flush=True)
+        rows += product_rows(
+            "scoring", dataset, seq_output, (items, hidden), densities, repeats, generator
+        )
     return rows
 
 
@@ -132,20 +146,9 @@ def projection_rows(densities: list[float], repeats: int) -> list[dict[str, Any]
     for dataset, layer, out, inp, tokens in PROJECTION_CASES:
         generator = torch.Generator().manual_seed(1)
         x = torch.randn(tokens, inp, generator=generator)
-        for density in densities:
-            weight = random_masked((out, inp), density, generator)
-            csr = to_csr(weight)
-            row = time_pair(
-                partial(dense_mm, x, weight),
-                partial(sparse_mm, x, csr),
-                repeats,
-            )
-            shape = f"{tokens}×{inp} @ ({out}×{inp})ᵀ"
-            rows.append(
-                {"part": f"projection: {layer}", "dataset": dataset, "shape": shape, **row}
-                | {"density": density}
-            )
-            print(json.dumps(rows[-1]), flush=True)
+        rows += product_rows(
+            f"projection: {layer}", dataset, x, (out, inp), densities, repeats, generator
+        )
     return rows
 
 
