@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,8 @@ from recbole_easrec.registry import plugin_model_names, resolve_trainer
 from recbole_easrec.saving import save_model
 
 RESULT_FILE = "result.json"
+# (epoch, valid_score, valid_metrics) after every validation epoch; see run_recbole_easrec.
+EpochCallback = Callable[[int, float, dict[str, float]], None]
 LOG_FORMAT = "%(asctime)s %(levelname)s %(message)s"
 
 
@@ -35,6 +38,7 @@ def run_recbole_easrec(
     config_file_list: list[str] | None = None,
     config_dict: dict[str, Any] | None = None,
     saved: bool = True,
+    epoch_callback: EpochCallback | None = None,
 ) -> dict[str, Any]:
     """Train ``model`` on ``dataset``, evaluate on the test split and write ``result.json``.
 
@@ -45,6 +49,9 @@ def run_recbole_easrec(
         config_dict: overrides (highest priority). ``output_dir`` names the run folder (default: a
             fresh folder under ``saved/``).
         saved: keep the best checkpoint and evaluate it (RecBole's ``saved``).
+        epoch_callback: called after every validation epoch with ``(epoch, valid_score,
+            valid_metrics)`` (RecBole's ``callback_fn`` plus the metrics; with RecBole's special
+            trainers — KG, two-tower — ``valid_metrics`` is empty). Ray Tune trials report with it.
 
     Returns:
         The content of ``result.json``: ``model``, ``dataset``, ``config``, ``best_valid_result``,
@@ -76,7 +83,11 @@ def run_recbole_easrec(
 
     start = time.perf_counter()
     best_valid_score, best_valid_result = trainer.fit(
-        train_data, valid_data, saved=saved, show_progress=config["show_progress"]
+        train_data,
+        valid_data,
+        saved=saved,
+        show_progress=config["show_progress"],
+        callback_fn=fit_callback(trainer, epoch_callback),
     )
     train_seconds = time.perf_counter() - start
     load_best = saved and Path(trainer.saved_model_file).is_file()
@@ -115,6 +126,18 @@ def run_recbole_easrec(
         "test result: %s; wrote %s", result["test_result"], run_dir / RESULT_FILE
     )
     return result
+
+
+def fit_callback(trainer: Any, epoch_callback: EpochCallback | None) -> Callable | None:
+    """RecBole's ``callback_fn(epoch, score)`` that calls ``epoch_callback`` with the metrics of the
+    validation epoch the trainer just ran (see ``EasRecBaseTrainer.last_valid_result``)."""
+    if epoch_callback is None:
+        return None
+
+    def callback(epoch: int, score: float) -> None:
+        epoch_callback(int(epoch), float(score), dict(getattr(trainer, "last_valid_result", {})))
+
+    return callback
 
 
 # Settings that RecBole's Config derives itself; a saved run's values for them are not passed back.

@@ -15,8 +15,8 @@ distribution or a fixed value::
 
 Each trial is one :func:`~recbole_easrec.quick_start.run_recbole_easrec` run in its own folder
 ``DIR/trials/<trial id>`` (its own checkpoint, ``result.json``, ``run.log``). Trials report the
-validation metrics after every validation epoch through ``ray.tune.report`` (the hook is RecBole's
-``Trainer.fit(callback_fn=...)``), so the ASHA scheduler (``--scheduler=asha``) can stop poor trials
+validation metrics after every validation epoch through ``ray.tune.report`` (the hook is
+``run_recbole_easrec(epoch_callback=...)``, on top of RecBole's ``callback_fn``), so the ASHA scheduler (``--scheduler=asha``) can stop poor trials
 early on RecBole's own ``valid_metric``; test metrics are reported once at the end and never used to
 select. A failing trial is recorded with its error and the study goes on. The study's Ray state is
 ``DIR/ray/``; ``--resume`` continues an interrupted study from there.
@@ -33,7 +33,6 @@ loadable as is with ``--config_files``).
 
 from __future__ import annotations
 
-import functools
 import json
 import math
 import os
@@ -220,42 +219,18 @@ def _plain(value: Any) -> Any:
     return json_safe(value)
 
 
-@contextmanager
-def epoch_reports(report: Callable[[dict[str, Any]], None], trial_id: str) -> Iterator[None]:
-    """While active, every RecBole ``Trainer.fit`` reports its validation metrics after each
-    validation epoch through ``report`` (RecBole's ``callback_fn`` hook).
+def epoch_reporter(
+    report: Callable[[dict[str, Any]], None], trial_id: str
+) -> Callable[[int, float, dict[str, float]], None]:
+    """``run_recbole_easrec``'s ``epoch_callback`` for one trial: each validation epoch becomes an
+    intermediate Tune report (what ``--scheduler=asha`` decides on) and a progress line."""
 
-    ``run_recbole_easrec`` calls ``fit`` without a callback; this wraps ``Trainer.fit`` and
-    ``Trainer._valid_epoch`` for the duration of one trial (inside its Ray worker) and restores them.
-    """
-    from recbole.trainer import Trainer
+    def on_epoch(epoch: int, score: float, metrics: dict[str, float]) -> None:
+        valid = {f"valid_{key}": value for key, value in metrics.items()}
+        print(f"[tune] trial {trial_id} epoch {epoch}: {valid}", file=sys.stderr, flush=True)
+        report({"epoch": epoch, "valid_score": score, **valid, FINAL_FLAG: False})
 
-    original_fit, original_valid = Trainer.fit, Trainer._valid_epoch
-
-    @functools.wraps(original_valid)
-    def valid_epoch(self: Any, *args: Any, **kwargs: Any) -> Any:
-        score, result = original_valid(self, *args, **kwargs)
-        self._tune_valid_result = dict(result or {})
-        return score, result
-
-    @functools.wraps(original_fit)
-    def fit(self: Any, *args: Any, callback_fn: Callable | None = None, **kwargs: Any) -> Any:
-        def callback(epoch: int, score: float) -> None:
-            valid = {
-                f"valid_{k}": float(v) for k, v in getattr(self, "_tune_valid_result", {}).items()
-            }
-            print(f"[tune] trial {trial_id} epoch {epoch}: {valid}", file=sys.stderr, flush=True)
-            report({"epoch": int(epoch), "valid_score": float(score), **valid, FINAL_FLAG: False})
-            if callback_fn is not None:
-                callback_fn(epoch, score)
-
-        return original_fit(self, *args, callback_fn=callback, **kwargs)
-
-    Trainer.fit, Trainer._valid_epoch = fit, valid_epoch
-    try:
-        yield
-    finally:
-        Trainer.fit, Trainer._valid_epoch = original_fit, original_valid
+    return on_epoch
 
 
 def run_trial(sampled: dict[str, Any], settings: TrialSettings) -> None:
@@ -274,10 +249,13 @@ def run_trial(sampled: dict[str, Any], settings: TrialSettings) -> None:
         "output_dir": str(run_dir),
     }
     try:
-        with epoch_reports(tune.report, trial_id):
-            result = run_recbole_easrec(
-                settings.model, settings.dataset, list(settings.config_files) or None, overrides
-            )
+        result = run_recbole_easrec(
+            settings.model,
+            settings.dataset,
+            list(settings.config_files) or None,
+            overrides,
+            epoch_callback=epoch_reporter(tune.report, trial_id),
+        )
     except Exception as exc:
         write_text_atomic(run_dir / ERROR_FILE, one_line_error(exc) + "\n")
         raise

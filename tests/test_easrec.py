@@ -261,7 +261,14 @@ def test_end_to_end_with_retraining_replaces_the_model(tiny_run_config) -> None:
     config_dict = tiny_run_config(
         epochs=1, retrain_epochs=2, retrain_batch_size=32, n_layers=2, arch_update_freq=2
     )
-    result = run_recbole_easrec("EASRec", "tiny", config_dict=config_dict)
+    epochs: list[int] = []
+    result = run_recbole_easrec(
+        "EASRec",
+        "tiny",
+        config_dict=config_dict,
+        epoch_callback=lambda epoch, score, metrics: epochs.append(epoch),
+    )
+    assert epochs == [0, 0, 1]  # one search epoch, then the two retraining epochs
     run_dir = Path(config_dict["output_dir"])
     assert (run_dir / "checkpoint_compact.pth").is_file()
     assert result["search_valid_result"] is not None

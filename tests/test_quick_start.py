@@ -22,6 +22,22 @@ def test_linrec_run_writes_result_json(tiny_run_config, tmp_path):
     assert result["test_result"] == pytest.approx(saved["test_result"])
 
 
+def test_epoch_callback_gets_every_validation_epoch_with_its_metrics(tiny_run_config):
+    seen = []
+    result = run_recbole_easrec(
+        "LinRec",
+        "tiny",
+        config_dict=tiny_run_config(epochs=3),
+        epoch_callback=lambda epoch, score, metrics: seen.append((epoch, score, metrics)),
+    )
+    assert [epoch for epoch, _, _ in seen] == [0, 1, 2]
+    for _, score, metrics in seen:
+        assert set(metrics) == {"recall@10", "mrr@10", "ndcg@10"}
+        assert score == pytest.approx(metrics["ndcg@10"])  # the default valid_metric
+    best = max(seen, key=lambda entry: entry[1])
+    assert result["best_valid_result"] == pytest.approx(best[2])
+
+
 def test_recbole_builtin_model_runs_through_plugin(tiny_run_config):
     result = run_recbole_easrec("SASRec", "tiny", config_dict=tiny_run_config(epochs=1))
     assert result["model"] == "SASRec"

@@ -33,8 +33,16 @@ class EasRecBaseTrainer(Trainer):
 
     def __init__(self, config: Any, model: Any) -> None:
         super().__init__(config, model)
+        self.last_valid_result: dict[str, float] = {}
         if config["compile"]:
             compile_encoder(self.model)
+
+    def _valid_epoch(self, valid_data: Any, show_progress: bool = False) -> Any:
+        """RecBole's validation epoch; also keeps its metrics in :attr:`last_valid_result`, so that a
+        ``fit`` callback (which RecBole calls with the score only) can report all of them."""
+        score, result = super()._valid_epoch(valid_data, show_progress=show_progress)
+        self.last_valid_result = {key: float(value) for key, value in dict(result or {}).items()}
+        return score, result
 
     def fit(self, train_data: Any, valid_data: Any = None, *args: Any, **kwargs: Any) -> Any:
         if self.config["train_mode"] == "autoregressive":

@@ -180,7 +180,13 @@ class EASRecTrainer(EasRecBaseTrainer):
             self.load_best(self.supernet)
         self.write_trace()
         return self.retrain(
-            self.reconstruct_compact(), train_data, valid_data, verbose, saved, show_progress
+            self.reconstruct_compact(),
+            train_data,
+            valid_data,
+            verbose,
+            saved,
+            show_progress,
+            callback_fn,
         )
 
     def search_data(self, train_data: Any, valid_data: Any) -> tuple[Any, Any]:
@@ -204,7 +210,9 @@ class EASRecTrainer(EasRecBaseTrainer):
     def load_best(self, model: Any) -> None:
         """Load the current checkpoint file's weights into ``model`` (if the file exists)."""
         if Path(self.saved_model_file).is_file():
-            checkpoint = torch.load(self.saved_model_file, map_location=self.device)
+            checkpoint = torch.load(
+                self.saved_model_file, map_location=self.device, weights_only=True
+            )
             model.load_state_dict(checkpoint["state_dict"])
 
     def reconstruct_compact(self) -> Any:
@@ -236,8 +244,12 @@ class EASRecTrainer(EasRecBaseTrainer):
         verbose: bool,
         saved: bool,
         show_progress: bool,
+        callback_fn: Any = None,
     ) -> tuple[float, dict[str, Any] | None]:
-        """Evaluate the transferred compact net, then retrain it (module docstring, phase 3)."""
+        """Evaluate the transferred compact net, then retrain it (module docstring, phase 3).
+
+        ``callback_fn`` is RecBole's per-validation hook; it keeps being called during retraining
+        (epochs count from 0 again), so a Tune trial reports through both phases."""
         self.searching = False
         self.model = compact
         self.optimizer = self._build_optimizer(params=compact.parameters())
@@ -254,7 +266,14 @@ class EASRecTrainer(EasRecBaseTrainer):
         self.epochs = self.config["epochs"] if epochs is None else int(epochs)
         self.eval_step = min(self.config["eval_step"], self.epochs) if self.epochs else 0
         if self.epochs > 0:
-            super().fit(self.retrain_loader(train_data), valid_data, verbose, saved, show_progress)
+            super().fit(
+                self.retrain_loader(train_data),
+                valid_data,
+                verbose,
+                saved,
+                show_progress,
+                callback_fn,
+            )
             if saved:
                 self.load_best(self.model)
         self.save_compact()
