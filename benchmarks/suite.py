@@ -66,6 +66,14 @@ EASREC: dict[str, Any] = {
     "arch_batch_size": 256,
 }
 
+# Table III's "DARTS+SASRec": the same bilevel width/depth search over SASRec's own blocks — softmax
+# attention, no data-aware gates, no resource term (plain DARTS).
+DARTS_SASREC: dict[str, Any] = {
+    "attention_type": "softmax",
+    "gate_layers": 0,
+    "resource_constraint": "none",
+}
+
 
 @dataclass(frozen=True)
 class Run:
@@ -88,6 +96,7 @@ def ml1m_ar() -> list[Run]:
         Run("EASRec-gates1", "EASRec", {**easrec, "gate_layers": 1}, "gates"),
         Run("EASRec-gates0", "EASRec", {**easrec, "gate_layers": 0}, "gates"),
         Run("EASRec-holdout", "EASRec", {**easrec, "arch_data": "holdout"}, "arch_data"),
+        Run("DARTS-SASRec", "EASRec", {**easrec, **DARTS_SASREC}, "darts"),
     ]
     runs += [
         Run(f"EASRec-lambda{lam:g}", "EASRec", {**easrec, "resource_lambda": lam}, "lambda")

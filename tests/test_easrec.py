@@ -257,6 +257,26 @@ def test_end_to_end_search_without_retraining(tiny_run_config) -> None:
         assert evaluated["test_result"][metric] == pytest.approx(value, abs=1e-6)
 
 
+def test_plain_darts_search_over_sasrec_blocks(tiny_run_config) -> None:
+    """Table III's DARTS+SASRec: softmax attention, no gates, no resource term, then rebuild."""
+    config_dict = tiny_run_config(
+        epochs=1,
+        retrain_epochs=0,
+        n_layers=2,
+        attention_type="softmax",
+        gate_layers=0,
+        resource_constraint="none",
+    )
+    result = run_recbole_easrec("EASRec", "tiny", config_dict=config_dict)
+    run_dir = Path(config_dict["output_dir"])
+    trace = json.loads((run_dir / "search_trace.json").read_text())
+    assert trace and all(entry["resource_loss"] == 0.0 for entry in trace)
+    assert result["architecture"]["gate_layers"] == 0
+    model = load_model(run_dir)
+    assert {layer.attention.attention_type for layer in model.encoder.layers} == {"softmax"}
+    assert not any("gate" in name for name, _ in model.named_parameters())
+
+
 def test_end_to_end_with_retraining_replaces_the_model(tiny_run_config) -> None:
     config_dict = tiny_run_config(
         epochs=1, retrain_epochs=2, retrain_batch_size=32, n_layers=2, arch_update_freq=2
