@@ -454,3 +454,18 @@ def test_architecture_batches_are_cut_to_arch_batch_size(tiny_run_config, monkey
 def test_invalid_arch_batch_size_is_a_one_line_error(tiny_run_config) -> None:
     with pytest.raises(ConfigError, match="arch_batch_size must be a positive integer"):
         run_recbole_easrec("EASRec", "tiny", config_dict=tiny_run_config(arch_batch_size=0))
+
+
+def test_gumbel_tau_decay_sets_the_annealing_speed(tiny_run_config) -> None:
+    assert gumbel_temperature(10, decay=0.05) == pytest.approx(0.5)
+    config_dict = tiny_run_config(epochs=1, retrain_epochs=0, n_layers=1, gumbel_tau_decay=0.1)
+    run_recbole_easrec("EASRec", "tiny", config_dict=config_dict)
+    trace = json.loads((Path(config_dict["output_dir"]) / "search_trace.json").read_text())
+    taus = [entry["tau"] for entry in trace]
+    assert taus == [gumbel_temperature(entry["iteration"], 0.1) for entry in trace]
+    assert taus[0] < 1.0 and taus[0] != gumbel_temperature(trace[0]["iteration"])
+
+
+def test_negative_gumbel_tau_decay_is_a_one_line_error(tiny_run_config) -> None:
+    with pytest.raises(ConfigError, match="gumbel_tau_decay must be a number >= 0"):
+        run_recbole_easrec("EASRec", "tiny", config_dict=tiny_run_config(gumbel_tau_decay=-1))

@@ -83,6 +83,7 @@ def validate_easrec_config(config: Any) -> None:
     require_gate_layers(config)
     require_choice(config, "resource_constraint", RESOURCE_CONSTRAINTS)
     _require_non_negative(config, "resource_lambda")
+    _require_non_negative(config, "gumbel_tau_decay")
     require_positive_int(config, "arch_update_freq", "search_stopping_step")
     validate_arch_data(config)
     rate = config["arch_learning_rate"]
@@ -105,6 +106,7 @@ class EASRec(TransformerRecommender):
         self.resource_lambda = float(config["resource_lambda"])
         self.resource_constraint: str = config["resource_constraint"]
         self.search_step = 0
+        self.tau_decay = float(config["gumbel_tau_decay"])
         costs = candidate_costs(
             self.encoder.widths,
             self.max_seq_length,
@@ -149,7 +151,7 @@ class EASRec(TransformerRecommender):
 
     @property
     def temperature(self) -> float:
-        return gumbel_temperature(self.search_step)
+        return gumbel_temperature(self.search_step, self.tau_decay)
 
     # --- forward ----------------------------------------------------------------------------------
 
