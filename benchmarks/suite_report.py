@@ -273,7 +273,7 @@ def find(records: Sequence[Record], name: str) -> Record | None:
 def report(records: Sequence[Record], title: str, note: str, reference_name: str) -> str:
     reference = find(records, reference_name)
     easrec = find(records, "EASRec")
-    main = by_group(records, "baselines", "easrec", "recbole", "features")
+    main = by_group(records, "baselines", "easrec", "darts", "recbole", "features")
     failed = [r for r in records if r.get("status") != "ok"]
     parts = [f"# {title}", "", note, ""]
     parts += ["## Quality (test split)", "", table(main, quality_columns()), ""]
