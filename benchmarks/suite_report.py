@@ -26,6 +26,7 @@ Column = tuple[str, Callable[[Record], Any]]
 TOLERANCE = 0.01  # EASRec target: NDCG@10 no worse than the reference's by more than 1 % relative
 INFERENCE_TARGET = 0.40
 FLOPS_TARGET = 0.30
+DEFAULT_TAU_DECAY = 5e-5  # properties/model/EASRec.yaml (Table II)
 
 
 # --- reading a record ----------------------------------------------------------------------------
@@ -263,6 +264,13 @@ def ablation_section(title: str, records: Sequence[Record], label: Callable[[Rec
     return "\n".join([f"## {title}", "", table(records, columns), ""])
 
 
+def tau_label(record: Record) -> str:
+    """``decay 5e-05: 340 steps, final τ 0.98`` (τ_t = max(0.01, 1 − decay·t), Table II)."""
+    decay = float(record["settings"].get("gumbel_tau_decay", DEFAULT_TAU_DECAY))
+    steps = int(record.get("search_iterations") or 0)
+    return f"decay {decay:g}: {steps} steps, final τ {max(0.01, 1.0 - decay * steps):.2f}"
+
+
 # --- the report ----------------------------------------------------------------------------------
 
 
@@ -303,6 +311,10 @@ def report(records: Sequence[Record], title: str, note: str, reference_name: str
             sources,
             lambda r: f"arch_data {r['settings'].get('arch_data', 'valid')}",
         )
+    )
+    schedules = [r for r in (easrec, find(records, "EASRec-fast-tau")) if r]
+    parts.append(
+        ablation_section("Gumbel temperature schedule (gumbel_tau_decay)", schedules, tau_label)
     )
     lambdas = lambda_records(records, easrec)
     parts.append(lambda_section(lambdas))
