@@ -316,6 +316,14 @@ def report(records: Sequence[Record], title: str, note: str, reference_name: str
     parts.append(
         ablation_section("Gumbel temperature schedule (gumbel_tau_decay)", schedules, tau_label)
     )
+    warmups = [r for r in (easrec, find(records, "EASRec-warmup")) if r]
+    parts.append(
+        ablation_section(
+            "Weight warm-up before α/β updates (arch_warmup_epochs)",
+            warmups,
+            lambda r: f"arch_warmup_epochs {r['settings'].get('arch_warmup_epochs', 0)}",
+        )
+    )
     lambdas = lambda_records(records, easrec)
     parts.append(lambda_section(lambdas))
     if len(lambdas) > 1:

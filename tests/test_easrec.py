@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -469,3 +470,39 @@ def test_gumbel_tau_decay_sets_the_annealing_speed(tiny_run_config) -> None:
 def test_negative_gumbel_tau_decay_is_a_one_line_error(tiny_run_config) -> None:
     with pytest.raises(ConfigError, match="gumbel_tau_decay must be a number >= 0"):
         run_recbole_easrec("EASRec", "tiny", config_dict=tiny_run_config(gumbel_tau_decay=-1))
+
+
+def test_arch_warmup_epochs_train_weights_before_any_architecture_step(tiny_run_config) -> None:
+    config_dict = tiny_run_config(epochs=3, retrain_epochs=0, n_layers=2, arch_warmup_epochs=2)
+    result = run_recbole_easrec("EASRec", "tiny", config_dict=config_dict)
+    trace = json.loads((Path(config_dict["output_dir"]) / "search_trace.json").read_text())
+    per_epoch = result["search_iterations"] // 3
+    assert trace, "the epoch after the warm-up updates α and β"
+    assert min(entry["iteration"] for entry in trace) > 2 * per_epoch
+
+
+def test_warmup_epochs_never_choose_the_checkpoint() -> None:
+    trainer = SimpleNamespace(
+        config={"arch_warmup_epochs": 2}, cur_step=5, best_valid_score=0.9, valid_metric_bigger=True
+    )
+    assert EASRecTrainer.warming_up(trainer, 0) and trainer.cur_step == 0  # patience held
+    trainer.cur_step = 1
+    assert EASRecTrainer.warming_up(trainer, 1) and trainer.cur_step == 0
+    assert trainer.best_valid_score == 0.9
+    assert not EASRecTrainer.warming_up(trainer, 2)  # first search epoch: warm-up best forgotten
+    assert trainer.best_valid_score == -float("inf") and trainer.cur_step == 0
+    trainer.best_valid_score, trainer.cur_step = 0.5, 3
+    assert not EASRecTrainer.warming_up(trainer, 3)
+    assert (trainer.best_valid_score, trainer.cur_step) == (0.5, 3)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"arch_warmup_epochs": 2, "epochs": 2}, "arch_warmup_epochs \\(2\\) must be smaller"),
+        ({"arch_warmup_epochs": -1}, "arch_warmup_epochs must be an integer >= 0"),
+    ],
+)
+def test_invalid_arch_warmup_epochs_are_one_line_errors(tiny_run_config, overrides, message):
+    with pytest.raises(ConfigError, match=message):
+        run_recbole_easrec("EASRec", "tiny", config_dict=tiny_run_config(**overrides))

@@ -89,6 +89,13 @@ def validate_easrec_config(config: Any) -> None:
     rate = config["arch_learning_rate"]
     if isinstance(rate, bool) or not isinstance(rate, (int, float)) or rate <= 0:
         raise ConfigError(f"arch_learning_rate must be a positive number, got {rate!r}")
+    _require_non_negative(config, "arch_warmup_epochs", integer=True)
+    epochs = config["epochs"]
+    if isinstance(epochs, int) and 0 < epochs <= config["arch_warmup_epochs"]:
+        raise ConfigError(
+            f"arch_warmup_epochs ({config['arch_warmup_epochs']}) must be smaller than epochs "
+            f"({epochs}): the search needs epochs that update α and β"
+        )
     if config["retrain_epochs"] is not None:
         _require_non_negative(config, "retrain_epochs", integer=True)
     for key in ("retrain_batch_size", "arch_batch_size"):

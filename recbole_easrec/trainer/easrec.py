@@ -14,7 +14,9 @@
    (:mod:`recbole_easrec.search.arch_data`), so the validation item only selects the epoch. The
    Gumbel temperature follows the iteration count (:func:`gumbel_temperature`). Validation in eval
    mode scores the hard selection (argmax α, argmax β), so the best checkpoint is the best hard
-   architecture with its weights.
+   architecture with its weights. ``arch_warmup_epochs`` (default 0, the paper's Algorithm 1) first
+   trains W alone for that many epochs, paths sampled from the uniform α, β
+   (:meth:`EASRecTrainer.warming_up`).
 2. **Reconstruction** (eq. 18): the best supernet checkpoint is reloaded and the compact network
    built from its selected path (:func:`recbole_easrec.search.reconstruct.reconstruct`). It is
    evaluated as transferred: ``search_valid_result`` (equal to the supernet's hard-path score).
@@ -151,14 +153,33 @@ class EASRecTrainer(EasRecBaseTrainer):
     ) -> Any:
         if not self.searching:
             return super()._train_epoch(train_data, epoch_idx, loss_func, show_progress)
+        warming_up = self.warming_up(epoch_idx)
         total = 0.0
         frequency = self.config["arch_update_freq"]
         for interaction in train_data:
             total += self.weight_step(interaction.to(self.device))
-            if self.arch_data is not None and self.iteration % frequency == 0:
+            if not warming_up and self.arch_data is not None and self.iteration % frequency == 0:
                 self.architecture_step(self.next_arch_interaction())
         self.write_trace()
         return total
+
+    def warming_up(self, epoch_idx: int) -> bool:
+        """Whether search epoch ``epoch_idx`` only trains W (``arch_warmup_epochs``; not in the
+        paper, whose α/β steps start at iteration 1).
+
+        Until α and β move, validation scores the argmax of all-zero logits — the first candidate
+        and the first exit — so warm-up epochs must not choose the checkpoint: early stopping's
+        patience is held at zero while warming up, and the best score is forgotten at the first
+        search epoch, whose validation then replaces the warm-up checkpoint.
+        """
+        warmup = int(self.config["arch_warmup_epochs"])
+        if epoch_idx < warmup:
+            self.cur_step = 0
+            return True
+        if epoch_idx == warmup and warmup > 0:
+            self.best_valid_score = -float("inf") if self.valid_metric_bigger else float("inf")
+            self.cur_step = 0
+        return False
 
     # --- the three phases -------------------------------------------------------------------------
 
