@@ -76,3 +76,56 @@ def test_missing_feature_column_is_a_one_line_error(feature_data, tmp_path):
     )
     with pytest.raises(ConfigError, match="selected_features .*colour.* load_col"):
         run_recbole_easrec("LinSASRecF", "tiny", config_dict=config)
+
+
+def build_lin_sasrecf(feature_data, **overrides):
+    from recbole_easrec.config import build_config
+    from recbole_easrec.model import LinSASRecF
+    from recbole_easrec.quick_start import load_data
+
+    config = build_config(
+        "LinSASRecF", "tiny", None, tiny_config(feature_data, **FEATURES, **overrides)
+    )
+    train_data = load_data(config)[0]
+    return LinSASRecF(config, train_data._dataset).eval(), next(iter(train_data))
+
+
+def test_lin_sasrecf_forward_is_recbole_sasrecf_forward(feature_data):
+    from recbole.model.sequential_recommender.sasrecf import SASRecF
+
+    torch.manual_seed(0)
+    model, batch = build_lin_sasrecf(feature_data)
+    item_seq, lengths = batch[model.ITEM_SEQ], batch[model.ITEM_SEQ_LEN]
+    with torch.no_grad():
+        ours = model.forward(item_seq, lengths)
+        recbole = SASRecF.forward(model, item_seq, lengths)
+    assert torch.allclose(ours, recbole, atol=1e-6)
+
+
+def test_lin_sasrecf_autoregressive_loss_and_causality(feature_data):
+    from recbole_easrec.training_modes import TARGETS_FIELD
+
+    torch.manual_seed(0)
+    model, batch = build_lin_sasrecf(feature_data, train_mode="autoregressive")
+    item_seq, lengths = batch[model.ITEM_SEQ], batch[model.ITEM_SEQ_LEN]
+    with torch.no_grad():
+        hidden = model.encode(item_seq)
+        changed = item_seq.clone()
+        changed[:, -1] = 1  # a later item must not reach earlier positions
+        assert torch.allclose(model.encode(changed)[:, :-1], hidden[:, :-1], atol=1e-6)
+        # targets only at each last real position = RecBole's prefix loss on the same batch
+        targets = torch.zeros_like(item_seq)
+        targets[torch.arange(len(lengths)), lengths - 1] = batch[model.POS_ITEM_ID]
+        batch.update(type(batch)({TARGETS_FIELD: targets}))
+        autoregressive = model.calculate_loss(batch)
+        del batch.interaction[TARGETS_FIELD]
+        prefix = model.calculate_loss(batch)
+    assert torch.allclose(autoregressive, prefix, atol=1e-5)
+
+
+def test_lin_sasrecf_trains_autoregressively_and_lin_fdsa_refuses(feature_data, tmp_path):
+    config = tiny_config(feature_data, tmp_path / "ar", train_mode="autoregressive", **FEATURES)
+    result = run_recbole_easrec("LinSASRecF", "tiny", config_dict=config)
+    assert 0 < result["test_result"]["ndcg@10"] <= 1
+    with pytest.raises(ConfigError, match="autoregressive is not available for LinFDSA"):
+        run_recbole_easrec("LinFDSA", "tiny", config_dict=config)

@@ -48,6 +48,13 @@ def validate_transformer_config(config: Any) -> None:
     require_choice(config, "train_mode", TRAIN_MODES)
 
 
+def autoregressive_cross_entropy(hidden: Tensor, targets: Tensor, item_table: Tensor) -> Tensor:
+    """Mean cross-entropy over every real position of ``hidden`` ``[batch, length, d]`` against all
+    items (``targets`` ``[batch, length]``, 0 = padding, ignored)."""
+    real = targets > 0
+    return F.cross_entropy(hidden[real] @ item_table.t(), targets[real])
+
+
 class TransformerRecommender(SequentialRecommender):
     """SASRec-style next-item recommender over a configurable :class:`TransformerStack`.
 
@@ -135,11 +142,8 @@ class TransformerRecommender(SequentialRecommender):
     # --- RecBole interface ----------------------------------------------------------------------
 
     def calculate_autoregressive_loss(self, item_seq: Tensor, targets: Tensor) -> Tensor:
-        """Mean cross-entropy over every real position (``targets`` 0 = padding, ignored);
-        ``train_mode: autoregressive`` (:mod:`recbole_easrec.training_modes`)."""
-        real = targets > 0
-        hidden = self.encode(item_seq)[real]
-        return F.cross_entropy(hidden @ self.item_embeddings().t(), targets[real])
+        """``train_mode: autoregressive`` (:mod:`recbole_easrec.training_modes`)."""
+        return autoregressive_cross_entropy(self.encode(item_seq), targets, self.item_embeddings())
 
     def calculate_loss(self, interaction: Any) -> Tensor:
         if TARGETS_FIELD in interaction:

@@ -8,7 +8,8 @@ which accepts RecBole's ``TransformerEncoder`` call signature. Everything else (
 concatenation, scoring, losses) is RecBole's SASRecF, inherited unchanged.
 
 Causality follows ``causal_attention`` as in :class:`~recbole_easrec.model.linrec.LinRec`
-(default non-causal, which is leak-free under RecBole's prefix protocol); padding never reaches
+(default non-causal, which is leak-free under RecBole's prefix protocol; ``train_mode:
+autoregressive`` forces it on, as the loss is then taken at every position); padding never reaches
 real positions. Because the linear attention needs only the padding of each key, the models ask
 RecBole for the ``[batch, 1, 1, length]`` padding mask instead of the ``[batch, 1, length, length]``
 causal one, so no quadratic tensor is built.
@@ -18,12 +19,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import torch
 from recbole.model.sequential_recommender.sasrecf import SASRecF
 from torch import Tensor
 
 from recbole_easrec.errors import ConfigError
-from recbole_easrec.model.base import validate_transformer_config
+from recbole_easrec.model.base import autoregressive_cross_entropy, validate_transformer_config
 from recbole_easrec.model.layers import TransformerStack
+from recbole_easrec.training_modes import TARGETS_FIELD
 
 
 class RecBoleEncoderAdapter(TransformerStack):
@@ -55,7 +58,7 @@ def build_linear_encoder(config: Any) -> RecBoleEncoderAdapter:
         attn_dropout_prob=config["attn_dropout_prob"],
         hidden_act=config["hidden_act"],
         layer_norm_eps=config["layer_norm_eps"],
-        causal=bool(config["causal_attention"]),
+        causal=bool(config["causal_attention"]) or config["train_mode"] == "autoregressive",
     )
 
 
@@ -87,6 +90,7 @@ class LinSASRecF(SASRecF):
     """SASRecF whose ``trm_encoder`` is the shared linear-attention stack (see module docstring)."""
 
     validate_config = staticmethod(validate_feature_config)
+    supports_autoregressive = True  # reads TARGETS_FIELD in calculate_loss
 
     def __init__(self, config: Any, dataset: Any) -> None:
         self.validate_config(config)
@@ -101,3 +105,31 @@ class LinSASRecF(SASRecF):
     def get_attention_mask(self, item_seq: Tensor, bidirectional: bool = False) -> Tensor:
         """RecBole's padding-only mask; causality is the encoder's ``causal_attention`` setting."""
         return super().get_attention_mask(item_seq, bidirectional=True)
+
+    def embed(self, item_seq: Tensor) -> Tensor:
+        """SASRecF's fused input: [item embedding ‖ feature embeddings] projected to
+        ``hidden_size``, plus the position embedding, then LayerNorm and dropout."""
+        sparse, dense = self.feature_embed_layer(None, item_seq)
+        tables = [table for table in (sparse["item"], dense["item"]) if table is not None]
+        features = torch.cat(tables, dim=-2).flatten(start_dim=-2)  # [batch, length, fields·d]
+        fused = self.concat_layer(torch.cat((self.item_embedding(item_seq), features), dim=-1))
+        positions = torch.arange(item_seq.shape[1], device=item_seq.device)
+        return self.dropout(self.LayerNorm(fused + self.position_embedding(positions)))
+
+    def encode(self, item_seq: Tensor) -> Tensor:
+        """The last layer's output at every position: ``[batch, length, hidden]``."""
+        return self.trm_encoder(self.embed(item_seq), self.get_attention_mask(item_seq))[-1]
+
+    def forward(self, item_seq: Tensor, item_seq_len: Tensor) -> Tensor:
+        """The sequence representation at the last real position (as RecBole's SASRecF)."""
+        return self.gather_indexes(self.encode(item_seq), item_seq_len - 1)
+
+    def calculate_loss(self, interaction: Any) -> Tensor:
+        """RecBole's SASRecF loss, or with ``train_mode: autoregressive`` cross-entropy at every
+        real position (:mod:`recbole_easrec.training_modes`)."""
+        if TARGETS_FIELD in interaction:
+            hidden = self.encode(interaction[self.ITEM_SEQ])
+            return autoregressive_cross_entropy(
+                hidden, interaction[TARGETS_FIELD], self.item_embedding.weight
+            )
+        return super().calculate_loss(interaction)
