@@ -129,3 +129,22 @@ def test_lin_sasrecf_trains_autoregressively_and_lin_fdsa_refuses(feature_data, 
     assert 0 < result["test_result"]["ndcg@10"] <= 1
     with pytest.raises(ConfigError, match="autoregressive is not available for LinFDSA"):
         run_recbole_easrec("LinFDSA", "tiny", config_dict=config)
+
+
+def test_lin_sasrecf_sampled_predict_shares_the_encoder(feature_data):
+    from recbole.data.interaction import Interaction
+    from recbole.model.sequential_recommender.sasrecf import SASRecF
+
+    torch.manual_seed(0)
+    model, batch = build_lin_sasrecf(feature_data)
+    repeat = 4  # RecBole's sampled evaluation: one row per (user, candidate item)
+    item_seq = batch[model.ITEM_SEQ][:3].repeat_interleave(repeat, dim=0)
+    rows = Interaction(
+        {
+            model.ITEM_SEQ: item_seq,
+            model.ITEM_SEQ_LEN: batch[model.ITEM_SEQ_LEN][:3].repeat_interleave(repeat),
+            model.ITEM_ID: torch.randint(1, model.n_items, (len(item_seq),)),
+        }
+    )
+    with torch.no_grad():
+        assert torch.allclose(model.predict(rows), SASRecF.predict(model, rows), atol=1e-6)

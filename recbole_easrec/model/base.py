@@ -55,6 +55,20 @@ def autoregressive_cross_entropy(hidden: Tensor, targets: Tensor, item_table: Te
     return F.cross_entropy(hidden[real] @ item_table.t(), targets[real])
 
 
+def sequence_output_once(model: nn.Module, item_seq: Tensor, lengths: Tensor) -> Tensor:
+    """``model.forward(item_seq, lengths)``; in eval mode computed once per distinct sequence.
+
+    RecBole's sampled evaluation (``uni100``, ``pop100``) repeats each user's sequence once per
+    candidate item (101 rows a user), so sharing the representation gives the same scores ~100×
+    cheaper. In training mode (dropout) every row keeps its own forward pass.
+    """
+    if model.training:
+        return model.forward(item_seq, lengths)
+    rows = torch.cat([item_seq, lengths[:, None]], dim=1)
+    distinct, inverse = torch.unique(rows, dim=0, return_inverse=True)
+    return model.forward(distinct[:, :-1], distinct[:, -1])[inverse]
+
+
 class TransformerRecommender(SequentialRecommender):
     """SASRec-style next-item recommender over a configurable :class:`TransformerStack`.
 
@@ -160,19 +174,11 @@ class TransformerRecommender(SequentialRecommender):
         return self.loss_fct(seq_output @ self.item_embeddings().t(), pos_items)
 
     def predict(self, interaction: Any) -> Tensor:
-        """Scores of (sequence, item) pairs.
-
-        RecBole's sampled evaluation (``uni100``, ``pop100``) repeats each user's sequence once
-        per candidate item (101 rows a user); in eval mode the encoder runs once per distinct
-        sequence and the representation is shared, which gives the same scores ~100× cheaper.
-        """
-        item_seq, lengths = interaction[self.ITEM_SEQ], interaction[self.ITEM_SEQ_LEN]
-        if self.training:
-            seq_output = self.forward(item_seq, lengths)
-        else:
-            rows = torch.cat([item_seq, lengths[:, None]], dim=1)
-            distinct, inverse = torch.unique(rows, dim=0, return_inverse=True)
-            seq_output = self.forward(distinct[:, :-1], distinct[:, -1])[inverse]
+        """Scores of (sequence, item) pairs (the encoder once per distinct sequence in eval mode,
+        :func:`sequence_output_once`)."""
+        seq_output = sequence_output_once(
+            self, interaction[self.ITEM_SEQ], interaction[self.ITEM_SEQ_LEN]
+        )
         return (seq_output * self.item_embedding(interaction[self.ITEM_ID])).sum(-1)
 
     def full_sort_predict(self, interaction: Any) -> Tensor:

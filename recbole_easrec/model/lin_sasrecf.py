@@ -24,7 +24,11 @@ from recbole.model.sequential_recommender.sasrecf import SASRecF
 from torch import Tensor
 
 from recbole_easrec.errors import ConfigError
-from recbole_easrec.model.base import autoregressive_cross_entropy, validate_transformer_config
+from recbole_easrec.model.base import (
+    autoregressive_cross_entropy,
+    sequence_output_once,
+    validate_transformer_config,
+)
 from recbole_easrec.model.layers import TransformerStack
 from recbole_easrec.training_modes import TARGETS_FIELD
 
@@ -133,3 +137,11 @@ class LinSASRecF(SASRecF):
                 hidden, interaction[TARGETS_FIELD], self.item_embedding.weight
             )
         return super().calculate_loss(interaction)
+
+    def predict(self, interaction: Any) -> Tensor:
+        """RecBole's SASRecF scores of (sequence, item) pairs, with the encoder run once per
+        distinct sequence in eval mode (:func:`~recbole_easrec.model.base.sequence_output_once`)."""
+        seq_output = sequence_output_once(
+            self, interaction[self.ITEM_SEQ], interaction[self.ITEM_SEQ_LEN]
+        )
+        return (seq_output * self.item_embedding(interaction[self.ITEM_ID])).sum(-1)
