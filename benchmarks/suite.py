@@ -92,6 +92,7 @@ def ml1m_ar() -> list[Run]:
     runs = [
         Run("SASRec-AR", "LinRec", {**ar, "attention_type": "softmax"}, "baselines"),
         Run("LinRec-AR", "LinRec", ar, "baselines"),
+        Run("LinSASRecF-AR", "LinSASRecF", {**ar, **ML1M_FEATURES}, "features"),
         Run("EASRec", "EASRec", easrec, "easrec"),
         Run("EASRec-gates1", "EASRec", {**easrec, "gate_layers": 1}, "gates"),
         Run("EASRec-gates0", "EASRec", {**easrec, "gate_layers": 0}, "gates"),
@@ -143,6 +144,13 @@ ML100K: dict[str, Any] = {
 ML100K_RUN_SETTINGS: dict[str, dict[str, Any]] = {
     "EASRec-fast-tau": {"gumbel_tau_decay": 3e-3},
     "EASRec-warmup": {"arch_warmup_epochs": 10},
+    "LinSASRecF-AR": {  # ml-100k's genre field is called "class"
+        "load_col": {
+            "inter": ["user_id", "item_id", "rating", "timestamp"],
+            "item": ["item_id", "class"],
+        },
+        "selected_features": ["class"],
+    },
 }
 
 
