@@ -20,13 +20,14 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from recbole_easrec.search.controllers import TAU_DECAY, gumbel_temperature
+
 Record = dict[str, Any]
 Column = tuple[str, Callable[[Record], Any]]
 
 TOLERANCE = 0.01  # EASRec target: NDCG@10 no worse than the reference's by more than 1 % relative
 INFERENCE_TARGET = 0.40
 FLOPS_TARGET = 0.30
-DEFAULT_TAU_DECAY = 5e-5  # properties/model/EASRec.yaml (Table II)
 
 
 # --- reading a record ----------------------------------------------------------------------------
@@ -266,9 +267,9 @@ def ablation_section(title: str, records: Sequence[Record], label: Callable[[Rec
 
 def tau_label(record: Record) -> str:
     """``decay 5e-05: 340 steps, final τ 0.98`` (τ_t = max(0.01, 1 − decay·t), Table II)."""
-    decay = float(record["settings"].get("gumbel_tau_decay", DEFAULT_TAU_DECAY))
+    decay = float(record["settings"].get("gumbel_tau_decay", TAU_DECAY))
     steps = int(record.get("search_iterations") or 0)
-    return f"decay {decay:g}: {steps} steps, final τ {max(0.01, 1.0 - decay * steps):.2f}"
+    return f"decay {decay:g}: {steps} steps, final τ {gumbel_temperature(steps, decay):.2f}"
 
 
 # --- the report ----------------------------------------------------------------------------------

@@ -16,10 +16,11 @@ distribution or a fixed value::
 Each trial is one :func:`~recbole_easrec.quick_start.run_recbole_easrec` run in its own folder
 ``DIR/trials/<trial id>`` (its own checkpoint, ``result.json``, ``run.log``). Trials report the
 validation metrics after every validation epoch through ``ray.tune.report`` (the hook is
-``run_recbole_easrec(epoch_callback=...)``, on top of RecBole's ``callback_fn``), so the ASHA scheduler (``--scheduler=asha``) can stop poor trials
-early on RecBole's own ``valid_metric``; test metrics are reported once at the end and never used to
-select. A failing trial is recorded with its error and the study goes on. The study's Ray state is
-``DIR/ray/``; ``--resume`` continues an interrupted study from there.
+``run_recbole_easrec(epoch_callback=...)``, on top of RecBole's ``callback_fn``), so the ASHA
+scheduler (``--scheduler=asha``) can stop poor trials early on RecBole's own ``valid_metric``;
+test metrics are reported once at the end and never used to select. A failing trial is recorded
+with its error and the study goes on. The study's Ray state is ``DIR/ray/``; ``--resume``
+continues an interrupted study from there.
 
 Ray: embedded local Ray by default (started and shut down here); ``--address=auto`` or
 ``ray://host:10001`` joins an existing cluster (every node needs this package and the dataset at the
@@ -43,7 +44,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
@@ -51,6 +52,9 @@ from recbole_easrec.artifacts import json_safe, write_text_atomic
 from recbole_easrec.compare import csv_text, one_line_error
 from recbole_easrec.config import build_config, read_yaml_file
 from recbole_easrec.errors import ConfigError
+
+if TYPE_CHECKING:
+    from recbole_easrec.quick_start import EpochCallback
 
 DISTRIBUTIONS = ("choice", "uniform", "loguniform", "randint", "grid")
 SCHEDULERS = ("fifo", "asha")
@@ -219,9 +223,7 @@ def _plain(value: Any) -> Any:
     return json_safe(value)
 
 
-def epoch_reporter(
-    report: Callable[[dict[str, Any]], None], trial_id: str
-) -> Callable[[int, float, dict[str, float]], None]:
+def epoch_reporter(report: Callable[[dict[str, Any]], None], trial_id: str) -> EpochCallback:
     """``run_recbole_easrec``'s ``epoch_callback`` for one trial: each validation epoch becomes an
     intermediate Tune report (what ``--scheduler=asha`` decides on) and a progress line."""
 
