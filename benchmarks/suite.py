@@ -21,7 +21,7 @@ import argparse
 import json
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +36,7 @@ from paper_settings import PAPER_ML1M as PAPER_SIZES  # noqa: E402
 
 from recbole_easrec.artifacts import write_json_atomic  # noqa: E402
 from recbole_easrec.compare import run_in_subprocess  # noqa: E402
+from recbole_easrec.search.supernet import kept_width  # noqa: E402
 
 # EASRec Table II (ML-1M): d = 128, D = 256, N = 200, L = 4, 4 heads, dropout 0.2, lr 1e-3.
 PAPER_ML1M: dict[str, Any] = {
@@ -167,10 +168,49 @@ def ml100k_ar() -> list[Run]:
     ]
 
 
+# The search space's ground truth (issue 17): every architecture of EASRec's default space trained
+# from scratch to convergence (early stopping on validation NDCG@10, patience 10, no budget).
+TRUTH_SEEDS = (2020, 2021, 2022)
+# CPU size: N = 50, d = 64, D = 256, L = 4, 2 heads (ml-100k and ML-1M alike).
+TRUTH_CPU: dict[str, Any] = {**ML100K, **AUTOREGRESSIVE, "n_layers": 4}
+TRUTH_RATIOS = (0.0, 0.25, 0.5)  # EASRec.yaml's hidden_prune_ratios = inner_prune_ratios (ML-1M)
+
+
+def space_truth_runs(base: dict[str, Any], seeds: Sequence[int] = TRUTH_SEEDS) -> list[Run]:
+    """Every (width candidate, depth) of the space as an ``EASRecCompact`` trained from scratch
+    with the search's gates (``gate_layers: 2``), plus the full-size softmax SASRec architecture
+    (our stack, no gates), each once per seed; seed-major so a partial suite covers the space."""
+    runs = []
+    for seed in seeds:
+        for ratio in TRUTH_RATIOS:
+            hidden = kept_width(base["hidden_size"], ratio)
+            inner = kept_width(base["inner_size"], ratio)
+            for depth in range(1, base["n_layers"] + 1):
+                arch = {"hidden_size": hidden, "inner_size": inner, "n_layers": depth}
+                name = f"d{hidden}-D{inner}-L{depth}-s{seed}"
+                settings = {**base, **arch, "gate_layers": 2, "seed": seed}
+                runs.append(Run(name, "EASRecCompact", settings, "space"))
+        sasrec = {**base, "attention_type": "softmax", "seed": seed}
+        runs.append(Run(f"SASRec-s{seed}", "LinRec", sasrec, "sasrec"))
+    return runs
+
+
+def space_truth_cpu() -> list[Run]:
+    """Ground truth at CPU size (``--dataset ml-100k`` or ``ml-1m``)."""
+    return space_truth_runs(TRUTH_CPU)
+
+
+def space_truth_paper() -> list[Run]:
+    """Ground truth at the paper's ML-1M sizes (a GPU's work: N = 200, d = 128)."""
+    return space_truth_runs({**PAPER_ML1M, **AUTOREGRESSIVE})
+
+
 SUITES: dict[str, Callable[[], list[Run]]] = {
     "ml1m_ar": ml1m_ar,
     "ml1m_prefix": ml1m_prefix,
     "ml100k_ar": ml100k_ar,
+    "space_truth_cpu": space_truth_cpu,
+    "space_truth_paper": space_truth_paper,
 }
 KEPT = (
     "best_valid_result",
