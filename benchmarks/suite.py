@@ -205,12 +205,34 @@ def space_truth_paper() -> list[Run]:
     return space_truth_runs({**PAPER_ML1M, **AUTOREGRESSIVE})
 
 
+# EASRec's searches on the same space and settings as the ground truth; retraining at the ground
+# truth's batch size so that the retrained network and the from-scratch one are comparable.
+SEARCH_METHODS: dict[str, dict[str, Any]] = {
+    "paper": {"search_method": "paper"},
+    "paper-budget0.3": {"search_method": "paper", "flops_budget": 0.3},
+    "sandwich": {"search_method": "sandwich"},
+    "sandwich-budget0.3": {"search_method": "sandwich", "flops_budget": 0.3},
+}
+
+
+def search_cpu() -> list[Run]:
+    """EASRec's search methods (``search_method``, ``flops_budget``) at the ground truth's CPU
+    size, 3 seeds each, to be judged against ``space_truth_cpu``."""
+    base = {**TRUTH_CPU, **EASREC, "retrain_batch_size": TRUTH_CPU["train_batch_size"]}
+    return [
+        Run(f"EASRec-{name}-s{seed}", "EASRec", {**base, **settings, "seed": seed}, name)
+        for seed in TRUTH_SEEDS
+        for name, settings in SEARCH_METHODS.items()
+    ]
+
+
 SUITES: dict[str, Callable[[], list[Run]]] = {
     "ml1m_ar": ml1m_ar,
     "ml1m_prefix": ml1m_prefix,
     "ml100k_ar": ml100k_ar,
     "space_truth_cpu": space_truth_cpu,
     "space_truth_paper": space_truth_paper,
+    "search_cpu": search_cpu,
 }
 KEPT = (
     "best_valid_result",
@@ -223,6 +245,7 @@ KEPT = (
     "supernet_params",
     "search_iterations",
     "sparsity",
+    "shared_weight_scores",
 )
 SETTINGS_KEPT = ("train_mode", "train_batch_size", "epochs", "max_train_seconds", "device")
 

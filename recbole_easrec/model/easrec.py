@@ -11,6 +11,9 @@ one width candidate per entry of ``hidden_prune_ratios`` / ``inner_prune_ratios`
   what the reconstructed :class:`~recbole_easrec.model.easrec_compact.EASRecCompact` computes.
 * Loss (eq. 16): ``L = L_CE + λ·L_RC`` with the resource term of eq. 15
   (:mod:`recbole_easrec.search.resource`, ``resource_constraint``).
+* A fixed path: with :attr:`EASRec.path` set to an
+  :class:`~recbole_easrec.search.space.Architecture`, p and q are that path's one-hot weights in
+  both modes (the sandwich search's weight steps, shared-weight scoring of every architecture).
 
 The second stage (reconstruction, retraining) is driven by the trainer.
 """
@@ -30,6 +33,7 @@ from recbole_easrec.model.easrec_compact import require_gate_layers
 from recbole_easrec.search.arch_data import validate_arch_data
 from recbole_easrec.search.controllers import gumbel_temperature
 from recbole_easrec.search.resource import RESOURCE_CONSTRAINTS, candidate_costs, resource_loss
+from recbole_easrec.search.space import Architecture, flops_fractions, validate_selection
 from recbole_easrec.search.supernet import SuperNet, kept_width
 
 
@@ -76,11 +80,24 @@ def candidate_widths(config: Any) -> list[tuple[int, int]]:
     return widths
 
 
+def space_fractions(config: Any) -> dict[Architecture, float]:
+    """FLOPs fraction of every architecture of the configured space (:mod:`search.space`)."""
+    return flops_fractions(
+        candidate_widths(config),
+        config["n_layers"],
+        config["MAX_ITEM_LIST_LENGTH"],
+        config["n_heads"],
+        config["attention_type"],
+        int(config["gate_layers"]),
+    )
+
+
 def validate_easrec_config(config: Any) -> None:
     """One-line ConfigError for any invalid supernet or search setting."""
     validate_transformer_config(config)
     candidate_widths(config)
     require_gate_layers(config)
+    validate_selection(config, space_fractions(config))
     require_choice(config, "resource_constraint", RESOURCE_CONSTRAINTS)
     _require_non_negative(config, "resource_lambda")
     _require_non_negative(config, "gumbel_tau_decay")
@@ -122,6 +139,8 @@ class EASRec(TransformerRecommender):
             self.gate_layers,
         )
         self.register_buffer("candidate_costs", costs, persistent=False)
+        self.flops_fraction = space_fractions(config)
+        self.path: Architecture | None = None
         self._last_weights: tuple[Tensor, Tensor] | None = None
 
     def build_encoder(self, config: Any) -> nn.Module:
@@ -171,8 +190,18 @@ class EASRec(TransformerRecommender):
         x = F.layer_norm(x, (width,), norm.weight[:width], norm.bias[:width], norm.eps)
         return self.dropout(x)
 
+    def path_weights(self, arch: Architecture) -> tuple[Tensor, Tensor]:
+        """One-hot (p, q) of one architecture."""
+        alpha = self.controller.alpha
+        p = F.one_hot(torch.tensor(arch.candidate), alpha.numel()).to(alpha)
+        q = F.one_hot(torch.tensor(arch.depth - 1), self.controller.beta.numel()).to(alpha)
+        return p, q
+
     def selection_weights(self) -> tuple[Tensor, Tensor]:
-        """(p, q): Gumbel-softmax samples in training mode, the hard selection in eval mode."""
+        """(p, q): the fixed :attr:`path` if set; else Gumbel-softmax samples in training mode and
+        the hard selection in eval mode."""
+        if self.path is not None:
+            return self.path_weights(self.path)
         if self.training:
             return self.controller.sample(self.temperature)
         return self.controller.hard()
@@ -184,9 +213,13 @@ class EASRec(TransformerRecommender):
 
     # --- losses -----------------------------------------------------------------------------------
 
+    def recommendation_loss(self, interaction: Any) -> Tensor:
+        """L_CE of eq. 14 alone (the sandwich search's weight steps)."""
+        return super().calculate_loss(interaction)
+
     def loss_parts(self, interaction: Any) -> tuple[Tensor, Tensor]:
         """(L_CE, L_RC) of eq. 16 for one batch (L_RC with the batch's own p, q)."""
-        rec_loss = super().calculate_loss(interaction)
+        rec_loss = self.recommendation_loss(interaction)
         p, q = self._last_weights
         cost = resource_loss(
             p,

@@ -5,10 +5,15 @@ from recbole_easrec.search.controllers import ArchitectureController, gumbel_tem
 from recbole_easrec.search.gates import CandidateGates, DataAwareGate, masked_mean
 from recbole_easrec.search.reconstruct import compact_settings, copy_prefix, reconstruct
 from recbole_easrec.search.resource import candidate_costs, layer_flops, resource_loss
+from recbole_easrec.search.space import Architecture, choose, enumerate_space, sandwich_paths
 from recbole_easrec.search.supernet import SuperNet, kept_width, sliced_layer_forward
 
 __all__ = [
+    "Architecture",
     "ArchitectureController",
+    "choose",
+    "enumerate_space",
+    "sandwich_paths",
     "CandidateGates",
     "HoldoutSplit",
     "DataAwareGate",

@@ -1,7 +1,7 @@
 """Reconstruction of the compact network from the searched supernet (EASRec §II-G, eq. 18).
 
 The compact network keeps candidate ``k1 = argmax α`` in every layer and the first
-``L_o = argmax β + 1`` layers. Its weights are the top-left slices of the supernet's weights
+``L_o = argmax β + 1`` layers (or the path the search chose by other means, e.g. a FLOPs budget). Its weights are the top-left slices of the supernet's weights
 (the slices candidate k1 used, :mod:`recbole_easrec.search.supernet`), its embeddings the first
 ``h`` columns of the supernet's, and its gates the selected candidate's gates. Every tensor of the
 compact model is the leading block (``t[:s0, :s1, …]``) of the supernet tensor of the same role,
@@ -16,6 +16,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from recbole_easrec.search.space import Architecture
+
 
 def copy_prefix(source: nn.Module, target: nn.Module) -> None:
     """Copy into every tensor of ``target`` the leading block of the same-named ``source`` tensor."""
@@ -26,15 +28,18 @@ def copy_prefix(source: nn.Module, target: nn.Module) -> None:
             tensor.copy_(block)
 
 
-def compact_settings(supernet_model: Any) -> dict[str, Any]:
-    """Architecture chosen by the controllers: hidden, inner, layers and the gates setting."""
-    controller = supernet_model.encoder.controller
-    candidate = controller.chosen_candidate()
+def compact_settings(supernet_model: Any, arch: Architecture | None = None) -> dict[str, Any]:
+    """Hidden, inner, layers and the gates setting of ``arch`` (default: the controllers' choice,
+    argmax α and argmax β)."""
+    if arch is None:
+        controller = supernet_model.encoder.controller
+        arch = Architecture(controller.chosen_candidate(), controller.chosen_depth())
+    candidate = arch.candidate
     hidden, inner = supernet_model.encoder.widths[candidate]
     return {
         "hidden_size": hidden,
         "inner_size": inner,
-        "n_layers": controller.chosen_depth(),
+        "n_layers": arch.depth,
         "gate_layers": supernet_model.gate_layers,
         "candidate": candidate,
     }
@@ -59,15 +64,16 @@ def compact_config(config: Any, settings: dict[str, Any]) -> Any:
     return resolved
 
 
-def reconstruct(supernet_model: Any, config: Any) -> Any:
-    """The physically smaller :class:`EASRecCompact` initialised from the selected path (eq. 18).
+def reconstruct(supernet_model: Any, config: Any, arch: Architecture | None = None) -> Any:
+    """The physically smaller :class:`EASRecCompact` initialised from the path ``arch`` (default:
+    the controllers' choice), eq. 18.
 
     Returns the compact model (same device as the supernet, in the supernet's train/eval mode).
     """
     from recbole_easrec.model.easrec_compact import EASRecCompact
     from recbole_easrec.saving import DatasetInfo
 
-    settings = compact_settings(supernet_model)
+    settings = compact_settings(supernet_model, arch)
     device = supernet_model.item_embedding.weight.device
     compact = EASRecCompact(
         compact_config(config, settings),

@@ -44,6 +44,18 @@ class EasRecBaseTrainer(Trainer):
         self.last_valid_result = {key: float(value) for key, value in dict(result or {}).items()}
         return score, result
 
+    def _full_sort_batch_eval(self, batched_data: Any) -> Any:
+        """RecBole's full-ranking batch; with ``eval_exclude_history: True`` the items of each
+        user's input sequence are not ranked (score −inf), the filtered protocol of the
+        full-ranking literature. RecBole ranks them (its sequential loaders give no history)."""
+        interaction, scores, positive_u, positive_i = super()._full_sort_batch_eval(batched_data)
+        seq_field = self.config["ITEM_ID_FIELD"] + self.config["LIST_SUFFIX"]
+        if self.config["eval_exclude_history"] and seq_field in interaction:
+            history = interaction[seq_field].to(scores.device)
+            rows = torch.arange(len(history), device=scores.device)[:, None].expand_as(history)
+            scores[rows, history] = -torch.inf
+        return interaction, scores, positive_u, positive_i
+
     def fit(self, train_data: Any, valid_data: Any = None, *args: Any, **kwargs: Any) -> Any:
         if self.config["train_mode"] == "autoregressive":
             train_data = AutoregressiveLoader(

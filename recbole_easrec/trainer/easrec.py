@@ -17,8 +17,18 @@
    architecture with its weights. ``arch_warmup_epochs`` (default 0, the paper's Algorithm 1) first
    trains W alone for that many epochs, paths sampled from the uniform α, β
    (:meth:`EASRecTrainer.warming_up`).
-2. **Reconstruction** (eq. 18): the best supernet checkpoint is reloaded and the compact network
-   built from its selected path (:func:`recbole_easrec.search.reconstruct.reconstruct`). It is
+   ``search_method: sandwich`` (not in the paper; the default, see README) replaces the bilevel
+   steps by the sandwich rule of slimmable networks / BigNAS: every training batch updates W with
+   the summed cross-entropy of the largest path, the smallest path and ``sandwich_random_paths``
+   uniformly drawn paths (:func:`~recbole_easrec.search.space.sandwich_paths`); α, β are not used
+   and validation (early stopping, best checkpoint) scores the largest path.
+2. **Choice.** The best supernet checkpoint is reloaded and every architecture of the space is
+   scored on its shared weights (validation split, hard path): ``shared_weight_scores`` in
+   ``result.json``. ``paper`` keeps the controllers' choice (the most probable path within
+   ``flops_budget``: argmax α, argmax β without a budget); ``sandwich`` takes the cheapest
+   architecture within ``flops_budget`` whose shared-weight score is within ``selection_tolerance``
+   of the best one there (:func:`~recbole_easrec.search.space.choose`).
+   **Reconstruction** (eq. 18): the compact network is built from the chosen path (:func:`recbole_easrec.search.reconstruct.reconstruct`). It is
    evaluated as transferred: ``search_valid_result`` (equal to the supernet's hard-path score).
 3. **Retraining** (``retrain_epochs``, default ``epochs``; 0 = none) of the compact network with a
    fresh optimiser, on the whole training split (held-out users included), its own batch size
@@ -47,6 +57,7 @@ from recbole_easrec.efficiency import count_parameters
 from recbole_easrec.saving import save_model
 from recbole_easrec.search.arch_data import split_holdout
 from recbole_easrec.search.reconstruct import compact_settings, reconstruct
+from recbole_easrec.search.space import Architecture, choose, sandwich_paths
 from recbole_easrec.trainer.base import EasRecBaseTrainer
 from recbole_easrec.training_modes import AutoregressiveLoader
 
@@ -74,6 +85,9 @@ class EASRecTrainer(EasRecBaseTrainer):
         self.arch_data: Any = None
         self._arch_iter: Iterator[Any] | None = None
         self.holdout_users: torch.Tensor | None = None  # internal user ids (arch_data: holdout)
+        self.search_method: str = config["search_method"]
+        self.path_generator = torch.Generator().manual_seed(int(config["seed"] or 0))
+        self.shared_weight_scores: list[dict[str, Any]] = []
 
     def _build_optimizer(self, **kwargs: Any) -> Any:
         """The weight optimiser: W only (α, β belong to :attr:`arch_optimizer`)."""
@@ -97,6 +111,28 @@ class EASRecTrainer(EasRecBaseTrainer):
         self.optimizer.step()
         self.iteration += 1
         return float(loss.item())
+
+    def sandwich_step(self, interaction: Any) -> float:
+        """One update of W with the summed cross-entropy of the sandwich paths (module doc)."""
+        model = self.model
+        model.train()
+        self.optimizer.zero_grad()
+        largest, total = model.path, 0.0
+        paths = sandwich_paths(
+            model.flops_fraction, self.path_generator, self.config["sandwich_random_paths"]
+        )
+        for arch in paths:
+            model.path = arch
+            loss = model.recommendation_loss(interaction)
+            self._check_nan(loss)
+            loss.backward()
+            total += float(loss.item())
+        model.path = largest
+        if self.clip_grad_norm:
+            clip_grad_norm_(model.weight_parameters(), **self.clip_grad_norm)
+        self.optimizer.step()
+        self.iteration += 1
+        return total
 
     def architecture_step(self, interaction: Any) -> dict[str, Any]:
         """One update of α, β on an architecture batch (W untouched); returns the trace entry."""
@@ -153,6 +189,8 @@ class EASRecTrainer(EasRecBaseTrainer):
     ) -> Any:
         if not self.searching:
             return super()._train_epoch(train_data, epoch_idx, loss_func, show_progress)
+        if self.search_method == "sandwich":
+            return sum(self.sandwich_step(batch.to(self.device)) for batch in train_data)
         warming_up = self.warming_up(epoch_idx)
         total = 0.0
         frequency = self.config["arch_update_freq"]
@@ -196,12 +234,18 @@ class EASRecTrainer(EasRecBaseTrainer):
         self._arch_iter = None
         self.searching = True
         self.stopping_step = self.config["search_stopping_step"]
+        if self.search_method == "sandwich":  # validation scores the largest path
+            fractions = self.supernet.flops_fraction
+            self.supernet.path = max(fractions, key=lambda arch: (fractions[arch], arch))
         super().fit(weight_data, valid_data, verbose, saved, show_progress, callback_fn)
         if saved:
             self.load_best(self.supernet)
+        self.supernet.path = None
         self.write_trace()
+        if valid_data is not None:
+            self.score_architectures(valid_data, show_progress)
         return self.retrain(
-            self.reconstruct_compact(),
+            self.reconstruct_compact(self.choose_architecture()),
             train_data,
             valid_data,
             verbose,
@@ -236,10 +280,50 @@ class EASRecTrainer(EasRecBaseTrainer):
             )
             model.load_state_dict(checkpoint["state_dict"])
 
-    def reconstruct_compact(self) -> Any:
-        """Eq. 18 from the current supernet; records :attr:`architecture`."""
+    def score_architectures(self, valid_data: Any, show_progress: bool = False) -> list[dict]:
+        """Validation metrics of every architecture on the supernet's shared weights (its hard
+        path, so each score equals that of the reconstructed, not yet retrained, network)."""
+        supernet, records = self.supernet, []
+        try:
+            for arch in sorted(supernet.flops_fraction):
+                supernet.path = arch
+                score, result = self._valid_epoch(valid_data, show_progress=show_progress)
+                hidden, inner = supernet.encoder.widths[arch.candidate]
+                records.append(
+                    {
+                        "candidate": arch.candidate,
+                        "hidden_size": hidden,
+                        "inner_size": inner,
+                        "n_layers": arch.depth,
+                        "flops_fraction": supernet.flops_fraction[arch],
+                        "valid_score": float(score),
+                        "valid_result": {key: float(value) for key, value in result.items()},
+                    }
+                )
+        finally:
+            supernet.path = None
+        self.shared_weight_scores = records
+        return records
+
+    def choose_architecture(self) -> Architecture:
+        """The path to reconstruct (module docstring, phase 2)."""
+        fractions = self.supernet.flops_fraction
+        budget = self.config["flops_budget"]
+        if self.search_method == "paper" or not self.shared_weight_scores:
+            alpha, beta = self.supernet.controller.probabilities()
+            scores = {arch: alpha[arch.candidate] * beta[arch.depth - 1] for arch in fractions}
+            return choose(scores, fractions, budget)
+        scores = {
+            Architecture(r["candidate"], r["n_layers"]): r["valid_score"]
+            for r in self.shared_weight_scores
+        }
+        return choose(scores, fractions, budget, float(self.config["selection_tolerance"]))
+
+    def reconstruct_compact(self, arch: Architecture | None = None) -> Any:
+        """Eq. 18 from the current supernet along ``arch`` (default: argmax α, argmax β); records
+        :attr:`architecture`."""
         supernet = self.supernet
-        settings = compact_settings(supernet)
+        settings = compact_settings(supernet, arch)
         alpha, beta = supernet.controller.probabilities()
         candidate = settings["candidate"]
         self.architecture = {
@@ -254,8 +338,13 @@ class EASRecTrainer(EasRecBaseTrainer):
             "arch_holdout_users": None if self.holdout_users is None else len(self.holdout_users),
             "alpha": alpha,
             "beta": beta,
+            "search_method": self.search_method,
+            "flops_budget": self.config["flops_budget"],
+            "flops_fraction": supernet.flops_fraction[
+                Architecture(candidate, settings["n_layers"])
+            ],
         }
-        return reconstruct(supernet, self.config)
+        return reconstruct(supernet, self.config, arch)
 
     def retrain(
         self,
@@ -365,4 +454,5 @@ class EASRecTrainer(EasRecBaseTrainer):
             "search_iterations": self.iteration,
             "supernet_params": count_parameters(self.supernet),
             "architecture_updates": len(self.trace),
+            "shared_weight_scores": self.shared_weight_scores,
         }

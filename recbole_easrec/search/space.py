@@ -1,0 +1,145 @@
+"""EASRec's search space as a list of architectures, their cost, the FLOPs budget and the choice.
+
+An architecture is one path through the supernet: width candidate ``i`` (the same in every layer,
+since α is shared, EASRec §II-C) and exit depth ``l`` (β). With m candidates and L layers the space
+has m·L architectures (3 × 4 = 12 by default), few enough to score every one of them on the
+supernet's shared weights after the search (:meth:`EASRecTrainer.score_architectures`).
+
+Cost of an architecture: ``l · layer_flops(N, h_i, I_i)`` (:func:`resource.layer_flops`, the
+encoder at all N positions with its gates; the item scoring, the same for all widths up to the
+factor h_i, is left out). ``flops_budget`` is a fraction of the largest path's cost (widest
+candidate, all L layers).
+
+Choice (:func:`choose`): among the architectures within the budget, those whose score is within a
+relative ``tolerance`` of the best score, and of those the cheapest. With tolerance 0 and no budget
+this is the plain argmax of the scores; for ``search_method: paper`` the scores are the
+controllers' probabilities ``softmax(α)_i · softmax(β)_l``, whose argmax is exactly Algorithm 1's
+``(argmax α, argmax β)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from recbole_easrec.errors import ConfigError
+from recbole_easrec.search.resource import layer_flops
+
+SEARCH_METHODS = ("paper", "sandwich")
+
+
+@dataclass(frozen=True, order=True)
+class Architecture:
+    """Width candidate ``candidate`` (index into the prune-ratio lists) in ``depth`` layers."""
+
+    candidate: int
+    depth: int
+
+
+def enumerate_space(n_candidates: int, n_layers: int) -> list[Architecture]:
+    """Every (candidate, depth) pair, candidate-major."""
+    return [Architecture(i, d) for i in range(n_candidates) for d in range(1, n_layers + 1)]
+
+
+def architecture_flops(
+    arch: Architecture,
+    widths: Sequence[tuple[int, int]],
+    length: int,
+    n_heads: int,
+    attention_type: str,
+    gate_layers: int,
+) -> int:
+    """Encoder FLOPs of ``arch`` for one sequence of ``length`` positions (module docstring)."""
+    hidden, inner = widths[arch.candidate]
+    return arch.depth * layer_flops(length, hidden, inner, n_heads, attention_type, gate_layers)
+
+
+def flops_fractions(
+    widths: Sequence[tuple[int, int]],
+    n_layers: int,
+    length: int,
+    n_heads: int,
+    attention_type: str,
+    gate_layers: int,
+) -> dict[Architecture, float]:
+    """Each architecture's FLOPs as a fraction of the largest path's (widest, all layers)."""
+    space = enumerate_space(len(widths), n_layers)
+    flops = {
+        arch: architecture_flops(arch, widths, length, n_heads, attention_type, gate_layers)
+        for arch in space
+    }
+    largest = max(flops.values())
+    return {arch: value / largest for arch, value in flops.items()}
+
+
+def within_budget(fractions: Mapping[Architecture, float], budget: float | None) -> list:
+    """The architectures whose FLOPs fraction is at most ``budget`` (all of them for None).
+
+    Raises:
+        ConfigError: no architecture meets the budget (the message names the smallest possible).
+    """
+    if budget is None:
+        return sorted(fractions)
+    kept = sorted(arch for arch, fraction in fractions.items() if fraction <= budget + 1e-12)
+    if not kept:
+        smallest = min(fractions.values())
+        raise ConfigError(
+            f"flops_budget {budget:g} is below every architecture of the search space; the"
+            f" smallest possible is {smallest:.4f} (the narrowest candidate with one layer)"
+        )
+    return kept
+
+
+def choose(
+    scores: Mapping[Architecture, float],
+    fractions: Mapping[Architecture, float],
+    budget: float | None = None,
+    tolerance: float = 0.0,
+) -> Architecture:
+    """The cheapest architecture within ``budget`` whose score is at least ``(1 − tolerance)``
+    times the best score within the budget (module docstring); ties go to the higher score."""
+    allowed = [arch for arch in within_budget(fractions, budget) if arch in scores]
+    best = max(scores[arch] for arch in allowed)
+    good = [arch for arch in allowed if scores[arch] >= best * (1.0 - tolerance)]
+    return min(good, key=lambda arch: (fractions[arch], -scores[arch], arch))
+
+
+def sandwich_paths(
+    fractions: Mapping[Architecture, float], generator: torch.Generator, n_random: int = 1
+) -> list[Architecture]:
+    """The sandwich rule (Yu & Huang, slimmable networks; BigNAS): the largest and the smallest
+    architecture, then ``n_random`` drawn uniformly from the space, for one weight step."""
+    space = sorted(fractions)
+    largest = max(space, key=lambda arch: (fractions[arch], arch))
+    smallest = min(space, key=lambda arch: (fractions[arch], arch))
+    draws = torch.randint(len(space), (n_random,), generator=generator).tolist()
+    return [largest, smallest] + [space[index] for index in draws]
+
+
+def validate_selection(config: Any, fractions: Mapping[Architecture, float]) -> None:
+    """``search_method``, ``flops_budget`` (None or in (0, 1], met by some architecture),
+    ``selection_tolerance`` in [0, 1) and ``sandwich_random_paths`` ≥ 0 as one-line errors."""
+    method = config["search_method"]
+    if method not in SEARCH_METHODS:
+        raise ConfigError(
+            f"search_method must be one of {', '.join(SEARCH_METHODS)}, got {method!r}"
+        )
+    budget = config["flops_budget"]
+    if budget is not None:
+        if isinstance(budget, bool) or not isinstance(budget, (int, float)) or not 0 < budget <= 1:
+            raise ConfigError(
+                "flops_budget must be a fraction in (0, 1] of the largest architecture's FLOPs"
+                f" (or ~ for none), got {budget!r}"
+            )
+        within_budget(fractions, float(budget))
+    tolerance = config["selection_tolerance"]
+    if isinstance(tolerance, bool) or not isinstance(tolerance, (int, float)):
+        raise ConfigError(f"selection_tolerance must be a number in [0, 1), got {tolerance!r}")
+    if not 0 <= tolerance < 1:
+        raise ConfigError(f"selection_tolerance must be a number in [0, 1), got {tolerance!r}")
+    paths = config["sandwich_random_paths"]
+    if isinstance(paths, bool) or not isinstance(paths, int) or paths < 0:
+        raise ConfigError(f"sandwich_random_paths must be an integer >= 0, got {paths!r}")

@@ -1,0 +1,242 @@
+"""EASRec's search space: FLOPs budget, choice, sandwich rule, shared-weight scoring, and the
+filtered full-ranking protocol (``eval_exclude_history``)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from recbole_easrec.errors import ConfigError
+from recbole_easrec.model.easrec import EASRec
+from recbole_easrec.quick_start import run_recbole_easrec
+from recbole_easrec.saving import load_model
+from recbole_easrec.search.reconstruct import reconstruct
+from recbole_easrec.search.space import (
+    Architecture,
+    choose,
+    enumerate_space,
+    flops_fractions,
+    sandwich_paths,
+    within_budget,
+)
+from recbole_easrec.trainer.easrec import EASRecTrainer
+from tests.test_easrec import build_config_for, build_model, random_batch, snapshot
+
+WIDTHS = [(16, 32), (12, 24), (8, 16)]
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def fractions_of_default_space() -> dict[Architecture, float]:
+    return flops_fractions(WIDTHS, 3, 10, 2, "linear", 2)
+
+
+# --- the space and its cost ---------------------------------------------------------------------
+
+
+def test_space_fractions_grow_with_width_and_depth() -> None:
+    fractions = fractions_of_default_space()
+    assert sorted(fractions) == enumerate_space(3, 3) and len(fractions) == 9
+    assert fractions[Architecture(0, 3)] == 1.0
+    for candidate in range(3):
+        depths = [fractions[Architecture(candidate, d)] for d in (1, 2, 3)]
+        assert depths == sorted(depths) and depths[2] == pytest.approx(3 * depths[0])
+    assert (
+        fractions[Architecture(2, 1)]
+        < fractions[Architecture(1, 1)]
+        < fractions[Architecture(0, 1)]
+    )
+
+
+def test_budget_filters_and_an_impossible_budget_names_the_smallest() -> None:
+    fractions = fractions_of_default_space()
+    kept = within_budget(fractions, 0.3)
+    assert kept and all(fractions[arch] <= 0.3 for arch in kept)
+    assert set(kept) == {arch for arch, f in fractions.items() if f <= 0.3}
+    assert within_budget(fractions, None) == sorted(fractions)
+    smallest = min(fractions.values())
+    with pytest.raises(ConfigError, match=f"{smallest:.4f}") as error:
+        within_budget(fractions, smallest / 2)
+    assert "\n" not in str(error.value)
+
+
+def test_choose_respects_budget_and_tolerance() -> None:
+    fractions = fractions_of_default_space()
+    scores = {arch: fractions[arch] for arch in fractions}  # bigger is better here
+    assert choose(scores, fractions) == Architecture(0, 3)
+    chosen = choose(scores, fractions, budget=0.3)
+    assert fractions[chosen] <= 0.3
+    assert chosen == max(within_budget(fractions, 0.3), key=lambda a: fractions[a])
+    # within 100 % of the best every architecture qualifies: the cheapest wins
+    cheapest = min(fractions, key=fractions.get)
+    assert choose(scores, fractions, tolerance=0.999) == cheapest
+    flat = {arch: 0.5 for arch in fractions}
+    flat[Architecture(1, 2)] = 0.504  # within 1 % of it, cheaper ones exist
+    assert choose(flat, fractions, tolerance=0.01) == cheapest
+    assert choose(flat, fractions, tolerance=0.0) == Architecture(1, 2)
+
+
+def test_sandwich_always_holds_largest_and_smallest() -> None:
+    fractions = fractions_of_default_space()
+    generator = torch.Generator().manual_seed(0)
+    largest, smallest = Architecture(0, 3), Architecture(2, 1)
+    drawn = set()
+    for _ in range(50):
+        paths = sandwich_paths(fractions, generator, n_random=2)
+        assert paths[:2] == [largest, smallest] and len(paths) == 4
+        drawn.update(paths[2:])
+    assert len(drawn) >= 6  # uniform draws cover most of the 9 architectures
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"search_method": "evolution"},
+        {"flops_budget": 0.0},
+        {"flops_budget": 1.5},
+        {"flops_budget": "small"},
+        {"flops_budget": 0.01},  # below the narrowest one-layer path
+        {"selection_tolerance": -0.1},
+        {"selection_tolerance": 1.0},
+        {"sandwich_random_paths": -1},
+    ],
+)
+def test_invalid_selection_settings_are_one_line_errors(tiny_run_config, tmp_path, overrides):
+    config = build_config_for(tiny_run_config, tmp_path, n_layers=3, **overrides)
+    with pytest.raises(ConfigError) as error:
+        EASRec.validate_config(config)
+    assert "\n" not in str(error.value)
+
+
+# --- the supernet on a fixed path ----------------------------------------------------------------
+
+
+def test_fixed_path_equals_the_reconstructed_network(tiny_run_config, tmp_path) -> None:
+    """Shared-weight scoring uses ``model.path``: it computes what the compact network does."""
+    torch.manual_seed(0)
+    model, config = build_model(tiny_run_config, tmp_path)
+    with torch.no_grad():
+        for name, param in model.named_parameters():
+            if "controller" not in name:
+                param.add_(torch.randn_like(param) * 0.1)
+    model.eval()
+    batch = random_batch(model, 3)
+    for arch in (Architecture(1, 2), Architecture(2, 3), Architecture(0, 1)):
+        model.path = arch
+        compact = reconstruct(model, config, arch).eval()
+        assert compact.hidden_size == model.encoder.widths[arch.candidate][0]
+        assert len(compact.encoder.layers) == arch.depth
+        with torch.no_grad():
+            expected = model.full_sort_predict(batch)
+            actual = compact.full_sort_predict(batch)
+        assert torch.allclose(expected, actual, atol=1e-5, rtol=1e-4)
+
+
+def test_sandwich_step_trains_weights_only_and_restores_the_path(tiny_run_config, tmp_path):
+    model, config = build_model(tiny_run_config, tmp_path, search_method="sandwich")
+    trainer = EASRecTrainer(config, model)
+    model.path = Architecture(0, 3)
+    arch_before = snapshot(model.architecture_parameters())
+    weights_before = snapshot(model.weight_parameters())
+    loss = trainer.sandwich_step(random_batch(model, 0))
+    assert loss > 0 and model.path == Architecture(0, 3)
+    assert all(torch.equal(a, b) for a, b in zip(arch_before, model.architecture_parameters()))
+    changed = [not torch.equal(a, b) for a, b in zip(weights_before, model.weight_parameters())]
+    assert sum(changed) > len(changed) // 2
+    # the narrowest candidate's gates were trained: the smallest path is in every step
+    narrow_gate = model.encoder.gates[0][2].input_gate.net[0].weight
+    assert narrow_gate.grad is not None and narrow_gate.grad.abs().sum() > 0
+
+
+# --- end to end ----------------------------------------------------------------------------------
+
+
+def read_result(config_dict: dict) -> dict:
+    return json.loads((Path(config_dict["output_dir"]) / "result.json").read_text())
+
+
+def test_sandwich_search_scores_every_architecture_and_keeps_the_budget(tiny_run_config):
+    config_dict = tiny_run_config(
+        epochs=2, retrain_epochs=1, n_layers=2, search_method="sandwich", flops_budget=0.4
+    )
+    run_recbole_easrec("EASRec", "tiny", config_dict=config_dict)
+    result = read_result(config_dict)
+    scores = result["shared_weight_scores"]
+    assert len(scores) == 6  # 3 candidates × 2 depths
+    assert {(s["candidate"], s["n_layers"]) for s in scores} == {
+        (c, d) for c in range(3) for d in (1, 2)
+    }
+    assert all(0 <= s["valid_score"] <= 1 and "ndcg@10" in s["valid_result"] for s in scores)
+    architecture = result["architecture"]
+    assert architecture["search_method"] == "sandwich"
+    assert architecture["flops_fraction"] <= 0.4
+    eligible = [s for s in scores if s["flops_fraction"] <= 0.4]
+    best = max(s["valid_score"] for s in eligible)
+    chosen = next(
+        s
+        for s in scores
+        if (s["candidate"], s["n_layers"]) == (architecture["candidate"], architecture["n_layers"])
+    )
+    assert chosen["valid_score"] == best  # selection_tolerance 0: the best within the budget
+    # shared-weight score of the chosen path = the transferred compact network's (before retraining)
+    assert result["search_valid_result"]["ndcg@10"] == pytest.approx(
+        chosen["valid_result"]["ndcg@10"], abs=1e-6
+    )
+    model = load_model(Path(config_dict["output_dir"]))
+    assert len(model.encoder.layers) == architecture["n_layers"]
+
+
+def test_paper_search_with_a_budget_picks_the_most_probable_path_under_it(tiny_run_config):
+    config_dict = tiny_run_config(epochs=1, retrain_epochs=0, n_layers=2, flops_budget=0.3)
+    result = run_recbole_easrec("EASRec", "tiny", config_dict=config_dict)
+    architecture = result["architecture"]
+    assert architecture["search_method"] == "paper" and architecture["flops_fraction"] <= 0.3
+    alpha, beta = architecture["alpha"], architecture["beta"]
+    eligible = [s for s in result["shared_weight_scores"] if s["flops_fraction"] <= 0.3]
+    probability = {
+        (s["candidate"], s["n_layers"]): alpha[s["candidate"]] * beta[s["n_layers"] - 1]
+        for s in eligible
+    }
+    assert probability[(architecture["candidate"], architecture["n_layers"])] == max(
+        probability.values()
+    )
+
+
+def test_history_exclusion_removes_seen_items_from_the_ranking(tiny_run_config) -> None:
+    """On the cycle dataset the next item never repeats within the input window, so filtering can
+    only raise the target's rank; and it changes the ranking of an untrained-enough model."""
+    plain = tiny_run_config(epochs=1)
+    filtered = {**plain, "output_dir": plain["output_dir"] + "-filtered"}
+    filtered["eval_exclude_history"] = True
+    a = run_recbole_easrec("LinRec", "tiny", config_dict=plain)
+    b = run_recbole_easrec("LinRec", "tiny", config_dict=filtered)
+    for metric in ("recall@10", "ndcg@10", "mrr@10"):
+        assert b["test_result"][metric] >= a["test_result"][metric] - 1e-9
+    assert b["test_result"] != a["test_result"]
+
+
+def test_history_exclusion_masks_exactly_the_sequence_items(tiny_run_config, tmp_path) -> None:
+    from recbole.data.interaction import Interaction
+
+    from recbole_easrec.trainer.base import EasRecBaseTrainer
+
+    model, config = build_model(tiny_run_config, tmp_path)
+    config["eval_exclude_history"] = True
+    trainer = EasRecBaseTrainer(config, model)
+    trainer.tot_item_num = model.n_items
+    seq = torch.tensor([[3, 5, 0, 0], [7, 7, 8, 0]])
+    batch = Interaction({model.ITEM_SEQ: seq, model.ITEM_SEQ_LEN: torch.tensor([2, 3])})
+    model.eval()
+    _, scores, _, _ = trainer._full_sort_batch_eval((batch, None, None, None))
+    masked = torch.isinf(scores)
+    assert masked[0].nonzero().flatten().tolist() == [0, 3, 5]
+    assert masked[1].nonzero().flatten().tolist() == [0, 7, 8]
