@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 import torch
+from recbole.data.interaction import Interaction
 
+from recbole_easrec.efficiency import count_flops
 from recbole_easrec.errors import ConfigError
 from recbole_easrec.model.easrec import EASRec
 from recbole_easrec.quick_start import run_recbole_easrec
@@ -23,7 +25,7 @@ from recbole_easrec.search.space import (
     within_budget,
 )
 from recbole_easrec.trainer.easrec import EASRecTrainer
-from tests.test_easrec import build_config_for, build_model, random_batch, snapshot
+from tests.test_easrec import N_ITEMS, build_config_for, build_model, random_batch, snapshot
 
 WIDTHS = [(16, 32), (12, 24), (8, 16)]
 
@@ -37,7 +39,7 @@ def one_thread():
 
 
 def fractions_of_default_space() -> dict[Architecture, float]:
-    return flops_fractions(WIDTHS, 3, 10, 2, "linear", 2)
+    return flops_fractions(WIDTHS, 3, 10, 2, "linear", 2, n_items=31)
 
 
 # --- the space and its cost ---------------------------------------------------------------------
@@ -49,7 +51,9 @@ def test_space_fractions_grow_with_width_and_depth() -> None:
     assert fractions[Architecture(0, 3)] == 1.0
     for candidate in range(3):
         depths = [fractions[Architecture(candidate, d)] for d in (1, 2, 3)]
-        assert depths == sorted(depths) and depths[2] == pytest.approx(3 * depths[0])
+        assert depths == sorted(depths) and depths[2] - depths[1] == pytest.approx(
+            depths[1] - depths[0]
+        )
     assert (
         fractions[Architecture(2, 1)]
         < fractions[Architecture(1, 1)]
@@ -104,7 +108,6 @@ def test_sandwich_always_holds_largest_and_smallest() -> None:
         {"flops_budget": 0.0},
         {"flops_budget": 1.5},
         {"flops_budget": "small"},
-        {"flops_budget": 0.01},  # below the narrowest one-layer path
         {"selection_tolerance": -0.1},
         {"selection_tolerance": 1.0},
         {"sandwich_random_paths": -1},
@@ -115,6 +118,31 @@ def test_invalid_selection_settings_are_one_line_errors(tiny_run_config, tmp_pat
     with pytest.raises(ConfigError) as error:
         EASRec.validate_config(config)
     assert "\n" not in str(error.value)
+
+
+def test_a_budget_no_architecture_meets_is_refused_by_the_model(tiny_run_config, tmp_path):
+    with pytest.raises(ConfigError, match="smallest possible is") as error:
+        build_model(tiny_run_config, tmp_path, flops_budget=0.01)
+    assert "\n" not in str(error.value)
+
+
+@pytest.mark.parametrize("attention_type", ["linear", "softmax"])
+def test_inference_flops_equal_the_counted_flops_of_every_compact_network(
+    tiny_run_config, tmp_path, attention_type
+) -> None:
+    """``flops_fraction`` is built on the count ``result.json`` reports (efficiency.flops)."""
+    model, config = build_model(tiny_run_config, tmp_path, attention_type=attention_type)
+    model.eval()
+    seq = torch.randint(1, N_ITEMS, (1, model.max_seq_length))
+    lengths = torch.tensor([model.max_seq_length])
+    counted = {}
+    for arch in sorted(model.flops_fraction):
+        compact = reconstruct(model, config, arch).eval()
+        batch = Interaction({model.ITEM_SEQ: seq, model.ITEM_SEQ_LEN: lengths})
+        counted[arch] = count_flops(lambda c=compact, b=batch: c.full_sort_predict(b))
+    largest = max(counted.values())
+    for arch, fraction in model.flops_fraction.items():
+        assert counted[arch] / largest == pytest.approx(fraction, rel=1e-6)
 
 
 # --- the supernet on a fixed path ----------------------------------------------------------------

@@ -33,7 +33,12 @@ from recbole_easrec.model.easrec_compact import require_gate_layers
 from recbole_easrec.search.arch_data import validate_arch_data
 from recbole_easrec.search.controllers import gumbel_temperature
 from recbole_easrec.search.resource import RESOURCE_CONSTRAINTS, candidate_costs, resource_loss
-from recbole_easrec.search.space import Architecture, flops_fractions, validate_selection
+from recbole_easrec.search.space import (
+    Architecture,
+    flops_fractions,
+    validate_selection,
+    within_budget,
+)
 from recbole_easrec.search.supernet import SuperNet, kept_width
 
 
@@ -80,24 +85,12 @@ def candidate_widths(config: Any) -> list[tuple[int, int]]:
     return widths
 
 
-def space_fractions(config: Any) -> dict[Architecture, float]:
-    """FLOPs fraction of every architecture of the configured space (:mod:`search.space`)."""
-    return flops_fractions(
-        candidate_widths(config),
-        config["n_layers"],
-        config["MAX_ITEM_LIST_LENGTH"],
-        config["n_heads"],
-        config["attention_type"],
-        int(config["gate_layers"]),
-    )
-
-
 def validate_easrec_config(config: Any) -> None:
     """One-line ConfigError for any invalid supernet or search setting."""
     validate_transformer_config(config)
     candidate_widths(config)
     require_gate_layers(config)
-    validate_selection(config, space_fractions(config))
+    validate_selection(config)
     require_choice(config, "resource_constraint", RESOURCE_CONSTRAINTS)
     _require_non_negative(config, "resource_lambda")
     _require_non_negative(config, "gumbel_tau_decay")
@@ -139,7 +132,16 @@ class EASRec(TransformerRecommender):
             self.gate_layers,
         )
         self.register_buffer("candidate_costs", costs, persistent=False)
-        self.flops_fraction = space_fractions(config)
+        self.flops_fraction: dict[Architecture, float] = flops_fractions(
+            self.encoder.widths,
+            config["n_layers"],
+            self.max_seq_length,
+            config["n_heads"],
+            config["attention_type"],
+            self.gate_layers,
+            self.n_items,
+        )
+        within_budget(self.flops_fraction, config["flops_budget"])  # a budget nothing meets
         self.path: Architecture | None = None
         self._last_weights: tuple[Tensor, Tensor] | None = None
 

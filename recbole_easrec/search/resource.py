@@ -59,6 +59,40 @@ def layer_flops(
     return projections + attention + feed_forward + gate_flops(hidden, inner, gate_layers)
 
 
+def last_layer_flops(
+    length: int, hidden: int, inner: int, n_heads: int, attention_type: str = "linear"
+) -> int:
+    """FLOPs of a final layer evaluated at the last position only (what inference runs): keys and
+    values at all ``length`` positions, the query, output projection and feed-forward at one."""
+    keys_values = 2 * 2 * length * hidden * hidden
+    query_output = 2 * 2 * hidden * hidden
+    if attention_type == "linear":  # K'ᵀV over every position, then one query times it
+        attention = 2 * length * hidden * (hidden // n_heads) + 2 * hidden * (hidden // n_heads)
+    else:  # one query row against every key, then against every value
+        attention = 2 * 2 * length * hidden
+    return keys_values + query_output + attention + 2 * 2 * hidden * inner
+
+
+def inference_flops(
+    depth: int,
+    length: int,
+    hidden: int,
+    inner: int,
+    n_heads: int,
+    attention_type: str = "linear",
+    gate_layers: int = 2,
+    n_items: int = 0,
+) -> int:
+    """FLOPs of one full-ranking forward of one sequence of ``length`` items through ``depth``
+    layers (the count ``efficiency.flops`` of ``result.json`` measures): ``depth − 1`` layers at
+    every position, the last at the last position only, every layer's gates, and the scores
+    against ``n_items`` item embeddings."""
+    full = layer_flops(length, hidden, inner, n_heads, attention_type, gate_layers)
+    last = last_layer_flops(length, hidden, inner, n_heads, attention_type)
+    gates = gate_flops(hidden, inner, gate_layers)
+    return (depth - 1) * full + last + gates + 2 * hidden * n_items
+
+
 def candidate_costs(
     widths: Sequence[tuple[int, int]],
     length: int,

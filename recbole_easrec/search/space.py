@@ -5,10 +5,11 @@ since α is shared, EASRec §II-C) and exit depth ``l`` (β). With m candidates 
 has m·L architectures (3 × 4 = 12 by default), few enough to score every one of them on the
 supernet's shared weights after the search (:meth:`EASRecTrainer.score_architectures`).
 
-Cost of an architecture: ``l · layer_flops(N, h_i, I_i)`` (:func:`resource.layer_flops`, the
-encoder at all N positions with its gates; the item scoring, the same for all widths up to the
-factor h_i, is left out). ``flops_budget`` is a fraction of the largest path's cost (widest
-candidate, all L layers).
+Cost of an architecture: its inference FLOPs, :func:`resource.inference_flops` — one
+full-ranking forward of one sequence of N items, the count that ``efficiency.flops`` of
+``result.json`` measures with ``torch.utils.flop_counter`` (tested equal). ``flops_budget`` is a
+fraction of the largest path's cost (widest candidate, all L layers). Training cost (the paper's
+resource term, every position of every layer) is :func:`resource.candidate_costs`' business.
 
 Choice (:func:`choose`): among the architectures within the budget, those whose score is within a
 relative ``tolerance`` of the best score, and of those the cheapest. With tolerance 0 and no budget
@@ -26,7 +27,7 @@ from typing import Any
 import torch
 
 from recbole_easrec.errors import ConfigError
-from recbole_easrec.search.resource import layer_flops
+from recbole_easrec.search.resource import inference_flops
 
 SEARCH_METHODS = ("paper", "sandwich")
 
@@ -44,19 +45,6 @@ def enumerate_space(n_candidates: int, n_layers: int) -> list[Architecture]:
     return [Architecture(i, d) for i in range(n_candidates) for d in range(1, n_layers + 1)]
 
 
-def architecture_flops(
-    arch: Architecture,
-    widths: Sequence[tuple[int, int]],
-    length: int,
-    n_heads: int,
-    attention_type: str,
-    gate_layers: int,
-) -> int:
-    """Encoder FLOPs of ``arch`` for one sequence of ``length`` positions (module docstring)."""
-    hidden, inner = widths[arch.candidate]
-    return arch.depth * layer_flops(length, hidden, inner, n_heads, attention_type, gate_layers)
-
-
 def flops_fractions(
     widths: Sequence[tuple[int, int]],
     n_layers: int,
@@ -64,11 +52,20 @@ def flops_fractions(
     n_heads: int,
     attention_type: str,
     gate_layers: int,
+    n_items: int,
 ) -> dict[Architecture, float]:
-    """Each architecture's FLOPs as a fraction of the largest path's (widest, all layers)."""
+    """Each architecture's inference FLOPs as a fraction of the largest path's."""
     space = enumerate_space(len(widths), n_layers)
     flops = {
-        arch: architecture_flops(arch, widths, length, n_heads, attention_type, gate_layers)
+        arch: inference_flops(
+            arch.depth,
+            length,
+            *widths[arch.candidate],
+            n_heads,
+            attention_type,
+            gate_layers,
+            n_items,
+        )
         for arch in space
     }
     largest = max(flops.values())
@@ -119,9 +116,10 @@ def sandwich_paths(
     return [largest, smallest] + [space[index] for index in draws]
 
 
-def validate_selection(config: Any, fractions: Mapping[Architecture, float]) -> None:
-    """``search_method``, ``flops_budget`` (None or in (0, 1], met by some architecture),
-    ``selection_tolerance`` in [0, 1) and ``sandwich_random_paths`` ≥ 0 as one-line errors."""
+def validate_selection(config: Any) -> None:
+    """``search_method``, ``flops_budget`` (None or in (0, 1]), ``selection_tolerance`` in [0, 1)
+    and ``sandwich_random_paths`` ≥ 0 as one-line errors. Whether some architecture meets the
+    budget depends on the catalogue size; the model checks it (:func:`within_budget`)."""
     method = config["search_method"]
     if method not in SEARCH_METHODS:
         raise ConfigError(
@@ -134,7 +132,6 @@ def validate_selection(config: Any, fractions: Mapping[Architecture, float]) -> 
                 "flops_budget must be a fraction in (0, 1] of the largest architecture's FLOPs"
                 f" (or ~ for none), got {budget!r}"
             )
-        within_budget(fractions, float(budget))
     tolerance = config["selection_tolerance"]
     if isinstance(tolerance, bool) or not isinstance(tolerance, (int, float)):
         raise ConfigError(f"selection_tolerance must be a number in [0, 1), got {tolerance!r}")

@@ -1,0 +1,425 @@
+"""The search space's ground truth (issue 17) and EASRec's searches judged against it.
+
+Input: the ``suite.json`` of ``benchmarks/suite.py --suite=space_truth_cpu`` (every architecture of
+the space trained from scratch to convergence, 3 seeds, plus the full-size softmax SASRec) and,
+optionally, that of ``--suite=search_cpu`` (EASRec's search methods on the same settings).
+Output: ``OUT.json`` (aggregates and every run record, so reports rebuild from it alone),
+``OUT.md`` and ``OUT.png`` (test NDCG@10 against FLOPs, Pareto front, each search's picks).
+
+Usage::
+
+    python benchmarks/space_truth.py --truth T/suite.json [--search S/suite.json] \\
+        --dataset ml-100k --out benchmarks/results/space_truth_ml100k
+    python benchmarks/space_truth.py --from_json benchmarks/results/space_truth_ml100k.json
+
+Regeneration keeps the hand-written section between ``<!-- findings -->`` and
+``<!-- /findings -->`` of an existing ``OUT.md``. Definitions: FLOPs = ``efficiency.flops`` of
+``result.json`` (one full-ranking forward of one sequence at N, ``torch.utils.flop_counter``);
+*regret* of a pick = (best ground-truth mean test NDCG@10 among architectures at or below the
+pick's FLOPs − the pick's ground-truth mean) / that best; Kendall τ = rank correlation between a
+search's shared-weight validation scores and the ground truth's mean validation NDCG@10.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import statistics
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from suite_report import fmt, metric, valid_metric  # noqa: E402
+
+Record = dict[str, Any]
+Key = tuple[int, int, int, str]  # hidden, inner, layers, attention
+METRICS = ("ndcg@10", "recall@10", "mrr@10")
+MODES = ("full", "pop100")
+TOLERANCE = 0.01
+FINDINGS = re.compile(r"<!-- findings -->.*?<!-- /findings -->", re.S)
+
+
+# --- aggregation ---------------------------------------------------------------------------------
+
+
+def truth_key(record: Record) -> Key:
+    settings = record["settings"]
+    return (
+        settings["hidden_size"],
+        settings["inner_size"],
+        settings["n_layers"],
+        settings.get("attention_type", "linear"),
+    )
+
+
+def pick_key(record: Record) -> Key:
+    arch = record["architecture"]
+    attention = record["settings"].get("attention_type", "linear")
+    return (arch["hidden_size"], arch["inner_size"], arch["n_layers"], attention)
+
+
+def mean_std(values: Sequence[float]) -> tuple[float | None, float | None]:
+    if not values:
+        return None, None
+    return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else 0.0)
+
+
+def aggregate(records: Sequence[Record]) -> list[Record]:
+    """One entry per architecture: metrics mean ± std over seeds, cost."""
+    groups: dict[Key, list[Record]] = {}
+    for record in records:
+        if record.get("status") == "ok":
+            groups.setdefault(truth_key(record), []).append(record)
+    entries = []
+    for key, runs in sorted(groups.items()):
+        hidden, inner, layers, attention = key
+        entry: Record = {
+            "name": runs[0]["name"].rsplit("-s", 1)[0],
+            "model": runs[0]["model"],
+            "hidden_size": hidden,
+            "inner_size": inner,
+            "n_layers": layers,
+            "attention_type": attention,
+            "gate_layers": runs[0]["settings"].get("gate_layers", 0),
+            "seeds": [r["settings"]["seed"] for r in runs],
+            "flops": runs[0]["efficiency"]["flops"],
+            "params": runs[0]["efficiency"]["params"],
+            "inference_seconds": statistics.median(
+                r["efficiency"]["inference_seconds"] for r in runs
+            ),
+        }
+        for mode in MODES:
+            for name in METRICS:
+                mean, std = mean_std([metric(r, name, mode) for r in runs])
+                entry[f"{name}_{mode}_mean"], entry[f"{name}_{mode}_std"] = mean, std
+        entry["valid_ndcg@10_mean"], _ = mean_std([valid_metric(r) for r in runs])
+        entry["by_seed"] = {
+            str(r["settings"]["seed"]): {mode: metric(r, "ndcg@10", mode) for mode in MODES}
+            for r in runs
+        }
+        entries.append(entry)
+    return entries
+
+
+def pareto_front(entries: Sequence[Record], score: str = "ndcg@10_full_mean") -> list[str]:
+    """Names of the architectures no cheaper-or-equal one beats (FLOPs ↓, score ↑)."""
+    front, best = [], -1.0
+    for entry in sorted(entries, key=lambda e: (e["flops"], -e[score])):
+        if entry[score] > best:
+            front.append(entry["name"])
+            best = entry[score]
+    return front
+
+
+def best_at_or_below(entries: Sequence[Record], flops: float, score: str) -> Record | None:
+    eligible = [e for e in entries if e["flops"] <= flops]
+    return max(eligible, key=lambda e: e[score]) if eligible else None
+
+
+def kendall_tau(xs: Sequence[float], ys: Sequence[float]) -> float | None:
+    if len(xs) < 2:
+        return None
+    from scipy.stats import kendalltau
+
+    return float(kendalltau(xs, ys).statistic)
+
+
+def paired_p(xs: Sequence[float], ys: Sequence[float]) -> float | None:
+    if len(xs) < 2:
+        return None
+    from scipy.stats import ttest_rel
+
+    return float(ttest_rel(xs, ys).pvalue)
+
+
+def judge_searches(
+    searches: Sequence[Record], entries: Sequence[Record], sasrec: Record | None
+) -> list[Record]:
+    """Per search method: its picks, retrained metrics, regret, Kendall τ, paired test."""
+    by_key = {
+        (e["hidden_size"], e["inner_size"], e["n_layers"], e["attention_type"]): e for e in entries
+    }
+    methods: dict[str, list[Record]] = {}
+    for record in searches:
+        if record.get("status") == "ok" and record.get("architecture"):
+            methods.setdefault(record["group"], []).append(record)
+    judged = []
+    for method, runs in methods.items():
+        picks, taus, regrets = [], [], []
+        for run in runs:
+            truth = by_key.get(pick_key(run))
+            best = best_at_or_below(entries, truth["flops"], "ndcg@10_full_mean") if truth else None
+            regret = None
+            if truth and best:
+                regret = (best["ndcg@10_full_mean"] - truth["ndcg@10_full_mean"]) / best[
+                    "ndcg@10_full_mean"
+                ]
+                regrets.append(regret)
+            scores = run.get("shared_weight_scores") or []
+            pairs = [
+                (s["valid_score"], by_key[k]["valid_ndcg@10_mean"])
+                for s in scores
+                if (k := (s["hidden_size"], s["inner_size"], s["n_layers"], "linear")) in by_key
+            ]
+            tau = kendall_tau([a for a, _ in pairs], [b for _, b in pairs])
+            if tau is not None:
+                taus.append(tau)
+            picks.append(
+                {
+                    "seed": run["settings"]["seed"],
+                    "architecture": truth["name"] if truth else str(pick_key(run)),
+                    "flops": run["efficiency"]["flops"],
+                    "ndcg@10_full": metric(run, "ndcg@10"),
+                    "ndcg@10_pop100": metric(run, "ndcg@10", "pop100"),
+                    "truth_ndcg@10_full_mean": truth["ndcg@10_full_mean"] if truth else None,
+                    "regret": regret,
+                    "kendall_tau": tau,
+                    "on_front": bool(regret is not None and regret <= TOLERANCE),
+                }
+            )
+        entry: Record = {"method": method, "picks": sorted(picks, key=lambda p: p["seed"])}
+        for mode in MODES:
+            entry[f"ndcg@10_{mode}_mean"], entry[f"ndcg@10_{mode}_std"] = mean_std(
+                [p[f"ndcg@10_{mode}"] for p in picks]
+            )
+        entry["flops_mean"] = statistics.fmean(p["flops"] for p in picks)
+        entry["regret_mean"], _ = mean_std(regrets)
+        entry["kendall_tau_mean"], _ = mean_std(taus)
+        entry["search_wall_seconds_mean"] = statistics.fmean(r["wall_seconds"] for r in runs)
+        if sasrec:
+            for mode in MODES:
+                pairs = [
+                    (p[f"ndcg@10_{mode}"], sasrec["by_seed"][str(p["seed"])][mode])
+                    for p in picks
+                    if str(p["seed"]) in sasrec["by_seed"]
+                ]
+                entry[f"paired_p_vs_sasrec_{mode}"] = paired_p(*zip(*pairs)) if pairs else None
+            entry["flops_vs_sasrec"] = entry["flops_mean"] / sasrec["flops"]
+        judged.append(entry)
+    return judged
+
+
+# --- report --------------------------------------------------------------------------------------
+
+
+def truth_table(entries: Sequence[Record], front: Sequence[str], sasrec: Record | None) -> str:
+    head = (
+        "| architecture | attention | FLOPs | × SASRec FLOPs | params | inference s |"
+        " NDCG@10 full | Recall@10 full | MRR@10 full | NDCG@10 pop100 | Recall@10 pop100 |"
+        " MRR@10 pop100 | valid NDCG@10 | seeds | Pareto |"
+    )
+    lines = [head, "|" + "---|" * 15]
+    for e in sorted(entries, key=lambda e: e["flops"]):
+
+        def pm(name: str, mode: str, entry: Record = e) -> str:
+            return f"{fmt(entry[f'{name}_{mode}_mean'])} ± {fmt(entry[f'{name}_{mode}_std'])}"
+
+        ratio = e["flops"] / sasrec["flops"] if sasrec else None
+        lines.append(
+            f"| {e['name']} | {e['attention_type']} | {fmt(e['flops'])} | {fmt(ratio, 2)} |"
+            f" {fmt(e['params'])} | {fmt(e['inference_seconds'], 3)} |"
+            f" {pm('ndcg@10', 'full')} | {pm('recall@10', 'full')} | {pm('mrr@10', 'full')} |"
+            f" {pm('ndcg@10', 'pop100')} | {pm('recall@10', 'pop100')} | {pm('mrr@10', 'pop100')} |"
+            f" {fmt(e['valid_ndcg@10_mean'])} | {len(e['seeds'])} |"
+            f" {'yes' if e['name'] in front else ''} |"
+        )
+    return "\n".join(lines)
+
+
+def search_table(judged: Sequence[Record]) -> str:
+    lines = [
+        "| method | picks (per seed) | FLOPs × SASRec | NDCG@10 full | NDCG@10 pop100 |"
+        " p vs SASRec full | p vs SASRec pop100 | regret (mean) | on front | Kendall τ |"
+        " wall s |",
+        "|" + "---|" * 11,
+    ]
+    for j in judged:
+        picks = ", ".join(p["architecture"] for p in j["picks"])
+        on_front = sum(p["on_front"] for p in j["picks"])
+        lines.append(
+            f"| {j['method']} | {picks} | {fmt(j.get('flops_vs_sasrec'), 2)} |"
+            f" {fmt(j['ndcg@10_full_mean'])} ± {fmt(j['ndcg@10_full_std'])} |"
+            f" {fmt(j['ndcg@10_pop100_mean'])} ± {fmt(j['ndcg@10_pop100_std'])} |"
+            f" {fmt(j.get('paired_p_vs_sasrec_full'), 3)} |"
+            f" {fmt(j.get('paired_p_vs_sasrec_pop100'), 3)} |"
+            f" {fmt(j['regret_mean'], 3)} | {on_front}/{len(j['picks'])} |"
+            f" {fmt(j['kendall_tau_mean'], 2)} | {fmt(j['search_wall_seconds_mean'])} |"
+        )
+    return "\n".join(lines)
+
+
+def summary_lines(entries: Sequence[Record], sasrec: Record | None) -> list[str]:
+    score = "ndcg@10_full_mean"
+    best = max(entries, key=lambda e: e[score])
+    lines = [
+        f"- Best architecture (test NDCG@10, full ranking): **{best['name']}** {best[score]:.4f}."
+    ]
+    if sasrec:
+        lines.append(
+            f"- Full-size softmax SASRec: {sasrec[score]:.4f} full, "
+            f"{sasrec['ndcg@10_pop100_mean']:.4f} pop100, {fmt(sasrec['flops'])} FLOPs."
+        )
+        cheap = best_at_or_below(
+            [e for e in entries if e["attention_type"] == "linear"], 0.3 * sasrec["flops"], score
+        )
+        if cheap:
+            gap = (cheap[score] - sasrec[score]) / sasrec[score]
+            lines.append(
+                f"- Best at ≤ 30 % of SASRec's FLOPs: **{cheap['name']}** {cheap[score]:.4f}"
+                f" ({gap:+.1%} vs SASRec, {cheap['flops'] / sasrec['flops']:.2f}× its FLOPs)."
+            )
+        within = [e for e in entries if e[score] >= sasrec[score] * (1 - TOLERANCE)]
+        if within:
+            cheapest = min(within, key=lambda e: e["flops"])
+            lines.append(
+                f"- Cheapest within 1 % of SASRec: **{cheapest['name']}**"
+                f" ({cheapest['flops'] / sasrec['flops']:.2f}× its FLOPs)."
+            )
+    return lines
+
+
+def plot(entries: Sequence[Record], front: Sequence[str], judged: Sequence[Record], path: Path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axis = plt.subplots(figsize=(8, 5))
+    for e in entries:
+        colour = "tab:red" if e["attention_type"] == "softmax" else "tab:blue"
+        axis.errorbar(
+            e["flops"], e["ndcg@10_full_mean"], yerr=e["ndcg@10_full_std"], fmt="o", color=colour
+        )
+        axis.annotate(e["name"], (e["flops"], e["ndcg@10_full_mean"]), fontsize=7)
+    points = sorted((e["flops"], e["ndcg@10_full_mean"]) for e in entries if e["name"] in front)
+    axis.step(*zip(*points), where="post", color="grey", linestyle="--", label="Pareto front")
+    markers = "s^vDP*X"
+    for index, j in enumerate(judged):
+        axis.scatter(
+            [p["flops"] for p in j["picks"]],
+            [p["ndcg@10_full"] for p in j["picks"]],
+            marker=markers[index % len(markers)],
+            s=60,
+            facecolors="none",
+            edgecolors=f"C{index + 2}",
+            label=f"{j['method']} (retrained)",
+        )
+    axis.set_xscale("log")
+    axis.set_xlabel("FLOPs (one full-ranking forward, log)")
+    axis.set_ylabel("test NDCG@10, full ranking (mean ± std over seeds)")
+    axis.legend(fontsize="small")
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+
+
+def build(truth: Sequence[Record], search: Sequence[Record], meta: Record) -> Record:
+    entries = aggregate(truth)
+    sasrec = next((e for e in entries if e["attention_type"] == "softmax"), None)
+    linear = [e for e in entries if e["attention_type"] == "linear"]
+    return {
+        **meta,
+        "architectures": entries,
+        "pareto_front": pareto_front(entries),
+        "searches": judge_searches(search, linear, sasrec),
+        "truth_runs": list(truth),
+        "search_runs": list(search),
+    }
+
+
+def render(data: Record, out: Path) -> None:
+    entries, front, judged = data["architectures"], data["pareto_front"], data["searches"]
+    sasrec = next((e for e in entries if e["attention_type"] == "softmax"), None)
+    plot(entries, front, judged, out.with_suffix(".png"))
+    md = out.with_suffix(".md")
+    old = md.read_text(encoding="utf-8") if md.is_file() else ""
+    kept = FINDINGS.search(old)
+    findings = kept.group(0) if kept else "<!-- findings -->\n(none yet)\n<!-- /findings -->"
+    parts = [
+        f"# Ground truth of EASRec's search space: {data['dataset']}",
+        "",
+        f"Commands: `{data['truth_command']}`"
+        + (f"; `{data['search_command']}`" if data.get("search_command") else "")
+        + f"; report: `{data['report_command']}`.",
+        "",
+        data.get("note", ""),
+        "",
+        "## Findings (written by hand; kept when the report is regenerated)",
+        "",
+        findings,
+        "",
+        "## Summary (computed)",
+        "",
+        *summary_lines(entries, sasrec),
+        "",
+        "## Every architecture, trained from scratch to convergence",
+        "",
+        "Test split; `full` = ranking against all items (headline), `pop100` = against 100"
+        " popularity-sampled negatives (the papers' protocol); mean ± std over seeds.",
+        "",
+        truth_table(entries, front, sasrec),
+        "",
+        f"![NDCG@10 against FLOPs]({out.with_suffix('.png').name})",
+    ]
+    if judged:
+        parts += [
+            "",
+            "## EASRec's searches, judged against the ground truth",
+            "",
+            "Each search ran to convergence (search early stopping, then retraining of the chosen"
+            " network with early stopping), 3 seeds. NDCG@10 is the retrained network's; regret"
+            " uses the ground truth's mean of the picked architecture; paired t-test against"
+            " SASRec by seed.",
+            "",
+            search_table(judged),
+        ]
+    md.write_text("\n".join(parts) + "\n", encoding="utf-8")
+    print(f"wrote {md} and {out.with_suffix('.png')}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--truth", help="suite.json of --suite=space_truth_cpu")
+    parser.add_argument("--search", help="suite.json of --suite=search_cpu")
+    parser.add_argument("--dataset", default="ml-100k")
+    parser.add_argument("--out", help="path without extension")
+    parser.add_argument("--note", default="")
+    parser.add_argument("--from_json", help="rebuild OUT.md and OUT.png from this OUT.json")
+    args = parser.parse_args(argv)
+    if args.from_json:
+        source = Path(args.from_json)
+        render(json.loads(source.read_text(encoding="utf-8")), source.with_suffix(""))
+        return 0
+    if not args.truth or not args.out:
+        parser.error("--truth and --out are needed (or --from_json)")
+    truth = json.loads(Path(args.truth).read_text(encoding="utf-8"))["runs"]
+    search = (
+        json.loads(Path(args.search).read_text(encoding="utf-8"))["runs"] if args.search else []
+    )
+    data_path = "" if args.dataset == "ml-100k" else " --data_path=../shared/datasets"
+    out = Path(args.out)
+    meta = {
+        "dataset": args.dataset,
+        "note": args.note,
+        "truth_command": "python benchmarks/suite.py --suite=space_truth_cpu"
+        f" --dataset={args.dataset}{data_path} --out=saved/space_truth_{args.dataset} --workers=2",
+        "search_command": "python benchmarks/suite.py --suite=search_cpu"
+        f" --dataset={args.dataset}{data_path} --out=saved/search_{args.dataset} --workers=2"
+        if args.search
+        else None,
+        "report_command": f"python benchmarks/space_truth.py --from_json {out}.json",
+    }
+    data = build(truth, search, meta)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.with_suffix(".json").write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
+    render(data, out)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
