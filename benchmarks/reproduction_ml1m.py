@@ -94,7 +94,7 @@ def run_model(
     from recbole_easrec.config import build_config
     from recbole_easrec.efficiency import count_parameters, model_flops
     from recbole_easrec.quick_start import configure_logging, load_data
-    from recbole_easrec.registry import resolve_trainer
+    from recbole_easrec.trainer import resolve_trainer
 
     run_dir = (Path("saved") / f"reproduction_{dataset_name}" / model).resolve()  # logs
     run_dir.mkdir(parents=True, exist_ok=True)

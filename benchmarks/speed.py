@@ -49,7 +49,7 @@ from recbole.utils import init_seed
 
 from recbole_easrec.artifacts import write_json_atomic, write_text_atomic
 from recbole_easrec.config import build_config
-from recbole_easrec.registry import resolve_trainer
+from recbole_easrec.trainer import resolve_trainer
 from recbole_easrec.training_modes import TARGETS_FIELD, AutoregressiveLoader
 
 RESULTS = Path(__file__).resolve().parent / "results"

@@ -11,22 +11,38 @@ command line and passes the overrides as ``config_dict`` (no hidden global input
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 import recbole
-import yaml
 from recbole.config import Config
 
 from recbole_easrec.budget import validate_budget
+from recbole_easrec.defaults import PROPERTIES_DIR, fill_missing_defaults, read_yaml_file
 from recbole_easrec.errors import ConfigError, UserError
 from recbole_easrec.registry import resolve_model
 from recbole_easrec.training_modes import TRAIN_MODES
+from recbole_easrec.validation import (
+    require_choice,
+    require_divisible,
+    require_positive_int,
+    require_probability,
+)
 
-PROPERTIES_DIR = Path(__file__).resolve().parent / "properties"
+__all__ = [
+    "PROPERTIES_DIR",
+    "EasRecConfig",
+    "build_config",
+    "fill_missing_defaults",
+    "read_yaml_file",
+    "require_choice",
+    "require_divisible",
+    "require_positive_int",
+    "require_probability",
+    "validate_run_config",
+]
 
 
 class EasRecConfig(Config):
@@ -80,44 +96,6 @@ def default_sequential_load_col(settings: Mapping[str, Any]) -> dict[str, list[s
     """
     fields = ("USER_ID_FIELD", "ITEM_ID_FIELD", "TIME_FIELD")
     return {"inter": [settings.get(key) or key.split("_")[0].lower() for key in fields]}
-
-
-def fill_missing_defaults(config: Any, model_class: type) -> None:
-    """Give ``config`` the plugin defaults it lacks, for a config built without :class:`EasRecConfig`.
-
-    RecBole's own ``Config(model=LinRec, ...)`` looks for model YAML only inside RecBole, so our
-    models would miss their keys; they call this first. Existing values are never replaced. Files:
-    ``properties/overall.yaml`` then ``properties/model/<Class>.yaml`` for each class in the model's
-    hierarchy, most general first.
-    """
-    files = [PROPERTIES_DIR / "overall.yaml"]
-    files += [
-        PROPERTIES_DIR / "model" / f"{cls.__name__}.yaml" for cls in reversed(model_class.__mro__)
-    ]
-    defaults: dict[str, Any] = {}
-    for file in files:
-        if file.is_file():
-            defaults.update(read_yaml_file(file))
-    for key, value in defaults.items():
-        if key not in config:
-            config[key] = value
-
-
-def read_yaml_file(path: str | os.PathLike[str], loader: Any = yaml.SafeLoader) -> dict[str, Any]:
-    """Read a YAML mapping; a missing or malformed file is a one-line :class:`ConfigError`."""
-    try:
-        with open(path, encoding="utf-8") as handle:
-            content = yaml.load(handle.read(), Loader=loader)
-    except FileNotFoundError:
-        raise ConfigError(f"config file not found: {path}") from None
-    except yaml.YAMLError as exc:
-        problem = getattr(exc, "problem", None) or "invalid YAML"
-        raise ConfigError(f"config file {path} is not valid YAML ({problem})") from None
-    if content is None:
-        return {}
-    if not isinstance(content, dict):
-        raise ConfigError(f"config file {path} must hold a mapping of key: value lines")
-    return content
 
 
 def build_config(
@@ -186,38 +164,4 @@ def validate_eval_modes(config: Any) -> None:
         raise ConfigError(
             "extra_eval_modes must be a list of evaluation modes such as [full, uni100, pop100],"
             f" got {modes!r}"
-        )
-
-
-# --- value checks used by the models ------------------------------------------------------------
-
-
-def require_positive_int(config: Any, *keys: str) -> None:
-    """Each key must hold an int ≥ 1."""
-    for key in keys:
-        value = config[key]
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ConfigError(f"{key} must be a positive integer, got {value!r}")
-
-
-def require_probability(config: Any, *keys: str) -> None:
-    """Each key must hold a number in [0, 1) (dropout rates)."""
-    for key in keys:
-        value = config[key]
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
-            raise ConfigError(f"{key} must be a number in [0, 1), got {value!r}")
-
-
-def require_choice(config: Any, key: str, choices: Iterable[str]) -> None:
-    """The key must hold one of ``choices``."""
-    choices = tuple(choices)
-    if config[key] not in choices:
-        raise ConfigError(f"{key} must be one of {', '.join(choices)}; got {config[key]!r}")
-
-
-def require_divisible(config: Any, key: str, divisor_key: str) -> None:
-    """``config[key]`` must be a multiple of ``config[divisor_key]`` (e.g. hidden size by heads)."""
-    if config[key] % config[divisor_key] != 0:
-        raise ConfigError(
-            f"{key} ({config[key]}) must be divisible by {divisor_key} ({config[divisor_key]})"
         )

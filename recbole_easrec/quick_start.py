@@ -23,8 +23,9 @@ from recbole_easrec.config import build_config, validate_run_config
 from recbole_easrec.data.checks import check_dataset_files
 from recbole_easrec.efficiency import median_seconds, model_flops, peak_memory_bytes
 from recbole_easrec.errors import DataError
-from recbole_easrec.registry import plugin_model_names, resolve_trainer
+from recbole_easrec.registry import plugin_model_names
 from recbole_easrec.saving import save_model
+from recbole_easrec.trainer import resolve_trainer
 
 RESULT_FILE = "result.json"
 # (epoch, valid_score, valid_metrics) after every validation epoch; see run_recbole_easrec.

@@ -11,7 +11,7 @@ from recbole.trainer import Trainer
 from recbole_easrec.budget import BudgetedLoader, TrainingBudgetSpent
 from recbole_easrec.errors import ConfigError
 from recbole_easrec.quick_start import run_recbole_easrec
-from recbole_easrec.registry import resolve_trainer
+from recbole_easrec.trainer import resolve_trainer
 from recbole_easrec.trainer.base import EasRecBaseTrainer
 
 

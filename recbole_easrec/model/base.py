@@ -17,13 +17,7 @@ from recbole.model.loss import BPRLoss
 from recbole.utils import InputType
 from torch import Tensor, nn
 
-from recbole_easrec.config import (
-    fill_missing_defaults,
-    require_choice,
-    require_divisible,
-    require_positive_int,
-    require_probability,
-)
+from recbole_easrec.defaults import fill_missing_defaults
 from recbole_easrec.model.layers import (
     ATTENTION_TYPES,
     HIDDEN_ACTIVATIONS,
@@ -31,6 +25,12 @@ from recbole_easrec.model.layers import (
     init_transformer_weights,
 )
 from recbole_easrec.training_modes import TARGETS_FIELD, TRAIN_MODES
+from recbole_easrec.validation import (
+    require_choice,
+    require_divisible,
+    require_positive_int,
+    require_probability,
+)
 
 LOSS_TYPES = ("CE", "BPR")
 

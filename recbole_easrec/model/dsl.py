@@ -31,11 +31,12 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from recbole_easrec.config import fill_missing_defaults, require_choice, require_positive_int
+from recbole_easrec.defaults import fill_missing_defaults
 from recbole_easrec.errors import ConfigError
 from recbole_easrec.model.base import TransformerRecommender, validate_transformer_config
 from recbole_easrec.sparse.export import export_sparse, import_sparse
 from recbole_easrec.sparse.masks import DSL_INITS, random_masks
+from recbole_easrec.validation import require_choice, require_positive_int
 
 BACKBONES = {"SASRec": "softmax", "LinRec": "linear"}
 

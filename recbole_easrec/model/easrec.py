@@ -26,7 +26,6 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from recbole_easrec.config import require_choice, require_positive_int
 from recbole_easrec.errors import ConfigError
 from recbole_easrec.model.base import TransformerRecommender, validate_transformer_config
 from recbole_easrec.model.easrec_compact import require_gate_layers
@@ -40,6 +39,7 @@ from recbole_easrec.search.space import (
     within_budget,
 )
 from recbole_easrec.search.supernet import SuperNet, kept_width
+from recbole_easrec.validation import require_choice, require_positive_int
 
 
 def _require_ratio_list(config: Any, key: str) -> list[float]:

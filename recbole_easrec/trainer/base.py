@@ -27,7 +27,7 @@ class EasRecBaseTrainer(Trainer):
     (benchmarks/results/speed.md). Results are unchanged (anomaly detection only raises on NaN
     gradients; RecBole's own NaN-loss check stays). The previous mode is restored when ``fit``
     returns. RecBole's own models whose trainer is RecBole's plain ``Trainer`` (SASRec, FDSA,
-    SASRecF, BERT4Rec, GRU4Rec, …) run with this trainer too (:func:`registry.resolve_trainer`),
+    SASRecF, BERT4Rec, GRU4Rec, …) run with this trainer too (:func:`recbole_easrec.trainer.resolve_trainer`),
     so baselines are measured without the anomaly scans as well.
     """
 
