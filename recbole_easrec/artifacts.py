@@ -6,6 +6,8 @@ import json
 import os
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
 from typing import Any
@@ -44,6 +46,36 @@ def write_text_atomic(path: str | os.PathLike[str], text: str) -> Path:
         Path(temp_name).unlink(missing_ok=True)
         raise
     return path
+
+
+def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> Path:
+    """Write ``data`` to ``path`` atomically (temporary file in the same folder, ``os.replace``)."""
+    with atomic_target(path) as temp:
+        temp.write_bytes(data)
+    return Path(path)
+
+
+def save_torch_atomic(content: Any, path: str | os.PathLike[str]) -> Path:
+    """``torch.save(content, path)``, atomically: a crash keeps the previous file whole."""
+    with atomic_target(path) as temp:
+        torch.save(content, temp)
+    return Path(path)
+
+
+@contextmanager
+def atomic_target(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """A temporary path next to ``path`` to write to; moved onto ``path`` when the block succeeds,
+    removed when it fails (for writers that take a file name: ``savefig``, ``torch.save``)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(handle)
+    try:
+        yield Path(temp_name)
+        os.replace(temp_name, path)
+    except BaseException:
+        Path(temp_name).unlink(missing_ok=True)
+        raise
 
 
 def write_json_atomic(path: str | os.PathLike[str], content: Any) -> Path:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 from recbole_easrec.errors import UserError
@@ -33,6 +34,11 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         metavar="RUN_DIR",
         help="evaluate the model saved in RUN_DIR on its test split instead of training",
+    )
+    parser.add_argument(
+        "--strict",
+        action="store_true",
+        help="an unknown --key=value setting (a typo) is an error instead of a warning",
     )
     add_study_arguments(parser)
     return parser
@@ -116,6 +122,24 @@ def parse_overrides(extra: list[str]) -> dict[str, Any]:
     return overrides
 
 
+def warn_unknown_settings(
+    parser: argparse.ArgumentParser, args: argparse.Namespace, overrides: dict[str, Any]
+) -> None:
+    """Print ``warning: unknown setting …`` for each typo (``--strict``: raise instead)."""
+    from recbole_easrec.settings_check import check_settings
+
+    files = split_config_files(args.config_files) or []
+    for message in check_settings(overrides, parser, files, strict=args.strict):
+        print(f"warning: {message}", file=sys.stderr)
+
+
+def study_lock(output_dir: str | None) -> AbstractContextManager[Any]:
+    """The lock of a study's ``--output_dir`` (a fresh default folder needs none)."""
+    from recbole_easrec.locking import RunLock
+
+    return RunLock(output_dir) if output_dir else nullcontext()
+
+
 def split_config_files(value: str | None) -> list[str] | None:
     if not value:
         return None
@@ -124,11 +148,14 @@ def split_config_files(value: str | None) -> list[str] | None:
 
 def main(argv: list[str] | None = None) -> int:
     """Run one training job; a user error prints one line and returns 2."""
-    args, extra = build_parser().parse_known_args(argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
     try:
         overrides = parse_overrides(extra)
+        warn_unknown_settings(parser, args, overrides)
         if args.tune or args.compare:
-            print(json.dumps(run_study(args, overrides), indent=2))
+            with study_lock(args.output_dir):
+                print(json.dumps(run_study(args, overrides), indent=2))
             return 0
         if args.evaluate:
             from recbole_easrec.quick_start import evaluate_saved_run

@@ -35,7 +35,12 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from recbole_easrec.artifacts import json_safe, write_json_atomic, write_text_atomic
+from recbole_easrec.artifacts import (
+    atomic_target,
+    json_safe,
+    write_json_atomic,
+    write_text_atomic,
+)
 from recbole_easrec.errors import ConfigError, UserError
 
 RESULT_FILE = "result.json"
@@ -494,7 +499,8 @@ def write_plot(path: Path, rows: Sequence[dict[str, Any]], metric: str = PLOT_ME
         axis.set_ylabel(f"test {metric.upper().replace('@', '@')}")
         axis.grid(alpha=0.3)
     figure.tight_layout()
-    figure.savefig(path, dpi=120)
+    with atomic_target(path) as temp:
+        figure.savefig(temp, dpi=120, format="png")
     plt.close(figure)
 
 

@@ -166,7 +166,9 @@ def _save_checkpoint(self: Any, epoch: int, verbose: bool = True, **kwargs: Any)
         "other_parameter": _plain_values(self.model.other_parameter()),
         "optimizer": self.optimizer.state_dict(),
     }
-    torch.save(state, saved_model_file)
+    from recbole_easrec.artifacts import save_torch_atomic
+
+    save_torch_atomic(state, saved_model_file)
     if verbose:
         self.logger.info(set_color("Saving current", "blue") + f": {saved_model_file}")
 

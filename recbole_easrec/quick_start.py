@@ -23,6 +23,7 @@ from recbole_easrec.config import build_config, validate_run_config
 from recbole_easrec.data.checks import check_dataset_files
 from recbole_easrec.efficiency import median_seconds, model_flops, peak_memory_bytes
 from recbole_easrec.errors import DataError
+from recbole_easrec.locking import RunLock
 from recbole_easrec.registry import plugin_model_names
 from recbole_easrec.saving import save_model
 from recbole_easrec.trainer import resolve_trainer
@@ -71,62 +72,68 @@ def run_recbole_easrec(
         else new_run_dir(config["model"], config["dataset"])
     )
     run_dir.mkdir(parents=True, exist_ok=True)
-    config["checkpoint_dir"] = str(run_dir)
-    configure_logging(run_dir, config["state"])
-    init_seed(config["seed"], config["reproducibility"])
+    with RunLock(run_dir):  # one run per folder; released even if the run fails
+        config["checkpoint_dir"] = str(run_dir)
+        configure_logging(run_dir, config["state"])
+        init_seed(config["seed"], config["reproducibility"])
 
-    full_dataset, (train_data, valid_data, test_data) = prepare_data(config)
-    init_seed(config["seed"] + config["local_rank"], config["reproducibility"])
-    model_instance = config.model_class(config, train_data._dataset).to(config["device"])
-    logging.getLogger().info(model_instance)
-    trainer = resolve_trainer(config["MODEL_TYPE"], config["model"])(config, model_instance)
-    trainer.saved_model_file = str(run_dir / "checkpoint.pth")
+        full_dataset, (train_data, valid_data, test_data) = prepare_data(config)
+        init_seed(config["seed"] + config["local_rank"], config["reproducibility"])
+        model_instance = config.model_class(config, train_data._dataset).to(config["device"])
+        logging.getLogger().info(model_instance)
+        trainer = resolve_trainer(config["MODEL_TYPE"], config["model"])(config, model_instance)
+        trainer.saved_model_file = str(run_dir / "checkpoint.pth")
 
-    start = time.perf_counter()
-    best_valid_score, best_valid_result = trainer.fit(
-        train_data,
-        valid_data,
-        saved=saved,
-        show_progress=config["show_progress"],
-        callback_fn=fit_callback(trainer, epoch_callback),
-    )
-    train_seconds = time.perf_counter() - start
-    load_best = saved and Path(trainer.saved_model_file).is_file()
-    test_result = trainer.evaluate(
-        test_data, load_best_model=load_best, show_progress=config["show_progress"]
-    )
-    final_model = getattr(trainer, "model", model_instance)
-    extra_results = evaluate_extra_modes(
-        trainer,
-        config,
-        full_dataset,
-        (train_data, valid_data, test_data),
-        lambda mode: build_config(
-            model, dataset, config_file_list, {**overrides, "eval_args": with_mode(config, mode)}
-        ),
-    )
+        start = time.perf_counter()
+        best_valid_score, best_valid_result = trainer.fit(
+            train_data,
+            valid_data,
+            saved=saved,
+            show_progress=config["show_progress"],
+            callback_fn=fit_callback(trainer, epoch_callback),
+        )
+        train_seconds = time.perf_counter() - start
+        load_best = saved and Path(trainer.saved_model_file).is_file()
+        test_result = trainer.evaluate(
+            test_data, load_best_model=load_best, show_progress=config["show_progress"]
+        )
+        final_model = getattr(trainer, "model", model_instance)
+        extra_results = evaluate_extra_modes(
+            trainer,
+            config,
+            full_dataset,
+            (train_data, valid_data, test_data),
+            lambda mode: build_config(
+                model,
+                dataset,
+                config_file_list,
+                {**overrides, "eval_args": with_mode(config, mode)},
+            ),
+        )
 
-    result = {
-        "model": config["model"],
-        "dataset": config["dataset"],
-        "output_dir": str(run_dir),
-        "config": config.final_config_dict,
-        "best_valid_score": best_valid_score,
-        "best_valid_result": dict(best_valid_result or {}),
-        "test_result": dict(test_result or {}),
-        "test_protocol": evaluation_mode(config),
-        "extra_test_results": extra_results,
-        "efficiency": measure_efficiency(final_model, trainer, test_data, config, train_seconds),
-    }
-    if hasattr(trainer, "result_extras"):
-        result.update(trainer.result_extras())
-    if config["model"] in plugin_model_names() and not getattr(trainer, "saves_model", False):
-        save_model(run_dir, final_model, config)
-    write_json_atomic(run_dir / RESULT_FILE, result)
-    logging.getLogger().info(
-        "test result: %s; wrote %s", result["test_result"], run_dir / RESULT_FILE
-    )
-    return result
+        result = {
+            "model": config["model"],
+            "dataset": config["dataset"],
+            "output_dir": str(run_dir),
+            "config": config.final_config_dict,
+            "best_valid_score": best_valid_score,
+            "best_valid_result": dict(best_valid_result or {}),
+            "test_result": dict(test_result or {}),
+            "test_protocol": evaluation_mode(config),
+            "extra_test_results": extra_results,
+            "efficiency": measure_efficiency(
+                final_model, trainer, test_data, config, train_seconds
+            ),
+        }
+        if hasattr(trainer, "result_extras"):
+            result.update(trainer.result_extras())
+        if config["model"] in plugin_model_names() and not getattr(trainer, "saves_model", False):
+            save_model(run_dir, final_model, config)
+        write_json_atomic(run_dir / RESULT_FILE, result)
+        logging.getLogger().info(
+            "test result: %s; wrote %s", result["test_result"], run_dir / RESULT_FILE
+        )
+        return result
 
 
 def fit_callback(trainer: Any, epoch_callback: EpochCallback | None) -> Callable | None:

@@ -52,7 +52,7 @@ import torch
 from recbole.data.dataloader import TrainDataLoader
 from torch.nn.utils import clip_grad_norm_
 
-from recbole_easrec.artifacts import write_json_atomic
+from recbole_easrec.artifacts import atomic_target, write_json_atomic
 from recbole_easrec.efficiency import count_parameters
 from recbole_easrec.saving import save_model
 from recbole_easrec.search.arch_data import split_holdout
@@ -433,7 +433,8 @@ class EASRecTrainer(EasRecBaseTrainer):
         bottom.set_xlabel("iteration")
         figure.tight_layout()
         path = self.run_dir() / TRACE_PLOT
-        figure.savefig(path, dpi=100)
+        with atomic_target(path) as temp:
+            figure.savefig(temp, dpi=100, format="png")
         plt.close(figure)
         return path
 
