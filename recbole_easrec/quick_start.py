@@ -20,9 +20,8 @@ from recbole.utils import init_seed
 
 from recbole_easrec.artifacts import new_run_dir, write_json_atomic
 from recbole_easrec.config import build_config, validate_run_config
-from recbole_easrec.data.checks import check_dataset_files
+from recbole_easrec.data.checks import check_dataset_files, check_split, load_error, report
 from recbole_easrec.efficiency import median_seconds, model_flops, peak_memory_bytes
-from recbole_easrec.errors import DataError
 from recbole_easrec.locking import RunLock
 from recbole_easrec.registry import plugin_model_names
 from recbole_easrec.saving import save_model
@@ -219,13 +218,11 @@ def prepare_data(config: Any) -> tuple[Any, tuple[Any, Any, Any]]:
     try:
         dataset = create_dataset(config)
     except (ValueError, KeyError, TypeError, IndexError, pd.errors.ParserError) as exc:
-        first_line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise DataError(
-            f"cannot load dataset {config['dataset']!r} from {config['data_path']}: {first_line};"
-            " check that the atomic files are tab separated with name:type headers"
-        ) from None
+        raise load_error(config, exc) from None
     logging.getLogger().info(dataset)
-    return dataset, data_preparation(config, dataset)
+    loaders = data_preparation(config, dataset)
+    report(check_split(config, loaders))
+    return dataset, loaders
 
 
 def evaluation_mode(config: Any) -> str:

@@ -114,7 +114,7 @@ def test_malformed_dataset_values(tmp_path, capsys):
     rows = "user_id:token\titem_id:token\ttimestamp:float\nu1\ti1\tyesterday\nu1\ti2\t5\n"
     (folder / "broken.inter").write_text(rows)
     err = run_bad(["--model=LinRec", "--dataset=broken", f"--data_path={tmp_path}"], capsys)
-    assert "cannot load dataset 'broken'" in err
+    assert "broken.inter line 2: timestamp 'yesterday' is not a number" in err
 
 
 def test_malformed_config_file(tmp_path, capsys):
