@@ -204,6 +204,108 @@ def judge_searches(
     return judged
 
 
+# --- selection rules on the same searches ---------------------------------------------------------
+
+# The search itself does not depend on ``flops_budget`` or ``selection_tolerance`` (they only choose
+# the path to reconstruct after it), so every rule below is what a run with that setting picks.
+SELECTION_RULES: tuple[tuple[str, str, float | None, float], ...] = (
+    ("α·β", "probabilities", None, 0.0),
+    ("α·β, budget 0.3", "probabilities", 0.3, 0.0),
+    ("shared weights", "shared", None, 0.0),
+    ("shared weights, tolerance 1 %", "shared", None, 0.01),
+    ("shared weights, tolerance 2 %", "shared", None, 0.02),
+    ("shared weights, tolerance 5 %", "shared", None, 0.05),
+    ("shared weights, budget 0.3", "shared", 0.3, 0.0),
+)
+
+
+def rule_pick(run: Record, source: str, budget: float | None, tolerance: float) -> Key | None:
+    """The (hidden, inner, layers) a search run would reconstruct under one selection rule."""
+    from recbole_easrec.search.space import Architecture, choose
+
+    scores_list = run.get("shared_weight_scores") or []
+    if not scores_list:
+        return None
+    fractions = {
+        Architecture(s["candidate"], s["n_layers"]): s["flops_fraction"] for s in scores_list
+    }
+    widths = {s["candidate"]: (s["hidden_size"], s["inner_size"]) for s in scores_list}
+    if source == "probabilities":
+        alpha, beta = run["architecture"]["alpha"], run["architecture"]["beta"]
+        scores = {arch: alpha[arch.candidate] * beta[arch.depth - 1] for arch in fractions}
+    else:
+        scores = {
+            Architecture(s["candidate"], s["n_layers"]): s["valid_score"] for s in scores_list
+        }
+    arch = choose(scores, fractions, budget, tolerance)
+    return (*widths[arch.candidate], arch.depth, "linear")
+
+
+def judge_rules(searches: Sequence[Record], entries: Sequence[Record]) -> list[Record]:
+    """Every selection rule on every search run, judged by the ground truth's mean test NDCG@10:
+    regret against the best architecture at or below the pick's FLOPs (and, with a budget,
+    against the best within the budget)."""
+    if not entries:
+        return []
+    by_key = {
+        (e["hidden_size"], e["inner_size"], e["n_layers"], e["attention_type"]): e for e in entries
+    }
+    largest = max(e["flops"] for e in entries)
+    score = "ndcg@10_full_mean"
+    judged = []
+    methods = sorted({r["group"] for r in searches if r.get("status") == "ok"})
+    for method in methods:
+        runs = [r for r in searches if r["group"] == method and r.get("status") == "ok"]
+        for label, source, budget, tolerance in SELECTION_RULES:
+            picks = []
+            for run in runs:
+                key = rule_pick(run, source, budget, tolerance)
+                truth = by_key.get(key) if key else None
+                if truth is None:
+                    continue
+                limit = truth["flops"] if budget is None else budget * largest
+                best = best_at_or_below(entries, limit, score)
+                regret = (best[score] - truth[score]) / best[score]
+                picks.append(
+                    {
+                        "seed": run["settings"]["seed"],
+                        "architecture": truth["name"],
+                        "flops_fraction": truth["flops"] / largest,
+                        "truth_ndcg@10_full_mean": truth[score],
+                        "regret": regret,
+                        "on_front": regret <= TOLERANCE,
+                    }
+                )
+            if picks:
+                judged.append(
+                    {
+                        "method": method,
+                        "rule": label,
+                        "picks": picks,
+                        "regret_mean": statistics.fmean(p["regret"] for p in picks),
+                        "flops_fraction_mean": statistics.fmean(p["flops_fraction"] for p in picks),
+                    }
+                )
+    return judged
+
+
+def rules_table(judged: Sequence[Record]) -> str:
+    lines = [
+        "| search | selection rule | picks (per seed) | FLOPs fraction (mean) |"
+        " ground-truth NDCG@10 of the picks | regret (mean) | on front |",
+        "|" + "---|" * 7,
+    ]
+    for j in judged:
+        picks = ", ".join(p["architecture"] for p in j["picks"])
+        truth = ", ".join(fmt(p["truth_ndcg@10_full_mean"]) for p in j["picks"])
+        on_front = sum(p["on_front"] for p in j["picks"])
+        lines.append(
+            f"| {j['method']} | {j['rule']} | {picks} | {fmt(j['flops_fraction_mean'], 3)} |"
+            f" {truth} | {fmt(j['regret_mean'], 3)} | {on_front}/{len(j['picks'])} |"
+        )
+    return "\n".join(lines)
+
+
 # --- report --------------------------------------------------------------------------------------
 
 
@@ -327,6 +429,7 @@ def build(truth: Sequence[Record], search: Sequence[Record], meta: Record) -> Re
         "architectures": entries,
         "pareto_front": pareto_front(entries),
         "searches": judge_searches(search, linear, sasrec),
+        "selection_rules": judge_rules(search, linear),
         "truth_runs": list(truth),
         "search_runs": list(search),
     }
@@ -377,6 +480,19 @@ def render(data: Record, out: Path) -> None:
             " SASRec by seed.",
             "",
             search_table(judged),
+        ]
+    if data.get("selection_rules"):
+        parts += [
+            "",
+            "## Selection rules on the same searches",
+            "",
+            "`flops_budget` and `selection_tolerance` only choose the path after the search, so each"
+            " rule is what a run with that setting picks (same seed, same search). Judged by the"
+            " ground truth's mean test NDCG@10 (full); regret against the best architecture at or"
+            " below the pick's FLOPs, or, with a budget, the best within the budget; on front ="
+            f" regret ≤ {TOLERANCE:.0%}.",
+            "",
+            rules_table(data["selection_rules"]),
         ]
     md.write_text("\n".join(parts) + "\n", encoding="utf-8")
     print(f"wrote {md} and {out.with_suffix('.png')}")

@@ -140,6 +140,7 @@ class EASRec(TransformerRecommender):
             config["attention_type"],
             self.gate_layers,
             self.n_items,
+            self.causal,
         )
         within_budget(self.flops_fraction, config["flops_budget"])  # a budget nothing meets
         self.path: Architecture | None = None

@@ -7,6 +7,9 @@ multiply-add as 2 FLOPs exactly as ``torch.utils.flop_counter`` does (matrix pro
 * Q, K, V and output projections: ``4 · 2·N·h²``;
 * linear attention (eq. 5): ``K'ᵀV`` and ``Q'(K'ᵀV)`` per head: ``2 · 2·N·h·(h/n)``;
   softmax attention: ``QKᵀ`` and ``AV``: ``2 · 2·N²·h``;
+  causal linear attention (``train_mode: autoregressive``), computed in chunks of c positions
+  (``layers.linear_attention``): the same plus the masked ``q kᵀ`` and its product with v inside
+  each chunk, ``2 · 2·h·Σ_chunks c²`` (inference FLOPs only; eq. 15's costs stay non-causal);
 * feed-forward: ``2 · 2·N·h·I``;
 * data-aware gates (once per sequence): 2-layer ``2(h² + h²) + 2(h² + h·I)``, 1-layer
   ``2h² + 2h·I``, none 0.
@@ -41,6 +44,15 @@ def gate_flops(hidden: int, inner: int, gate_layers: int) -> int:
     return 0
 
 
+CAUSAL_CHUNK_SIZE = 64  # the default chunk of recbole_easrec.model.layers.linear_attention
+
+
+def causal_chunk_flops(length: int, hidden: int, chunk_size: int = CAUSAL_CHUNK_SIZE) -> int:
+    """Extra FLOPs of causal linear attention: ``tril(q kᵀ) v`` inside every chunk, all heads."""
+    chunks = [min(chunk_size, length - start) for start in range(0, length, chunk_size)]
+    return 2 * 2 * hidden * sum(c * c for c in chunks)
+
+
 def layer_flops(
     length: int,
     hidden: int,
@@ -48,11 +60,14 @@ def layer_flops(
     n_heads: int,
     attention_type: str = "linear",
     gate_layers: int = 2,
+    causal: bool = False,
 ) -> int:
     """FLOPs of one transformer layer at every one of ``length`` positions (module doc)."""
     projections = 4 * 2 * length * hidden * hidden
     if attention_type == "linear":
         attention = 2 * 2 * length * hidden * (hidden // n_heads)
+        if causal:
+            attention += causal_chunk_flops(length, hidden)
     else:
         attention = 2 * 2 * length * length * hidden
     feed_forward = 2 * 2 * length * hidden * inner
@@ -82,12 +97,14 @@ def inference_flops(
     attention_type: str = "linear",
     gate_layers: int = 2,
     n_items: int = 0,
+    causal: bool = False,
 ) -> int:
     """FLOPs of one full-ranking forward of one sequence of ``length`` items through ``depth``
     layers (the count ``efficiency.flops`` of ``result.json`` measures): ``depth − 1`` layers at
     every position, the last at the last position only, every layer's gates, and the scores
-    against ``n_items`` item embeddings."""
-    full = layer_flops(length, hidden, inner, n_heads, attention_type, gate_layers)
+    against ``n_items`` item embeddings; ``causal``: the layers before the last are causal
+    (``train_mode: autoregressive``)."""
+    full = layer_flops(length, hidden, inner, n_heads, attention_type, gate_layers, causal)
     last = last_layer_flops(length, hidden, inner, n_heads, attention_type)
     gates = gate_flops(hidden, inner, gate_layers)
     return (depth - 1) * full + last + gates + 2 * hidden * n_items

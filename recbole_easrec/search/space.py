@@ -53,6 +53,7 @@ def flops_fractions(
     attention_type: str,
     gate_layers: int,
     n_items: int,
+    causal: bool = False,
 ) -> dict[Architecture, float]:
     """Each architecture's inference FLOPs as a fraction of the largest path's."""
     space = enumerate_space(len(widths), n_layers)
@@ -65,6 +66,7 @@ def flops_fractions(
             attention_type,
             gate_layers,
             n_items,
+            causal,
         )
         for arch in space
     }
