@@ -27,7 +27,8 @@ import sys
 import time
 from pathlib import Path
 
-RESULTS = Path(__file__).resolve().parent / "results"
+from harness import RESULTS, write_json, write_report
+
 MODELS = {
     "SASRec": ("SASRec", {}),
     "softmax (ours)": ("LinRec", {"attention_type": "softmax"}),
@@ -174,10 +175,8 @@ def main() -> None:
         "date": time.strftime("%Y-%m-%d"),
     }
     args.output.parent.mkdir(parents=True, exist_ok=True)
-    from recbole_easrec.artifacts import write_json_atomic, write_text_atomic
-
-    write_json_atomic(args.output.with_suffix(".json"), {"meta": meta, "rows": rows})
-    write_text_atomic(args.output.with_suffix(".md"), markdown(rows, meta))
+    write_json(args.output.with_suffix(".json"), {"meta": meta, "rows": rows})
+    write_report(args.output.with_suffix(".md"), markdown(rows, meta))
     plot(rows, args.output.with_suffix(".png"))
     print(markdown(rows, meta))
 

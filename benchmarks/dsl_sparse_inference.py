@@ -22,9 +22,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
-import statistics
 import sys
 import time
 import warnings
@@ -34,10 +31,10 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from harness import RESULTS, ROOT, time_alternating, write_json, write_report
+from harness import machine as base_machine
 from torch import Tensor
 
-ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "benchmarks" / "results"
 NAME = "dsl_sparse_inference"
 
 SCORING_CASES = [  # (dataset, items, hidden, batch)
@@ -90,13 +87,8 @@ def time_pair(dense: Callable[[], Tensor], sparse: Callable[[], Tensor], repeats
     expected, got = dense(), sparse()
     scale = float(expected.abs().max()) or 1.0
     error = float((expected - got).abs().max()) / scale
-    times: dict[str, list[float]] = {"dense": [], "sparse": []}
-    for _ in range(repeats):
-        for name, call in (("dense", dense), ("sparse", sparse)):
-            start = time.perf_counter()
-            call()
-            times[name].append(time.perf_counter() - start)
-    dense_s, sparse_s = statistics.median(times["dense"]), statistics.median(times["sparse"])
+    medians = time_alternating({"dense": dense, "sparse": sparse}, repeats, warmup=0)
+    dense_s, sparse_s = medians["dense"], medians["sparse"]
     return {
         "dense_ms": dense_s * 1e3,
         "sparse_ms": sparse_s * 1e3,
@@ -207,22 +199,7 @@ def model_case_rows(
 
 
 def machine() -> dict[str, Any]:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {
-        "cpu": cpu,
-        "cores_visible": os.cpu_count(),
-        "torch": torch.__version__,
-        "mkl": torch.backends.mkl.is_available(),
-        "torch_threads": torch.get_num_threads(),
-        "python": platform.python_version(),
-    }
+    return {**base_machine(), "mkl": torch.backends.mkl.is_available()}
 
 
 def findings(rows: list[dict[str, Any]]) -> list[str]:
@@ -343,10 +320,8 @@ def main(argv: list[str] | None = None) -> None:
         "findings": findings(rows),
         "conclusion": conclusion(rows),
     }
-    from recbole_easrec.artifacts import write_json_atomic, write_text_atomic
-
-    write_json_atomic(Path(f"{args.out}.json"), report)
-    write_text_atomic(Path(f"{args.out}.md"), write_markdown(report))
+    write_json(Path(f"{args.out}.json"), report)
+    write_report(Path(f"{args.out}.md"), write_markdown(report))
 
 
 if __name__ == "__main__":

@@ -48,14 +48,13 @@ from typing import Any
 
 import numpy as np
 import torch
+from harness import DATA_PATH, RESULTS, cpu_name, write_json, write_report
 from recbole.data.interaction import Interaction
 
-from recbole_easrec.artifacts import write_json_atomic, write_text_atomic
 from recbole_easrec.config import build_config
 from recbole_easrec.efficiency import count_parameters, model_flops
 from recbole_easrec.saving import DatasetInfo
 
-RESULTS = Path(__file__).resolve().parent / "results"
 N_ITEMS = 3707  # ML-1M: 3706 items + padding id 0
 MAX_LEN = 200
 BASELINE = "SASRec (RecBole)"
@@ -169,16 +168,6 @@ def probe_args(args: argparse.Namespace) -> list[str]:
     ]
 
 
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
 def measure(args: argparse.Namespace) -> dict[str, Any]:
     torch.set_num_threads(args.threads)
     names = list(MODELS)
@@ -228,7 +217,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
     return {
         "command": "python " + " ".join([Path(sys.argv[0]).as_posix(), *sys.argv[1:]]),
         "machine": {
-            "cpu": cpu_model(),
+            "cpu": cpu_name(),
             "logical_cpus": os.cpu_count(),
             "platform": platform.platform(),
             "python": platform.python_version(),
@@ -388,9 +377,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5, help="interleaved timed passes")
     parser.add_argument("--threads", type=int, default=1, help="torch threads")
     parser.add_argument("--lengths", choices=["ml1m", "full"], default="ml1m")
-    parser.add_argument(
-        "--data_path", default=str(Path(__file__).resolve().parents[2] / "shared/datasets")
-    )
+    parser.add_argument("--data_path", default=DATA_PATH)
     parser.add_argument("--output", default=str(RESULTS / "inference_latency_ml1m"))
     parser.add_argument("--probe", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -399,8 +386,8 @@ def main() -> None:
         return
     result = measure(args)
     output = Path(args.output)
-    write_json_atomic(output.with_suffix(".json"), result)
-    write_text_atomic(output.with_suffix(".md"), markdown(result, finding_text(result)))
+    write_json(output.with_suffix(".json"), result)
+    write_report(output.with_suffix(".md"), markdown(result, finding_text(result)))
     print(output.with_suffix(".md").read_text())
 
 

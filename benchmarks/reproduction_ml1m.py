@@ -28,7 +28,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-RESULTS = Path(__file__).resolve().parent / "results"
+from harness import DATA_PATH, RESULTS, write_json, write_report
+
 FEATURE = {"ml-1m": "genre", "ml-100k": "class"}  # the item feature of FDSA / SASRecF
 MODES = ("full", "uni100", "pop100")
 FEATURE_MODELS = ("FDSA", "LinFDSA", "SASRecF", "LinSASRecF")
@@ -57,9 +58,9 @@ PAPER_EFFICIENCY = {
 }
 
 
-def result_dir(dataset: str) -> Path:
+def result_dir(dataset: str, results: Path = RESULTS) -> Path:
     """One JSON per model (committed)."""
-    return RESULTS / f"reproduction_{dataset.replace('-', '')}"
+    return results / f"reproduction_{dataset.replace('-', '')}"
 
 
 def settings(model: str, dataset: str, epochs: int, max_len: int, data_path: str) -> dict[str, Any]:
@@ -152,11 +153,11 @@ def fmt(value: Any) -> str:
     return "–" if value is None else f"{value:.4f}"
 
 
-def report(dataset: str) -> str:
+def report(dataset: str, results: Path = RESULTS) -> str:
     """Markdown tables from the per-model JSON files of ``dataset``."""
     runs = {}
     for model in MODELS:
-        path = result_dir(dataset) / f"{model}.json"
+        path = result_dir(dataset, results) / f"{model}.json"
         if path.is_file():
             runs[model] = json.loads(path.read_text())
     lines = [
@@ -193,9 +194,9 @@ def report(dataset: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def report_header(dataset: str) -> str:
+def report_header(dataset: str, results: Path = RESULTS) -> str:
     """Title, commands and protocol of the results file."""
-    runs = [json.loads(p.read_text()) for p in sorted(result_dir(dataset).glob("*.json"))]
+    runs = [json.loads(p.read_text()) for p in sorted(result_dir(dataset, results).glob("*.json"))]
     first = runs[0] if runs else {"settings": {}, "epochs_run": "?"}
     return (
         f"# {dataset}: six transformer recommenders under three evaluation protocols\n\n"
@@ -222,20 +223,16 @@ def main() -> int:
     parser.add_argument("--dataset", default="ml-1m", choices=sorted(FEATURE))
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--max_len", type=int, default=50)
-    parser.add_argument("--data_path", default="/work/shared/datasets")
+    parser.add_argument("--data_path", default=DATA_PATH)
     parser.add_argument("--report", action="store_true")
     args = parser.parse_args()
     if args.report:
         text = report_header(args.dataset) + report(args.dataset)
-        from recbole_easrec.artifacts import write_text_atomic
-
-        write_text_atomic(RESULTS / f"reproduction_{args.dataset.replace('-', '')}.md", text)
+        write_report(RESULTS / f"reproduction_{args.dataset.replace('-', '')}.md", text)
         sys.stdout.write(text)
         return 0
     result = run_model(args.model, args.dataset, args.epochs, args.max_len, args.data_path)
-    from recbole_easrec.artifacts import write_json_atomic
-
-    write_json_atomic(result_dir(args.dataset) / f"{args.model}.json", result)
+    write_json(result_dir(args.dataset) / f"{args.model}.json", result)
     print(json.dumps(result["test"], indent=1))
     return 0
 

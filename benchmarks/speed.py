@@ -37,22 +37,20 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import platform
 import time
 from pathlib import Path
 from typing import Any
 
 import torch
+from harness import DATA_PATH, RESULTS, cpu_name, write_json, write_report
 from paper_settings import PAPER_ML1M
 from recbole.data import create_dataset, data_preparation
 from recbole.utils import init_seed
 
-from recbole_easrec.artifacts import write_json_atomic, write_text_atomic
 from recbole_easrec.config import build_config
 from recbole_easrec.trainer import resolve_trainer
 from recbole_easrec.training_modes import TARGETS_FIELD, AutoregressiveLoader
 
-RESULTS = Path(__file__).resolve().parent / "results"
 PAPER = PAPER_ML1M
 
 
@@ -314,7 +312,7 @@ def markdown(result: dict[str, Any], command: str) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data_path", default="/work/shared/datasets")
+    parser.add_argument("--data_path", default=DATA_PATH)
     parser.add_argument("--batches", type=int, default=3)
     parser.add_argument("--batch_size", type=int, default=256, help="prefix mode (samples)")
     parser.add_argument("--ar_batch_size", type=int, default=64, help="autoregressive (users)")
@@ -338,7 +336,7 @@ def main() -> None:
         except Exception as error:  # noqa: BLE001 - a failing variant (e.g. compile) keeps the rest
             print(json.dumps({"variant": name, "error": str(error).splitlines()[0]}), flush=True)
     result = {
-        "machine": f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads",
+        "machine": f"{cpu_name()}, {torch.get_num_threads()} threads",
         "torch": torch.__version__,
         "bf16_supported_cpu": bool(getattr(torch.backends.mkldnn, "is_available", lambda: 0)()),
         "load": load_stats,
@@ -349,8 +347,9 @@ def main() -> None:
     command = "python benchmarks/speed.py " + " ".join(
         f"--{k}={v}" for k, v in vars(args).items() if k not in ("out", "profile")
     )
-    write_json_atomic(Path(args.out + ".json"), result)
-    write_text_atomic(Path(args.out + ".md"), markdown(result, command))
+    result["command"] = command
+    write_json(Path(args.out + ".json"), result)
+    write_report(Path(args.out + ".md"), markdown(result, command))
 
 
 if __name__ == "__main__":

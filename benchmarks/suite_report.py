@@ -5,8 +5,8 @@ Usage::
     python benchmarks/suite_report.py SUITE.json --out benchmarks/results/NAME --title "…" \\
         [--note "machine, budget, …"] [--reference SASRec-AR]
 
-writes ``NAME.md`` and ``NAME.json`` (the suite's records); ``benchmarks/lambda_sweep.py
---from_suite`` plots its λ runs. Every table says which protocol each number comes from: ``full`` = ranking
+writes ``NAME.json`` (the suite's records, title and reference) and ``NAME.md`` (keeping its
+findings section); ``python -m benchmarks report NAME`` rebuilds the Markdown from the JSON alone. Every table says which protocol each number comes from: ``full`` = ranking
 against all items (our headline), ``uni100`` / ``pop100`` = against 100 uniformly / popularity-
 sampled negatives (``pop100`` is the EASRec and LinRec papers' protocol).
 """
@@ -19,6 +19,8 @@ import math
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
+
+from harness import write_json, write_report
 
 from recbole_easrec.search.controllers import TAU_DECAY, gumbel_temperature
 
@@ -328,7 +330,7 @@ def report(records: Sequence[Record], title: str, note: str, reference_name: str
     lambdas = lambda_records(records, easrec)
     parts.append(lambda_section(lambdas))
     if len(lambdas) > 1:
-        parts.append("(Plot: `python benchmarks/lambda_sweep.py --from_suite=SUITE.json`.)\n")
+        parts.append("(Plot: `python -m benchmarks run lambda_sweep_ml100k`.)\n")
     parts.append(dsl_section(records, reference))
     if failed:
         parts += ["## Runs that failed", ""]
@@ -349,9 +351,9 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     note = Path(args.note_file).read_text(encoding="utf-8") if args.note_file else args.note
-    text = report(suite["runs"], args.title, note, args.reference)
-    out.with_suffix(".md").write_text(text, encoding="utf-8")
-    out.with_suffix(".json").write_text(json.dumps(suite, indent=1) + "\n", encoding="utf-8")
+    suite["report"] = {"title": args.title, "reference": args.reference}
+    write_json(out.with_suffix(".json"), suite)
+    write_report(out.with_suffix(".md"), report(suite["runs"], args.title, note, args.reference))
     print(f"wrote {out.with_suffix('.md')}")
     return 0
 

@@ -23,9 +23,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from harness import RESULTS, ROOT, write_json, write_report
 
-ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "benchmarks" / "results"
 METRICS = ("recall@10", "mrr@10", "ndcg@10")
 
 
@@ -186,10 +185,8 @@ def main() -> int:
         rows = list(csv.DictReader(handle))
     result = summary(default, rows, study_dir, args)
     result["seconds"]["total"] = time.perf_counter() - start
-    from recbole_easrec.artifacts import write_json_atomic, write_text_atomic
-
-    write_json_atomic(RESULTS / "tune_linrec_ml100k.json", result)
-    write_text_atomic(RESULTS / "tune_linrec_ml100k.md", markdown(result))
+    write_json(RESULTS / "tune_linrec_ml100k.json", result)
+    write_report(RESULTS / "tune_linrec_ml100k.md", markdown(result))
     print(markdown(result))
     return 0
 

@@ -1,0 +1,258 @@
+"""One entry point for every committed benchmark result.
+
+    python -m benchmarks list                      # every name, its command, its reports
+    python -m benchmarks run NAME [EXTRA ARGS...]  # rerun a result's recorded command, then report
+    python -m benchmarks report NAME... | --all    # rebuild Markdown/PNG from the JSON (no training)
+
+``run`` executes the command recorded for NAME (extra arguments, e.g. ``--device=cuda`` or
+``--budget=60``, are appended to the benchmark's own command; later flags win) and then writes
+``benchmarks/results/NAME.{json,md,png}``. ``report`` rebuilds reports from the committed JSON and
+keeps the hand-written section between ``<!-- findings -->`` and ``<!-- /findings -->``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+if str(HERE) not in sys.path:  # the benchmark scripts import each other by plain name
+    sys.path.insert(0, str(HERE))
+
+from harness import DATA_PATH, RESULTS, ROOT, read_json, scrub_paths, write_json  # noqa: E402
+from reports import REPORTS, regenerate  # noqa: E402
+
+from recbole_easrec.errors import UserError  # noqa: E402
+
+ML100K = ("--suite=ml100k_ar", "--dataset=ml-100k")
+REPRO_MODELS = ("SASRec", "LinRec", "FDSA", "LinFDSA", "SASRecF", "LinSASRecF")
+
+
+@dataclass(frozen=True)
+class Bench:
+    """A committed result: the script and arguments that produce it."""
+
+    script: str
+    commands: tuple[tuple[str, ...], ...]
+    env: dict[str, str] = field(default_factory=dict)
+    suite_out: str | None = None  # suite runs: saved/<...>/suite.json becomes results/NAME.json
+
+
+def suite_bench(out: str, *args: str, cpu: bool = True) -> Bench:
+    """A run of ``benchmarks/suite.py`` writing ``saved/OUT/suite.json``."""
+    env = {"OMP_NUM_THREADS": "1"} if cpu else {}
+    return Bench("suite.py", ((*args, f"--out=saved/{out}"),), env, f"saved/{out}")
+
+
+def reproduction(dataset: str, epochs: int) -> Bench:
+    """One training per model of ``reproduction_ml1m.py``, then its report."""
+    data = ("--data_path", DATA_PATH)
+    runs = tuple(
+        (f"--dataset={dataset}", f"--model={m}", f"--epochs={epochs}", "--max_len=20", *data)
+        for m in REPRO_MODELS
+    )
+    return Bench("reproduction_ml1m.py", runs, {"OMP_NUM_THREADS": "1"})
+
+
+BENCHES: dict[str, Bench] = {
+    "attention_scaling": Bench("attention_scaling.py", (("--repeats", "9"),)),
+    "dsl_sparse_inference": Bench("dsl_sparse_inference.py", (("--threads=1", "--repeats=7"),)),
+    "inference_latency_ml1m": Bench("inference_latency.py", ((f"--data_path={DATA_PATH}",),)),
+    "speed": Bench(
+        "speed.py",
+        (
+            (
+                f"--data_path={DATA_PATH}",
+                "--batches=3",
+                "--budget=60",
+                "--variants=all",
+                "--threads=1",
+            ),
+        ),
+    ),
+    "tune_linrec_ml100k": Bench(
+        "tune_linrec_ml100k.py", (("--num_samples=8", "--epochs=2", "--max_len=20", "--cpus=1"),)
+    ),
+    "reproduction_ml1m": reproduction("ml-1m", 1),
+    "reproduction_ml100k": reproduction("ml-100k", 2),
+    "easrec_ml1m": suite_bench(
+        "easrec_ml1m",
+        "--suite=ml1m_ar",
+        f"--data_path={DATA_PATH}",
+        "--workers=4",
+        "--only=SASRec-AR,LinRec-AR,EASRec,EASRec-gates0",
+        "--budget=360",
+        "--set=efficiency_repeats=1",
+        cpu=False,
+    ),
+    "suite_ml100k": suite_bench(
+        "ml100k_ar", *ML100K, "--workers=2", "--budget=120", "--set=efficiency_repeats=3"
+    ),
+    "suite_ml100k_darts": suite_bench(
+        "ml100k_darts",
+        *ML100K,
+        "--workers=2",
+        "--budget=120",
+        "--set=efficiency_repeats=3",
+        "--only=SASRec-AR,EASRec,EASRec-gates0,DARTS-SASRec",
+    ),
+    "suite_ml100k_dsl_converged": suite_bench(
+        "ml100k_dsl_conv",
+        *ML100K,
+        "--workers=2",
+        "--budget=1200",
+        "--set=efficiency_repeats=3",
+        "--only=SASRec-AR,DSL-0.5,DSL-static-0.5,DSL-0.2,DSL-static-0.2,DSL-0.1,DSL-static-0.1",
+    ),
+    "suite_ml100k_tau": suite_bench(
+        "ml100k_tau",
+        *ML100K,
+        "--workers=3",
+        "--budget=600",
+        "--set=efficiency_repeats=3",
+        "--only=SASRec-AR,EASRec,EASRec-fast-tau",
+    ),
+    "suite_ml100k_warmup": suite_bench(
+        "ml100k_warmup",
+        *ML100K,
+        "--workers=3",
+        "--budget=600",
+        "--set=efficiency_repeats=3",
+        "--only=SASRec-AR,EASRec,EASRec-warmup",
+    ),
+    "lambda_sweep_ml100k": suite_bench(
+        "ml100k_lambda",
+        *ML100K,
+        "--workers=2",
+        "--budget=120",
+        "--set=efficiency_repeats=3",
+        "--only=EASRec,EASRec-lambda0,EASRec-lambda1,EASRec-lambda10",
+    ),
+    "space_truth_cpu": suite_bench(
+        "space_truth_ml100k", "--suite=space_truth_cpu", "--dataset=ml-100k", "--workers=2"
+    ),
+    "search_cpu": suite_bench(
+        "search_ml100k", "--suite=search_cpu", "--dataset=ml-100k", "--workers=2"
+    ),
+}
+SPACE_TRUTH = ("space_truth_cpu", "search_cpu")  # reported by benchmarks/space_truth.py
+
+
+def shell_line(bench: Bench, args: tuple[str, ...]) -> str:
+    """The command as one would type it from the repository root."""
+    env = " ".join(f"{key}={value}" for key, value in bench.env.items())
+    return " ".join(filter(None, [env, "python", f"benchmarks/{bench.script}", *args]))
+
+
+def import_suite(name: str, bench: Bench) -> None:
+    """``saved/.../suite.json`` → ``results/NAME.json``, keeping the report settings on record."""
+    suite = read_json(ROOT / str(bench.suite_out) / "suite.json")
+    target = RESULTS / f"{name}.json"
+    old = read_json(target) if target.exists() else {}
+    if name.startswith("lambda_sweep"):
+        from suite_report import find, lambda_records
+
+        runs = suite["runs"]
+        suite = {"dataset": suite["dataset"], "runs": lambda_records(runs, find(runs, "EASRec"))}
+    elif isinstance(old, dict) and "report" in old:
+        suite["report"] = old["report"]
+    write_json(target, scrub_paths(suite))
+
+
+def run(name: str, extra: list[str]) -> int:
+    """Reruns NAME's recorded command (plus ``extra``), then rebuilds its report."""
+    bench = BENCHES[name]
+    env = {**os.environ, **bench.env}
+    for args in bench.commands:
+        full = (*args, *extra)
+        print(f"$ {shell_line(bench, full)}", flush=True)
+        command = [sys.executable, str(HERE / bench.script), *full]
+        status = subprocess.run(command, cwd=ROOT, env=env, check=False).returncode
+        if status:
+            return status
+    if name in SPACE_TRUTH:
+        print("report: python benchmarks/space_truth.py --truth ... (see benchmarks/README.md)")
+        return 0
+    if bench.suite_out:
+        import_suite(name, bench)
+    if bench.script == "reproduction_ml1m.py" or bench.suite_out:
+        for path in regenerate([name]):
+            print(f"wrote {path.relative_to(ROOT)}")
+    return 0
+
+
+def report(names: list[str], results: Path) -> int:
+    """Rebuilds the named reports (or every one) from the JSON in ``results``."""
+    unknown = sorted(set(names) - set(REPORTS))
+    if unknown:
+        raise UserError(
+            f"no report named {', '.join(unknown)}; `python -m benchmarks list` names them"
+        )
+    if not results.is_dir():
+        raise UserError(
+            f"{results} is not a folder: pass --results=FOLDER holding the result JSON"
+            " (default benchmarks/results)"
+        )
+    try:
+        written = regenerate(names, results)
+    except (OSError, KeyError, ValueError) as error:
+        raise UserError(f"cannot rebuild from the JSON in {results}: {error!r}") from error
+    for path in written:
+        print(f"wrote {path}")
+    for source in sorted(results.glob("space_truth_*.json")):
+        print(f"space truth: python benchmarks/space_truth.py --from_json {source.name}")
+    return 0
+
+
+def list_all() -> int:
+    """Prints every benchmark name and its recorded command."""
+    for name, bench in BENCHES.items():
+        for args in bench.commands:
+            print(f"{name:28s} {shell_line(bench, args)}")
+    for name in REPORTS:
+        if name not in BENCHES:
+            print(f"{name:28s} (report only: see benchmarks/README.md)")
+    return 0
+
+
+def parse(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("list", help="every benchmark and report name")
+    runner = commands.add_parser("run", help="rerun a result's recorded command, then report")
+    runner.add_argument("name", choices=sorted(BENCHES))
+    runner.add_argument("extra", nargs=argparse.REMAINDER, help="appended to the command")
+    reporter = commands.add_parser("report", help="rebuild reports from JSON (no training)")
+    reporter.add_argument("names", nargs="*", metavar="NAME")
+    reporter.add_argument("--all", action="store_true", help="every report")
+    reporter.add_argument("--results", type=Path, default=RESULTS, help="folder of the JSON")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse(argv)
+    if args.command == "list":
+        return list_all()
+    if args.command == "run":
+        return run(args.name, list(args.extra))
+    names = list(REPORTS) if args.all else args.names
+    if not names:
+        raise UserError("name the reports to rebuild, or pass --all")
+    return report(names, args.results.resolve())
+
+
+def entry(argv: list[str] | None = None) -> int:
+    """``main`` with bad input turned into one ``error:`` line and exit status 2."""
+    try:
+        return main(argv)
+    except UserError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(entry())

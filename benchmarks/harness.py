@@ -1,0 +1,141 @@
+"""What every benchmark shares: paths, machine description, timing, and JSON / Markdown writing.
+
+* **Paths.** Results live in ``benchmarks/results/``; datasets default to ``../shared/datasets``
+  (relative to the repository root). Nothing written under ``results/`` names this machine's
+  folders: :func:`scrub_paths` turns absolute paths into repository-relative ones.
+* **Timing.** :func:`time_alternating` warms every callable up, then alternates them
+  ``repeats`` times and reports medians, so that ratios come from the same run and the same load.
+* **Reports.** :func:`write_report` writes a generated Markdown report and keeps the hand-written
+  section between ``<!-- findings -->`` and ``<!-- /findings -->`` of the file it replaces.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import re
+import statistics
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+DATA_PATH = "../shared/datasets"  # relative to the repository root, where ML-1M is expected
+FINDINGS_START = "<!-- findings -->"
+FINDINGS_END = "<!-- /findings -->"
+FINDINGS = re.compile(re.escape(FINDINGS_START) + r".*?" + re.escape(FINDINGS_END), re.S)
+SITE_PACKAGES = re.compile(r"[^\s\"'`]*/site-packages/")
+ABSOLUTE = re.compile(r"(?<![\w.~])/(?:work|tmp|home|root|mnt|data|Users)/[^\s\"'`,)]*")
+
+
+def cpu_name() -> str:
+    """The CPU's model name (``/proc/cpuinfo``), else what :mod:`platform` knows."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown"
+
+
+def machine() -> dict[str, Any]:
+    """The machine a measurement ran on, recorded in every result JSON."""
+    import torch
+
+    info: dict[str, Any] = {
+        "cpu": cpu_name(),
+        "cores_visible": os.cpu_count(),
+        "torch": torch.__version__,
+        "torch_threads": torch.get_num_threads(),
+        "python": platform.python_version(),
+    }
+    if torch.cuda.is_available():
+        info["gpu"] = torch.cuda.get_device_name(0)
+    return info
+
+
+def median_seconds(call: Callable[[], Any], repeats: int, warmup: int = 1) -> float:
+    """Median wall time of ``call`` over ``repeats`` timed calls after ``warmup`` untimed ones."""
+    return time_alternating({"call": call}, repeats, warmup)["call"]
+
+
+def time_alternating(
+    calls: Mapping[str, Callable[[], Any]], repeats: int, warmup: int = 1
+) -> dict[str, float]:
+    """Median seconds of each call; the calls alternate so that they share the machine's load."""
+    if repeats < 1:
+        raise ValueError(f"repeats must be at least 1, got {repeats}")
+    for _ in range(warmup):
+        for call in calls.values():
+            call()
+    times: dict[str, list[float]] = {name: [] for name in calls}
+    for _ in range(repeats):
+        for name, call in calls.items():
+            start = time.perf_counter()
+            call()
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(values) for name, values in times.items()}
+
+
+def ratio(value: float | None, reference: float | None) -> float | None:
+    """``value / reference``, or ``None`` when either is missing or the reference is zero."""
+    if value is None or reference in (None, 0):
+        return None
+    return float(value) / float(reference)
+
+
+def scrub_text(text: str, root: Path = ROOT) -> str:
+    """Replaces this machine's absolute paths by repository-relative ones (``../shared/...``)."""
+    text = SITE_PACKAGES.sub("<site-packages>/", text)
+    text = text.replace(str(root) + "/", "").replace(str(root), ".")
+    text = text.replace(str(root.parent) + "/", "../")
+    return ABSOLUTE.sub("<local path>", text)
+
+
+def scrub_paths(value: Any, root: Path = ROOT) -> Any:
+    """A copy of a JSON value with every string passed through :func:`scrub_text`."""
+    if isinstance(value, str):
+        return scrub_text(value, root)
+    if isinstance(value, Mapping):
+        return {key: scrub_paths(item, root) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [scrub_paths(item, root) for item in value]
+    return value
+
+
+def read_json(path: Path) -> Any:
+    """A result JSON file."""
+    return json.loads(Path(path).read_text(encoding="utf-8"))
+
+
+def write_json(path: Path, content: Any) -> Path:
+    """Writes a result JSON (atomically, machine paths scrubbed)."""
+    from recbole_easrec.artifacts import write_json_atomic
+
+    return write_json_atomic(path, scrub_paths(content))
+
+
+def findings_of(text: str) -> str | None:
+    """The hand-written findings block of a report (markers included), if it has one."""
+    match = FINDINGS.search(text)
+    return match.group(0) if match else None
+
+
+def with_findings(generated: str, findings: str | None) -> str:
+    """The generated report with the findings block placed under its title line."""
+    block = findings or f"{FINDINGS_START}\n{FINDINGS_END}"
+    title, _, rest = re.sub(r"\n{3,}", "\n\n", generated).partition("\n")
+    return f"{title}\n\n{block}\n\n{rest.lstrip()}".rstrip() + "\n"
+
+
+def write_report(path: Path, generated: str) -> Path:
+    """Writes a Markdown report, keeping the findings block of the file it replaces."""
+    from recbole_easrec.artifacts import write_text_atomic
+
+    path = Path(path)
+    old = path.read_text(encoding="utf-8") if path.exists() else ""
+    return write_text_atomic(path, scrub_text(with_findings(generated, findings_of(old))))

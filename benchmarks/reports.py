@@ -1,0 +1,196 @@
+"""Every committed report under ``benchmarks/results/``, rebuilt from its JSON (no training).
+
+``REPORTS`` maps a report's stem (``results/<stem>.md``) to the function that renders it from the
+committed JSON; :func:`regenerate` writes the Markdown (and PNG where there is one), keeping the
+hand-written findings block of the file it replaces (``harness.write_report``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from harness import RESULTS, read_json, write_report
+
+Record = dict[str, Any]
+
+
+def attention_scaling(results: Path, stem: str) -> list[Path]:
+    import attention_scaling as bench
+
+    data = read_json(results / f"{stem}.json")
+    bench.plot(data["rows"], results / f"{stem}.png")
+    md = write_report(results / f"{stem}.md", bench.markdown(data["rows"], data["meta"]))
+    return [md, results / f"{stem}.png"]
+
+
+def dsl_sparse_inference(results: Path, stem: str) -> list[Path]:
+    import dsl_sparse_inference as bench
+
+    data = read_json(results / f"{stem}.json")
+    return [write_report(results / f"{stem}.md", bench.write_markdown(data))]
+
+
+def inference_latency(results: Path, stem: str) -> list[Path]:
+    import inference_latency as bench
+
+    data = read_json(results / f"{stem}.json")
+    text = bench.markdown(data, bench.finding_text(data))
+    return [write_report(results / f"{stem}.md", text)]
+
+
+def speed(results: Path, stem: str) -> list[Path]:
+    import speed as bench
+
+    data = read_json(results / f"{stem}.json")
+    return [write_report(results / f"{stem}.md", bench.markdown(data, data["command"]))]
+
+
+def tune_study(results: Path, stem: str) -> list[Path]:
+    import tune_linrec_ml100k as bench
+
+    data = read_json(results / f"{stem}.json")
+    return [write_report(results / f"{stem}.md", bench.markdown(data))]
+
+
+def reproduction(results: Path, stem: str) -> list[Path]:
+    import reproduction_ml1m as bench
+
+    dataset = {"reproduction_ml1m": "ml-1m", "reproduction_ml100k": "ml-100k"}[stem]
+    text = bench.report_header(dataset, results) + bench.report(dataset, results)
+    return [write_report(results / f"{stem}.md", text)]
+
+
+def suite(results: Path, stem: str) -> list[Path]:
+    """A suite's records (``suite.json`` of ``benchmarks/suite.py``) with ``report`` settings."""
+    from suite_report import report
+
+    data = read_json(results / f"{stem}.json")
+    meta = data.get("report", {})
+    title = meta.get("title", stem)
+    text = report(data["runs"], title, "", meta.get("reference", "SASRec-AR"))
+    return [write_report(results / f"{stem}.md", text)]
+
+
+def lambda_sweep(results: Path, stem: str) -> list[Path]:
+    """EASRec's λ study on the test split: the records of the λ runs of a suite."""
+    from suite_report import lambda_section, plot_lambda
+
+    data = read_json(results / f"{stem}.json")
+    png = plot_lambda(data["runs"], results / f"{stem}.png")
+    lines = [
+        f"# EASRec λ study on {data['dataset']} (paper Fig. 4)",
+        "",
+        lambda_section(data["runs"]),
+    ]
+    if png:
+        lines.append(f"![FLOPs and NDCG@10 against λ]({png.name})")
+    return [write_report(results / f"{stem}.md", "\n".join(lines)), *([png] if png else [])]
+
+
+def _valid(record: Record, name: str) -> float | None:
+    return (record.get("best_valid") or {}).get(name)
+
+
+def _fmt(value: Any, digits: int = 4) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return f"{value:.{digits}f}"
+
+
+def _arch(record: Record) -> str:
+    arch = record.get("architecture") or {}
+    return f"d={arch.get('hidden_size')}, D={arch.get('inner_size')}, L={arch.get('n_layers')}"
+
+
+def lambda_sweep_valid(results: Path, stem: str) -> list[Path]:
+    """The λ study of a run that ended before its test evaluation: best validation metrics."""
+    from suite_report import plot_lambda
+
+    data = read_json(results / f"{stem}.json")
+    runs = sorted(data["runs"], key=lambda r: r["settings"].get("resource_lambda", 0.1))
+    base = runs[0].get("flops")
+    lines = [
+        f"# EASRec λ study on {data['dataset']} (paper Fig. 4)",
+        "",
+        "| λ | selected architecture | FLOPs | × λ=0 FLOPs | params | search epochs |"
+        " best valid NDCG@10 (full) | best valid Recall@10 (full) |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in runs:
+        flops = r.get("flops")
+        lines.append(
+            f"| {float(r['settings'].get('resource_lambda', 0.1)):g} | {_arch(r)} | {_fmt(flops)} |"
+            f" {_fmt(flops / base if flops and base else None, 2)} | {_fmt(r.get('params'))} |"
+            f" {r['epochs'][0]} | {_fmt(_valid(r, 'ndcg@10'))} | {_fmt(_valid(r, 'recall@10'))} |"
+        )
+    png = plot_lambda(
+        runs,
+        results / f"{stem}.png",
+        flops=lambda r: r.get("flops"),
+        score=lambda r: _valid(r, "ndcg@10"),
+        score_label="best valid NDCG@10 (full ranking)",
+    )
+    if png:
+        lines += ["", f"![FLOPs and validation NDCG@10 against λ]({png.name})"]
+    return [write_report(results / f"{stem}.md", "\n".join(lines)), *([png] if png else [])]
+
+
+def dsl_sweep_valid(results: Path, stem: str) -> list[Path]:
+    """The DSL density sweep of ``ml1m_contended_valid.json`` (best validation metrics)."""
+    data = read_json(results / "ml1m_contended_valid.json")
+    runs = {r["name"]: r for r in data["runs"]}
+    dense = _valid(runs["SASRec-AR"], "ndcg@10")
+    lines = [
+        "# DSL density sweep on ML-1M (issue 3)",
+        "",
+        "| density | DSL valid NDCG@10 | static valid NDCG@10 | DSL − static | DSL × dense |"
+        " DSL epochs | static epochs | active weights (every update) |",
+        "|---|---|---|---|---|---|---|---|",
+        f"| 1.0 (dense) | {_fmt(dense)} | – | – | 1.00 | {runs['SASRec-AR']['epochs'][0]} | – | all |",
+    ]
+    densities = sorted(
+        {r["settings"]["density"] for r in data["runs"] if r["model"] == "DSL"}, reverse=True
+    )
+    for density in densities:
+        dsl, static = runs[f"DSL-{density:g}"], runs[f"DSL-static-{density:g}"]
+        ours, theirs = _valid(dsl, "ndcg@10"), _valid(static, "ndcg@10")
+        active = dsl.get("active_weights") or []
+        kept = f"{active[0]:,} ({dsl.get('dsl_updates')} updates)" if active else "–"
+        lines.append(
+            f"| {density:g} | {_fmt(ours)} | {_fmt(theirs)} | {ours - theirs:+.4f} |"
+            f" {ours / dense:.2f} | {dsl['epochs'][0]} | {static['epochs'][0]} | {kept} |"
+        )
+    return [write_report(results / f"{stem}.md", "\n".join(lines))]
+
+
+Renderer = Callable[[Path, str], list[Path]]
+REPORTS: dict[str, Renderer] = {
+    "attention_scaling": attention_scaling,
+    "dsl_sparse_inference": dsl_sparse_inference,
+    "dsl_sweep_ml1m": dsl_sweep_valid,
+    "easrec_ml1m": suite,
+    "inference_latency_ml1m": inference_latency,
+    "lambda_sweep_ml100k": lambda_sweep,
+    "lambda_sweep_ml1m": lambda_sweep_valid,
+    "reproduction_ml100k": reproduction,
+    "reproduction_ml1m": reproduction,
+    "speed": speed,
+    "suite_ml100k": suite,
+    "suite_ml100k_darts": suite,
+    "suite_ml100k_dsl_converged": suite,
+    "suite_ml100k_tau": suite,
+    "suite_ml100k_warmup": suite,
+    "tune_linrec_ml100k": tune_study,
+}
+
+
+def regenerate(names: Sequence[str], results: Path = RESULTS) -> list[Path]:
+    """Rebuilds the named reports in ``results`` from their JSON; returns the files written."""
+    written: list[Path] = []
+    for name in names:
+        written += REPORTS[name](Path(results), name)
+    return written
