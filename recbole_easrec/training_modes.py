@@ -10,8 +10,11 @@
   contributes only its last ``MAX_ITEM_LIST_LENGTH + 1`` items per epoch (prefix mode also sees the
   earlier windows). Validation and test stay RecBole's prefix evaluation, unchanged.
 
-The per-user set is built once from RecBole's own training dataloader, so RecBole's filtering and
-leave-one-out split are untouched; ``train_batch_size`` then counts users.
+The per-user set is chosen once from RecBole's own training dataloader, so RecBole's filtering and
+leave-one-out split are untouched; ``train_batch_size`` then counts users. Each batch reads its rows
+through the dataset (``dataset[rows]``), so with :class:`~recbole_easrec.data.sequences.LazySequentialDataset`
+(the dataset of this mode, see :func:`~recbole_easrec.data.sequences.uses_lazy_sequences`) the padded
+sequences exist one batch at a time.
 """
 
 from __future__ import annotations
@@ -58,30 +61,26 @@ class AutoregressiveLoader:
     def __init__(self, train_data: Any, batch_size: int, seed: int = 0) -> None:
         dataset = train_data._dataset
         features = dataset.inter_feat
-        item_seq_field = dataset.item_id_list_field
-        length_field = dataset.item_list_length_field
-        rows = longest_prefix_rows(features[dataset.uid_field], features[length_field])
-        self.item_seq_field, self.length_field = item_seq_field, length_field
-        self.item_seq = features[item_seq_field][rows]
-        self.lengths = features[length_field][rows]
-        self.targets = shifted_targets(
-            self.item_seq, self.lengths, features[dataset.iid_field][rows]
-        )
+        self.item_seq_field = dataset.item_id_list_field
+        self.length_field = dataset.item_list_length_field
+        self.rows = longest_prefix_rows(features[dataset.uid_field], features[self.length_field])
         self.batch_size = batch_size
         self.generator = torch.Generator().manual_seed(seed)
         self._dataset = dataset
 
     def __len__(self) -> int:
-        return (len(self.lengths) + self.batch_size - 1) // self.batch_size
+        return (len(self.rows) + self.batch_size - 1) // self.batch_size
+
+    def batch(self, rows: torch.Tensor) -> Interaction:
+        """The sequences, lengths and per-position targets of the users at ``rows``."""
+        data = self._dataset.__getitem__(rows, join=False)
+        item_seq, lengths = data[self.item_seq_field], data[self.length_field]
+        targets = shifted_targets(item_seq, lengths, data[self._dataset.iid_field])
+        return Interaction(
+            {self.item_seq_field: item_seq, self.length_field: lengths, TARGETS_FIELD: targets}
+        )
 
     def __iter__(self) -> Iterator[Interaction]:
-        order = torch.randperm(len(self.lengths), generator=self.generator)
+        order = self.rows[torch.randperm(len(self.rows), generator=self.generator)]
         for start in range(0, len(order), self.batch_size):
-            rows = order[start : start + self.batch_size]
-            yield Interaction(
-                {
-                    self.item_seq_field: self.item_seq[rows],
-                    self.length_field: self.lengths[rows],
-                    TARGETS_FIELD: self.targets[rows],
-                }
-            )
+            yield self.batch(order[start : start + self.batch_size])

@@ -197,6 +197,8 @@ def check_split(config: Any, loaders: tuple[Any, Any, Any]) -> list[str]:
     item_list = iid + config["LIST_SUFFIX"]
     if item_list in train.inter_feat:
         seen |= set(train.inter_feat[item_list].flatten().tolist())
+    elif hasattr(train, "history_item_ids"):  # data.sequences: histories gathered per batch
+        seen |= set(train.history_item_ids().tolist())
     cold = set(test.inter_feat[iid].tolist()) - seen
     if not cold:
         return []
