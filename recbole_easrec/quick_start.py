@@ -21,7 +21,7 @@ from recbole.utils import init_seed
 from recbole_easrec.artifacts import new_run_dir, write_json_atomic
 from recbole_easrec.config import build_config, validate_run_config
 from recbole_easrec.data.checks import check_dataset_files, check_split, load_error, report
-from recbole_easrec.data.sequences import create_sequence_dataset
+from recbole_easrec.data.sequences import cap_full_sort_batches, create_sequence_dataset
 from recbole_easrec.efficiency import median_seconds, model_flops, peak_memory_bytes
 from recbole_easrec.locking import RunLock
 from recbole_easrec.registry import plugin_model_names
@@ -223,7 +223,8 @@ def prepare_data(config: Any) -> tuple[Any, tuple[Any, Any, Any]]:
     except (ValueError, KeyError, TypeError, IndexError, pd.errors.ParserError) as exc:
         raise load_error(config, exc) from None
     logging.getLogger().info(dataset)
-    loaders = data_preparation(config, dataset)
+    # full ranking at most EVAL_SCORES_BUDGET_BYTES of score matrices a batch
+    loaders = cap_full_sort_batches(config, data_preparation(config, dataset))
     report(check_split(config, loaders))
     return dataset, loaders
 

@@ -18,7 +18,9 @@ from recbole_easrec.data.sequences import (
     TARGET_POSITION_FIELD,
     LazySequentialDataset,
     augmentation_rows,
+    cap_full_sort_batches,
     create_sequence_dataset,
+    full_sort_rows,
     gather_windows,
     uses_lazy_sequences,
 )
@@ -215,3 +217,29 @@ def test_stored_cells_grow_with_interactions_not_prefixes(uneven_data, tmp_path)
     interactions = sum(len(loader._dataset) for loader in lazy) + 40  # + each user's first
     assert cells(lazy_set) <= 10 * interactions
     assert cells(ref_set) > 50 * len(ref_set)
+
+
+def test_full_ranking_batches_capped_by_memory_budget(uneven_data, tmp_path):
+    config = make_config(uneven_data, tmp_path, eval_batch_size=64)
+    _, lazy = both_paths(config)
+    n_items = lazy[2]._dataset.item_num
+    budget = 3 * 4 * n_items * 5  # five users' score matrices
+    assert full_sort_rows(n_items, budget) == 5
+    capped = cap_full_sort_batches(config, lazy, budget_bytes=budget)
+    assert capped[0] is lazy[0]  # the training loader is untouched
+    assert config["eval_batch_size"] == 64
+    batches = list(capped[2])
+    assert max(len(batch[0]) for batch in batches) == 5
+    assert sum(len(batch[0]) for batch in batches) == len(lazy[2]._dataset) == 40
+    init_seed(0, True)
+    model = config.model_class(config, lazy[0]._dataset).eval()
+    trainer = resolve_trainer(config["MODEL_TYPE"], config["model"])(config, model)
+    expected = trainer.evaluate(lazy[2], load_best_model=False)
+    assert trainer.evaluate(capped[2], load_best_model=False) == pytest.approx(expected, abs=1e-6)
+    assert cap_full_sort_batches(config, lazy)[2] is lazy[2]  # the default budget fits 64 users
+
+
+def test_sampled_loaders_never_capped(uneven_data, tmp_path):
+    config = make_config(uneven_data, tmp_path, mode="pop100")
+    _, lazy = both_paths(config)
+    assert cap_full_sort_batches(config, lazy, budget_bytes=1) == lazy

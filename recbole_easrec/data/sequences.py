@@ -16,6 +16,11 @@ and the evaluators. ``tests/test_sequences.py`` checks the equality with RecBole
 
 It is used for ``train_mode: autoregressive`` (:func:`uses_lazy_sequences`); RecBole's prefix
 protocol keeps RecBole's own dataset.
+
+Full-ranking evaluation scores every item for every user of a batch; :func:`cap_full_sort_batches`
+caps the users per batch so that a batch's score matrices stay within
+:data:`EVAL_SCORES_BUDGET_BYTES` (for any training mode; on ML-1M the default ``eval_batch_size``
+already fits, on a 165 k-item catalogue a batch holds ~270 users).
 """
 
 from __future__ import annotations
@@ -30,6 +35,10 @@ from recbole.utils import ModelType
 
 # Row field: position of the row's target in the (user, time) sorted interaction table.
 TARGET_POSITION_FIELD = "__target_position"
+# Full-ranking evaluation holds [rows, items] float32 scores and, in RecBole's collector, an int32
+# matrix of the same shape; rows per batch are capped so that three such matrices fit the budget.
+EVAL_SCORES_BUDGET_BYTES = 512 * 2**20
+SCORE_MATRICES = 3
 
 
 def uses_lazy_sequences(config: Any) -> bool:
@@ -129,6 +138,44 @@ class LazySequentialDataset(SequentialDataset):
         covered.index_add_(0, ends, -torch.ones_like(ends, dtype=torch.int))
         inside = torch.cumsum(covered, 0)[:-1] > 0
         return torch.unique(self.sequence_table[self.item_id_list_field][inside])
+
+
+def full_sort_rows(n_items: int, budget_bytes: int = EVAL_SCORES_BUDGET_BYTES) -> int:
+    """Most users per full-ranking batch whose score matrices fit ``budget_bytes``."""
+    return max(1, budget_bytes // (SCORE_MATRICES * 4 * max(n_items, 1)))
+
+
+def cap_full_sort_batches(
+    config: Any, loaders: tuple[Any, ...], budget_bytes: int = EVAL_SCORES_BUDGET_BYTES
+) -> tuple[Any, ...]:
+    """``loaders`` with each sequential full-ranking loader whose ``eval_batch_size`` users would
+    exceed ``budget_bytes`` of score matrices rebuilt with :func:`full_sort_rows` users a batch.
+
+    Rows are ranked independently, so the metrics are those of the uncapped loader; sampled
+    (``uni100``/``pop100``) loaders are left alone (their batches decide the sampler's draws).
+    """
+    from recbole.data.dataloader import FullSortEvalDataLoader
+
+    capped = []
+    for loader in loaders:
+        if (
+            type(loader) is FullSortEvalDataLoader
+            and loader.is_sequential
+            and loader.step > full_sort_rows(loader._dataset.item_num, budget_bytes)
+        ):
+            loader = rebuilt_full_sort(config, loader, budget_bytes)
+        capped.append(loader)
+    return tuple(capped)
+
+
+def rebuilt_full_sort(config: Any, loader: Any, budget_bytes: int) -> Any:
+    """A new ``FullSortEvalDataLoader`` on ``loader``'s dataset at :func:`full_sort_rows` users."""
+    original = config["eval_batch_size"]
+    config["eval_batch_size"] = full_sort_rows(loader._dataset.item_num, budget_bytes)
+    try:
+        return type(loader)(config, loader._dataset, loader._sampler, shuffle=False)
+    finally:
+        config["eval_batch_size"] = original
 
 
 def create_sequence_dataset(config: Any) -> SequentialDataset:
