@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 DEMO_DIR ?= saved/demo
 
-.PHONY: install demo test lint format bench bench-scaling bench-speed clean
+.PHONY: install demo test lint format bench bench-scaling bench-sparse bench-speed bench-report clean
 
 install: $(STAMP)
 
@@ -36,12 +36,20 @@ format: install
 
 bench: install bench-scaling bench-speed
 
+# benchmarks/README.md lists every result, its command and how long it takes
 bench-scaling: install
-	$(PY) benchmarks/attention_scaling.py
+	$(PY) -m benchmarks run attention_scaling
+
+bench-sparse: install
+	$(PY) -m benchmarks run dsl_sparse_inference
 
 # ML-1M at the paper's settings (about 15 minutes on 2 cores); needs ../shared/datasets/ml-1m
 bench-speed: install
-	$(PY) benchmarks/speed.py --data_path=../shared/datasets --budget=60 --batches=3
+	$(PY) -m benchmarks run speed
+
+# every benchmarks/results/*.md and .png rebuilt from its JSON (seconds, no training)
+bench-report: install
+	$(PY) -m benchmarks report --all
 
 clean:
 	rm -rf $(VENV) saved log log_tensorboard .pytest_cache
