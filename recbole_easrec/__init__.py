@@ -7,8 +7,10 @@ from recbole_easrec import compat
 
 compat.apply()
 
-from recbole_easrec.saving import load_model  # noqa: E402  (after the fixes are applied)
+# after the fixes are applied; ``recommend`` (the function) shadows its module's name here
+from recbole_easrec.recommend import load_data_and_model, recommend  # noqa: E402
+from recbole_easrec.saving import load_model  # noqa: E402
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "compat", "load_model"]
+__all__ = ["__version__", "compat", "load_data_and_model", "load_model", "recommend"]

@@ -41,7 +41,72 @@ def build_parser() -> argparse.ArgumentParser:
         help="an unknown --key=value setting (a typo) is an error instead of a warning",
     )
     add_study_arguments(parser)
+    add_serving_arguments(parser)
     return parser
+
+
+def add_serving_arguments(parser: argparse.ArgumentParser) -> None:
+    """Flags of ``--recommend`` (top-k items for users or histories) and ``--export``."""
+    serving = parser.add_argument_group("recommendations and export (docs/recommend.md)")
+    serving.add_argument(
+        "--recommend", default=None, metavar="RUN_DIR", help="top-k items of the model in RUN_DIR"
+    )
+    serving.add_argument("--users", default=None, help="user tokens, separated by commas")
+    serving.add_argument(
+        "--history",
+        action="append",
+        default=None,
+        help="item tokens (oldest first) of an unseen user, separated by commas; repeatable",
+    )
+    serving.add_argument(
+        "--topk",
+        default=None,
+        help="items per answer (default 10); with --export: export top-k ids instead of scores",
+    )
+    serving.add_argument(
+        "--export", default=None, metavar="RUN_DIR", help="export the model in RUN_DIR for serving"
+    )
+    serving.add_argument("--format", default="onnx", help="export format: onnx | torchscript")
+
+
+def parse_topk(value: str | None) -> int | None:
+    """``--topk`` as an int (``None`` when absent); anything else is a one-line error."""
+    if value is None:
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise UserError(f"--topk must be a whole number of items, got {value!r}") from None
+
+
+def split_tokens(value: str) -> list[str]:
+    """``A,B,C`` → ``["A", "B", "C"]`` (blanks around commas ignored)."""
+    return [token.strip() for token in value.split(",") if token.strip()]
+
+
+def run_serving(args: argparse.Namespace, overrides: dict[str, Any]) -> Any:
+    """``--recommend`` (a JSON list of answers) or ``--export`` (the written files)."""
+    k = parse_topk(args.topk)
+    if not args.recommend and not args.export:
+        raise UserError("--users and --history need --recommend=RUN_DIR (the run to ask)")
+    if args.recommend and args.export:
+        raise UserError("--recommend and --export are separate commands: pass one of them")
+    if args.export:
+        from recbole_easrec.export import export
+
+        path = export(args.export, args.format, k=k, config_dict=overrides)
+        return {"model_file": str(path), "description": str(path) + ".json"}
+    from recbole_easrec.recommend import DEFAULT_K, recommend
+
+    users = split_tokens(args.users) if args.users is not None else None
+    histories = [split_tokens(history) for history in args.history or []]
+    return recommend(
+        args.recommend,
+        users=users,
+        histories=histories or None,
+        k=DEFAULT_K if k is None else k,
+        config_dict=overrides,
+    )
 
 
 def add_study_arguments(parser: argparse.ArgumentParser) -> None:
@@ -59,7 +124,9 @@ def add_study_arguments(parser: argparse.ArgumentParser) -> None:
         "--scheduler", default="fifo", help="fifo (all trials to the end) | asha (stop early)"
     )
     tune.add_argument(
-        "--resume", action="store_true", help="continue the study (or comparison) in --output_dir"
+        "--resume",
+        action="store_true",
+        help="continue the killed run, study or comparison in --output_dir from its last epoch",
     )
     compare = parser.add_argument_group("comparison")
     compare.add_argument("--compare", default=None, help="models separated by commas")
@@ -157,6 +224,9 @@ def main(argv: list[str] | None = None) -> int:
             with study_lock(args.output_dir):
                 print(json.dumps(run_study(args, overrides), indent=2))
             return 0
+        if args.recommend or args.export or args.users is not None or args.history:
+            print(json.dumps(run_serving(args, overrides), indent=2))
+            return 0
         if args.evaluate:
             from recbole_easrec.quick_start import evaluate_saved_run
 
@@ -171,6 +241,7 @@ def main(argv: list[str] | None = None) -> int:
             dataset=args.dataset,
             config_file_list=split_config_files(args.config_files),
             config_dict=overrides,
+            resume=args.resume,
         )
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)

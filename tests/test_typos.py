@@ -99,11 +99,11 @@ def test_typo_in_a_config_file_is_named_with_the_file(tiny_data, tmp_path, capsy
 
 def test_flags_are_read_from_the_parser_at_run_time():
     parser = build_parser()
-    parser.add_argument("--recommend", default=None)  # e.g. a flag added later to the CLI
-    messages = check_settings({"recomend": "DIR", "recommend": "DIR"}, parser)
-    assert len(messages) == 1 and messages[0].endswith("did you mean --recommend?")
-    with pytest.raises(ConfigError, match="unknown setting --recomend"):
-        check_settings({"recomend": "DIR"}, parser, strict=True)
+    parser.add_argument("--shadow_run", default=None)  # e.g. a flag added later to the CLI
+    messages = check_settings({"shadow_rnu": "DIR", "shadow_run": "DIR"}, parser)
+    assert len(messages) == 1 and messages[0].endswith("did you mean --shadow_run?")
+    with pytest.raises(ConfigError, match="unknown setting --shadow_rnu"):
+        check_settings({"shadow_rnu": "DIR"}, parser, strict=True)
 
 
 def test_no_suggestion_for_a_name_far_from_every_known_one():
