@@ -14,7 +14,19 @@ RecBole 1.2.1 was released against NumPy 1, pandas 1 and torch < 2.6. :func:`app
    changes ``df``: missing feature values stayed NaN (``Dataset._fill_nan``), and missing sequence
    features crashed (``Dataset._load_feat``). We fill by assignment instead.
 4. **pandas ≥ 3 ``Series.agg(len)``** now returns the Series' length instead of each row's, which
-   broke every ``token_seq`` feature (``Dataset._remap``, used by FDSA/SASRecF's item features).
+   broke every ``token_seq`` feature (``Dataset._remap``, used by FDSA/SASRecF's item features),
+   every ``float_seq`` feature (``Dataset._normalize`` / ``_discretization``), the entity remapping
+   of knowledge-graph datasets (``KnowledgeBasedDataset._reset_ent_remapID``) and, silently, the
+   ``item_length`` of pre-split benchmark files (``SequentialDataset._benchmark_presets``).
+5. **Pretrained files under torch ≥ 2.6.** S3Rec's pretraining checkpoints
+   (``PretrainTrainer.save_pretrained_model``) and NeuMF's ``dump_parameters`` pickled the config
+   or the whole model; they now hold tensors and plain values. The models that read pretrained
+   files (ConvNCF, NAIS, RaCT, NeuMF, KD_DAGFM, S3Rec) load them with ``weights_only=True``, and a
+   missing or pickled file is a one-line :class:`~recbole_easrec.errors.CheckpointError`.
+6. **Dataset download.** ``Dataset._download`` calls ``torch.distributed.barrier()`` even in
+   single-process runs and crashes (RecBole #1989); it now downloads through
+   :mod:`recbole_easrec.data.download` (verified, unpacked atomically), with the barrier only in
+   distributed runs.
 
 Ray: RecBole pins ``ray<=2.6.3`` only in its package metadata; nothing here imports
 ``recbole.quick_start`` (which imports ray at module level), so the pin is avoided by installing
@@ -23,13 +35,19 @@ RecBole with ``--no-deps`` (see README).
 
 from __future__ import annotations
 
+import importlib
+import os
+import pickle
 import types
 import warnings
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import torch
+
+from recbole_easrec.errors import CheckpointError
 
 NUMPY_ALIASES: dict[str, Any] = {
     "float_": np.float64,
@@ -173,17 +191,276 @@ def _save_checkpoint(self: Any, epoch: int, verbose: bool = True, **kwargs: Any)
         self.logger.info(set_color("Saving current", "blue") + f": {saved_model_file}")
 
 
+def _flat_and_split_points(column: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """A sequence column as one flat array plus the points that split it back into rows."""
+    lengths = _token_lengths(column)
+    if len(column) == 0:
+        return np.array([], dtype=np.float64), lengths
+    flat = np.concatenate([np.asarray(value) for value in column])
+    return flat, np.cumsum(lengths)[:-1]
+
+
+def _benchmark_presets(self: Any) -> None:
+    """pandas-3-safe ``SequentialDataset._benchmark_presets``: ``item_length`` per row.
+
+    RecBole computed it with ``Series.agg(len)``, which pandas 3 turns into the row count, so every
+    sequence of a pre-split benchmark file got the same (wrong) length.
+    """
+    from recbole.utils import FeatureSource, FeatureType
+
+    list_suffix = self.config["LIST_SUFFIX"]
+    for field in list(self.inter_feat):
+        if field + list_suffix in self.inter_feat:
+            setattr(self, f"{field}_list_field", field + list_suffix)
+    self.set_field_property(
+        self.item_list_length_field, FeatureType.TOKEN, FeatureSource.INTERACTION, 1
+    )
+    column = self.inter_feat[self.item_id_list_field]
+    self.inter_feat[self.item_list_length_field] = _token_lengths(column)
+
+
+def _fields_to_normalize(self: Any) -> list[str]:
+    """The fields ``normalize_field`` / ``normalize_all`` select (RecBole's rules and errors)."""
+    from recbole.utils import FeatureType
+
+    if self.config["normalize_field"] is not None and self.config["normalize_all"] is True:
+        raise ValueError("Normalize_field and normalize_all can't be set at the same time.")
+    if not self.config["normalize_field"]:
+        return list(self.float_like_fields) if self.config["normalize_all"] else []
+    fields = list(self.config["normalize_field"])
+    for field in fields:
+        if field not in self.field2type:
+            raise ValueError(f"Field [{field}] does not exist.")
+        if self.field2type[field] not in (FeatureType.FLOAT, FeatureType.FLOAT_SEQ):
+            self.logger.warning(
+                f"{field} is not a FLOAT/FLOAT_SEQ feat, which will not be normalized."
+            )
+    return fields
+
+
+def _min_max(self: Any, values: np.ndarray, field: str) -> np.ndarray:
+    """``(x - min) / (max - min)``; all ones (with RecBole's warning) when every value is equal."""
+    values = np.asarray(values, dtype=np.float64)
+    if values.size == 0:
+        return values
+    high, low = values.max(), values.min()
+    if high == low:
+        self.logger.warning(f"All the same value in [{field}].")
+        return np.ones_like(values)
+    return (values - low) / (high - low)
+
+
+def _normalize(self: Any) -> None:
+    """pandas-3-safe ``Dataset._normalize`` (``float_seq`` rows split back by their own lengths)."""
+    from recbole.utils import FeatureType
+
+    for field in _fields_to_normalize(self):
+        for feat in self.field2feats(field):
+            ftype = self.field2type[field]
+            if ftype == FeatureType.FLOAT:
+                feat[field] = _min_max(self, feat[field].to_numpy(), field)
+            elif ftype == FeatureType.FLOAT_SEQ:
+                flat, split_points = _flat_and_split_points(feat[field])
+                feat[field] = np.split(_min_max(self, flat, field), split_points)
+
+
+def _discretization_info(self: Any) -> dict[str, Any]:
+    """``discretization`` settings of the float-like numerical fields (RecBole's checks)."""
+    from recbole.utils import FeatureType
+
+    info = dict(self.config["discretization"] or {})
+    for field in list(info):
+        if field not in self.field2type:
+            raise ValueError(f"Field [{field}] does not exist.")
+        if field not in self.config["numerical_features"]:
+            raise ValueError(f"Field [{field}] must be a numerical feature")
+        if self.field2type[field] not in (FeatureType.FLOAT, FeatureType.FLOAT_SEQ):
+            self.logger.warning(
+                f"{field} is not a FLOAT/FLOAT_SEQ feat, which will not be normalized."
+            )
+            del info[field]
+        elif info[field]["method"] == "ED" and "bucket" not in info[field]:
+            raise ValueError("The number of buckets must be set when apply equal discretization.")
+    return info
+
+
+def _bucketize(self: Any, values: np.ndarray, field: str, info: dict[str, Any]) -> np.ndarray:
+    """Bucket ids of ``values``: ``ED`` equal-width buckets or ``LD`` logarithmic ones (RecBole's)."""
+    values = np.asarray(values, dtype=np.float64)
+    method = info["method"]
+    if method == "ED":
+        bucket = info["bucket"]
+        lower, upper = values.min(), values.max() + 1e-9
+        if upper == lower:
+            self.logger.warning(f"All the same value in [{field}].")
+            return np.ones_like(values) * bucket
+        return np.floor((values - lower) * bucket / (upper - lower) + 1)
+    if method == "LD":
+        mask = values > 2
+        logs = np.where(mask, np.floor(np.log(values * mask + 1e-9) ** 2 + 1), values)
+        return np.unique(logs, return_inverse=True)[1]
+    raise ValueError(f"Method [{method}] does not exist.")
+
+
+def _discretization(self: Any) -> None:
+    """pandas-3-safe ``Dataset._discretization``.
+
+    Each numerical value becomes a ``(value, 1)`` pair, or ``(1, bucket)`` for a discretized field;
+    ``float_seq`` rows keep their own lengths.
+    """
+    from recbole.utils import FeatureType
+
+    info = _discretization_info(self)
+    for field in self.config["numerical_features"]:
+        for feat in self.field2feats(field):
+            is_float = self.field2type[field] == FeatureType.FLOAT
+            values, split_points = (
+                (feat[field].to_numpy(), None) if is_float else _flat_and_split_points(feat[field])
+            )
+            if field in info:
+                second = _bucketize(self, values, field, info[field])
+                self.field2bucketnum[field] = int(second.max() + 1) if second.size else 1
+                first = np.ones_like(second)
+            else:
+                first, second = values, np.ones_like(values)
+            if is_float:
+                feat[field] = np.stack([first, second], axis=-1).tolist()
+            else:
+                pairs = zip(np.split(first, split_points), np.split(second, split_points))
+                feat[field] = list(pairs)
+
+
+def _reset_ent_remap_id(
+    self: Any, field: str, idmap: np.ndarray, id2token: np.ndarray, token2id: dict[str, int]
+) -> None:
+    """pandas-3-safe ``KnowledgeBasedDataset._reset_ent_remapID`` (sequence rows keep lengths)."""
+    from recbole.utils import FeatureType
+
+    self.field2id_token[field] = id2token
+    self.field2token_id[field] = token2id
+    for feat in self.field2feats(field):
+        if self.field2type[field] == FeatureType.TOKEN:
+            feat[field] = idmap[feat[field].to_numpy()]
+        else:
+            flat, split_points = _flat_and_split_points(feat[field])
+            feat[field] = np.split(idmap[flat.astype(np.int64)], split_points)
+
+
+def _save_pretrained_model(self: Any, epoch: int, saved_model_file: str) -> None:
+    """``PretrainTrainer.save_pretrained_model`` writing tensors and plain values only (S3Rec)."""
+    from recbole_easrec.artifacts import save_torch_atomic
+
+    state = {
+        "config": {"model": str(self.config["model"])},
+        "epoch": int(epoch),
+        "state_dict": self.model.state_dict(),
+        "optimizer": self.optimizer.state_dict(),
+        "other_parameter": _plain_values(self.model.other_parameter()),
+    }
+    save_torch_atomic(state, saved_model_file)
+    self.saved_model_file = saved_model_file
+
+
+def _dump_neumf_parameters(self: Any) -> None:
+    """``NeuMF.dump_parameters`` saving the state dict instead of the pickled module.
+
+    ``NeuMF.load_pretrain`` accepts a bare state dict, so the pretrain → NeuMF chain still works.
+    """
+    from recbole_easrec.artifacts import save_torch_atomic
+
+    if self.mf_train and not self.mlp_train:
+        save_torch_atomic(self.state_dict(), self.mf_pretrain_path)
+    elif self.mlp_train and not self.mf_train:
+        save_torch_atomic(self.state_dict(), self.mlp_pretrain_path)
+
+
+def load_pretrained(path: str | os.PathLike[str], map_location: Any = None, **_: Any) -> Any:
+    """``torch.load(path, weights_only=True)`` for RecBole models' pretrained files.
+
+    A missing file or one holding pickled objects (saved by RecBole without this layer, or a
+    whole pickled model) is a one-line :class:`CheckpointError` instead of a traceback.
+    """
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except (FileNotFoundError, IsADirectoryError):
+        raise CheckpointError(
+            f"pretrained file {str(path)!r} not found: set the model's pretrained-file setting "
+            "(pre_model_path, pretrain_path, mf_pretrain_path/mlp_pretrain_path or warm_up) to a "
+            "checkpoint written by its pretraining run"
+        ) from None
+    except (pickle.UnpicklingError, RuntimeError, EOFError) as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise CheckpointError(
+            f"cannot load pretrained file {str(path)!r} with weights_only=True ({reason}); it "
+            "holds pickled Python objects or is damaged: re-run the pretraining with "
+            "recbole_easrec imported, whose checkpoints hold tensors and plain values only"
+        ) from None
+
+
+class _TorchWithSafeLoad(types.ModuleType):
+    """Stand-in for the ``torch`` name in a model module: ``torch`` with :func:`load_pretrained`."""
+
+    load = staticmethod(load_pretrained)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(torch, name)
+
+
+#: RecBole modules whose models ``torch.load`` a pretrained file.
+PRETRAINED_LOADERS = (
+    "recbole.model.general_recommender.convncf",
+    "recbole.model.general_recommender.nais",
+    "recbole.model.general_recommender.ract",
+    "recbole.model.general_recommender.neumf",
+    "recbole.model.context_aware_recommender.kd_dagfm",
+    "recbole.model.sequential_recommender.s3rec",
+)
+
+
+def _download(self: Any) -> None:
+    """``Dataset._download`` without the single-process ``torch.distributed.barrier`` crash.
+
+    Rank 0 (or the only process) downloads through :func:`recbole_easrec.data.download.download_dataset`;
+    the barrier is used only when a process group exists.
+    """
+    from recbole_easrec.data.download import download_dataset
+
+    distributed = torch.distributed.is_available() and torch.distributed.is_initialized()
+    if not distributed or self.config["local_rank"] == 0:
+        download_dataset(self.dataset_name, Path(self.dataset_path).parent)
+    if distributed:
+        torch.distributed.barrier()
+
+
+def _patch_pretrained_loaders() -> None:
+    """Point the ``torch`` name of each module in :data:`PRETRAINED_LOADERS` at the safe loader."""
+    for name in PRETRAINED_LOADERS:
+        module = importlib.import_module(name)
+        if not isinstance(module.torch, _TorchWithSafeLoad):
+            module.torch = _TorchWithSafeLoad("torch")
+
+
 def apply() -> None:
     """Apply every workaround once; safe to call again."""
     restore_numpy_aliases()
 
     import recbole.data.dataset.dataset as dataset_module
     from recbole.config import Config
-    from recbole.trainer import Trainer
+    from recbole.data.dataset import KnowledgeBasedDataset, SequentialDataset
+    from recbole.model.general_recommender.neumf import NeuMF
+    from recbole.trainer import PretrainTrainer, Trainer
 
     Config.compatibility_settings = lambda self: None
     dataset_module.Dataset._fill_nan = _fill_nan
     dataset_module.Dataset._remap = _remap
+    dataset_module.Dataset._normalize = _normalize
+    dataset_module.Dataset._discretization = _discretization
+    dataset_module.Dataset._download = _download
+    SequentialDataset._benchmark_presets = _benchmark_presets
+    KnowledgeBasedDataset._reset_ent_remapID = _reset_ent_remap_id
+    PretrainTrainer.save_pretrained_model = _save_pretrained_model
+    NeuMF.dump_parameters = _dump_neumf_parameters
+    _patch_pretrained_loaders()
     dataset_module.pd = _pandas_for_recbole_datasets()
     Trainer._save_checkpoint = _save_checkpoint
     # RecBole's ``df[col].fillna(..., inplace=True)`` now warns on every load; the gap it leaves is
