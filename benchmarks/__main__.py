@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -23,18 +24,19 @@ HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:  # the benchmark scripts import each other by plain name
     sys.path.insert(0, str(HERE))
 
-from harness import DATA_PATH, RESULTS, ROOT, read_json, scrub_paths, write_json  # noqa: E402
+from harness import DATA_PATH, RESULTS, ROOT, read_json, write_json  # noqa: E402
 from reports import REPORTS, regenerate  # noqa: E402
 
 from recbole_easrec.errors import UserError  # noqa: E402
 
-ML100K = ("--suite=ml100k_ar", "--dataset=ml-100k")
+ML100K = "--suite=ml100k_ar --dataset=ml-100k --set=efficiency_repeats=3"
+REPRO = "--max_len=20 --data_path=" + DATA_PATH
 REPRO_MODELS = ("SASRec", "LinRec", "FDSA", "LinFDSA", "SASRecF", "LinSASRecF")
 
 
 @dataclass(frozen=True)
 class Bench:
-    """A committed result: the script and arguments that produce it."""
+    """A committed result: the script and the argument lists (run in turn) that produce it."""
 
     script: str
     commands: tuple[tuple[str, ...], ...]
@@ -42,102 +44,61 @@ class Bench:
     suite_out: str | None = None  # suite runs: saved/<...>/suite.json becomes results/NAME.json
 
 
-def suite_bench(out: str, *args: str, cpu: bool = True) -> Bench:
-    """A run of ``benchmarks/suite.py`` writing ``saved/OUT/suite.json``."""
+def bench(script: str, *commands: str, cpu: bool = True) -> Bench:
+    """A benchmark script run once per command line (``OMP_NUM_THREADS=1`` on the CPU)."""
     env = {"OMP_NUM_THREADS": "1"} if cpu else {}
-    return Bench("suite.py", ((*args, f"--out=saved/{out}"),), env, f"saved/{out}")
+    return Bench(script, tuple(tuple(shlex.split(line)) for line in commands), env)
+
+
+def suite(out: str, args: str, cpu: bool = True) -> Bench:
+    """A run of ``benchmarks/suite.py`` writing ``saved/OUT/suite.json``."""
+    base = bench("suite.py", f"{args} --out=saved/{out}", cpu=cpu)
+    return Bench(base.script, base.commands, base.env, f"saved/{out}")
 
 
 def reproduction(dataset: str, epochs: int) -> Bench:
-    """One training per model of ``reproduction_ml1m.py``, then its report."""
-    data = ("--data_path", DATA_PATH)
-    runs = tuple(
-        (f"--dataset={dataset}", f"--model={m}", f"--epochs={epochs}", "--max_len=20", *data)
-        for m in REPRO_MODELS
-    )
-    return Bench("reproduction_ml1m.py", runs, {"OMP_NUM_THREADS": "1"})
+    """One training per model of ``reproduction_ml1m.py`` (its report follows)."""
+    lines = [f"--dataset={dataset} --model={m} --epochs={epochs} {REPRO}" for m in REPRO_MODELS]
+    return bench("reproduction_ml1m.py", *lines)
 
 
+DSL_RUNS = "SASRec-AR,DSL-0.5,DSL-static-0.5,DSL-0.2,DSL-static-0.2,DSL-0.1,DSL-static-0.1"
 BENCHES: dict[str, Bench] = {
     "attention_scaling": Bench("attention_scaling.py", (("--repeats", "9"),)),
-    "dsl_sparse_inference": Bench("dsl_sparse_inference.py", (("--threads=1", "--repeats=7"),)),
-    "inference_latency_ml1m": Bench("inference_latency.py", ((f"--data_path={DATA_PATH}",),)),
-    "speed": Bench(
-        "speed.py",
-        (
-            (
-                f"--data_path={DATA_PATH}",
-                "--batches=3",
-                "--budget=60",
-                "--variants=all",
-                "--threads=1",
-            ),
-        ),
+    "dsl_sparse_inference": bench("dsl_sparse_inference.py", "--threads=1 --repeats=7"),
+    "inference_latency_ml1m": bench("inference_latency.py", f"--data_path={DATA_PATH}"),
+    "speed": bench(
+        "speed.py", f"--data_path={DATA_PATH} --batches=3 --budget=60 --variants=all --threads=1"
     ),
-    "tune_linrec_ml100k": Bench(
-        "tune_linrec_ml100k.py", (("--num_samples=8", "--epochs=2", "--max_len=20", "--cpus=1"),)
+    "tune_linrec_ml100k": bench(
+        "tune_linrec_ml100k.py", "--num_samples=8 --epochs=2 --max_len=20 --cpus=1"
     ),
     "reproduction_ml1m": reproduction("ml-1m", 1),
     "reproduction_ml100k": reproduction("ml-100k", 2),
-    "easrec_ml1m": suite_bench(
+    "easrec_ml1m": suite(
         "easrec_ml1m",
-        "--suite=ml1m_ar",
-        f"--data_path={DATA_PATH}",
-        "--workers=4",
-        "--only=SASRec-AR,LinRec-AR,EASRec,EASRec-gates0",
-        "--budget=360",
-        "--set=efficiency_repeats=1",
+        f"--suite=ml1m_ar --data_path={DATA_PATH} --workers=4 --budget=360"
+        " --only=SASRec-AR,LinRec-AR,EASRec,EASRec-gates0 --set=efficiency_repeats=1",
         cpu=False,
     ),
-    "suite_ml100k": suite_bench(
-        "ml100k_ar", *ML100K, "--workers=2", "--budget=120", "--set=efficiency_repeats=3"
-    ),
-    "suite_ml100k_darts": suite_bench(
+    "suite_ml100k": suite("ml100k_ar", f"{ML100K} --workers=2 --budget=120"),
+    "suite_ml100k_darts": suite(
         "ml100k_darts",
-        *ML100K,
-        "--workers=2",
-        "--budget=120",
-        "--set=efficiency_repeats=3",
-        "--only=SASRec-AR,EASRec,EASRec-gates0,DARTS-SASRec",
+        f"{ML100K} --workers=2 --budget=120 --only=SASRec-AR,EASRec,EASRec-gates0,DARTS-SASRec",
     ),
-    "suite_ml100k_dsl_converged": suite_bench(
-        "ml100k_dsl_conv",
-        *ML100K,
-        "--workers=2",
-        "--budget=1200",
-        "--set=efficiency_repeats=3",
-        "--only=SASRec-AR,DSL-0.5,DSL-static-0.5,DSL-0.2,DSL-static-0.2,DSL-0.1,DSL-static-0.1",
+    "suite_ml100k_dsl_converged": suite(
+        "ml100k_dsl_conv", f"{ML100K} --workers=2 --budget=1200 --only={DSL_RUNS}"
     ),
-    "suite_ml100k_tau": suite_bench(
-        "ml100k_tau",
-        *ML100K,
-        "--workers=3",
-        "--budget=600",
-        "--set=efficiency_repeats=3",
-        "--only=SASRec-AR,EASRec,EASRec-fast-tau",
+    "suite_ml100k_tau": suite(
+        "ml100k_tau", f"{ML100K} --workers=3 --budget=600 --only=SASRec-AR,EASRec,EASRec-fast-tau"
     ),
-    "suite_ml100k_warmup": suite_bench(
-        "ml100k_warmup",
-        *ML100K,
-        "--workers=3",
-        "--budget=600",
-        "--set=efficiency_repeats=3",
-        "--only=SASRec-AR,EASRec,EASRec-warmup",
+    "suite_ml100k_warmup": suite(
+        "ml100k_warmup", f"{ML100K} --workers=3 --budget=600 --only=SASRec-AR,EASRec,EASRec-warmup"
     ),
-    "lambda_sweep_ml100k": suite_bench(
-        "ml100k_lambda",
-        *ML100K,
-        "--workers=2",
-        "--budget=120",
-        "--set=efficiency_repeats=3",
-        "--only=EASRec,EASRec-lambda0,EASRec-lambda1,EASRec-lambda10",
+    "space_truth_cpu": suite(
+        "space_truth_ml100k", "--suite=space_truth_cpu --dataset=ml-100k --workers=2"
     ),
-    "space_truth_cpu": suite_bench(
-        "space_truth_ml100k", "--suite=space_truth_cpu", "--dataset=ml-100k", "--workers=2"
-    ),
-    "search_cpu": suite_bench(
-        "search_ml100k", "--suite=search_cpu", "--dataset=ml-100k", "--workers=2"
-    ),
+    "search_cpu": suite("search_ml100k", "--suite=search_cpu --dataset=ml-100k --workers=2"),
 }
 SPACE_TRUTH = ("space_truth_cpu", "search_cpu")  # reported by benchmarks/space_truth.py
 
@@ -153,14 +114,9 @@ def import_suite(name: str, bench: Bench) -> None:
     suite = read_json(ROOT / str(bench.suite_out) / "suite.json")
     target = RESULTS / f"{name}.json"
     old = read_json(target) if target.exists() else {}
-    if name.startswith("lambda_sweep"):
-        from suite_report import find, lambda_records
-
-        runs = suite["runs"]
-        suite = {"dataset": suite["dataset"], "runs": lambda_records(runs, find(runs, "EASRec"))}
-    elif isinstance(old, dict) and "report" in old:
+    if isinstance(old, dict) and "report" in old:
         suite["report"] = old["report"]
-    write_json(target, scrub_paths(suite))
+    write_json(target, suite)
 
 
 def run(name: str, extra: list[str]) -> int:

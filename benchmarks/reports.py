@@ -63,30 +63,19 @@ def reproduction(results: Path, stem: str) -> list[Path]:
 
 
 def suite(results: Path, stem: str) -> list[Path]:
-    """A suite's records (``suite.json`` of ``benchmarks/suite.py``) with ``report`` settings."""
-    from suite_report import report
+    """A suite's records (``suite.json`` of ``benchmarks/suite.py``) with ``report`` settings;
+    ``<stem>_lambda.png`` plots its λ study (EASRec Fig. 4) when it has one."""
+    from suite_report import find, lambda_records, plot_lambda, report
 
     data = read_json(results / f"{stem}.json")
     meta = data.get("report", {})
-    title = meta.get("title", stem)
-    text = report(data["runs"], title, "", meta.get("reference", "SASRec-AR"))
-    return [write_report(results / f"{stem}.md", text)]
-
-
-def lambda_sweep(results: Path, stem: str) -> list[Path]:
-    """EASRec's λ study on the test split: the records of the λ runs of a suite."""
-    from suite_report import lambda_section, plot_lambda
-
-    data = read_json(results / f"{stem}.json")
-    png = plot_lambda(data["runs"], results / f"{stem}.png")
-    lines = [
-        f"# EASRec λ study on {data['dataset']} (paper Fig. 4)",
-        "",
-        lambda_section(data["runs"]),
-    ]
+    text = report(data["runs"], meta.get("title", stem), "", meta.get("reference", "SASRec-AR"))
+    lambdas = lambda_records(data["runs"], find(data["runs"], "EASRec"))
+    png = plot_lambda(lambdas, results / f"{stem}_lambda.png") if len(lambdas) > 1 else None
     if png:
-        lines.append(f"![FLOPs and NDCG@10 against λ]({png.name})")
-    return [write_report(results / f"{stem}.md", "\n".join(lines)), *([png] if png else [])]
+        image = f"![FLOPs and NDCG@10 against λ]({png.name})"
+        text = text.replace("\n## DSL", f"\n{image}\n\n## DSL", 1)
+    return [write_report(results / f"{stem}.md", text), *([png] if png else [])]
 
 
 def _valid(record: Record, name: str) -> float | None:
@@ -174,7 +163,6 @@ REPORTS: dict[str, Renderer] = {
     "dsl_sweep_ml1m": dsl_sweep_valid,
     "easrec_ml1m": suite,
     "inference_latency_ml1m": inference_latency,
-    "lambda_sweep_ml100k": lambda_sweep,
     "lambda_sweep_ml1m": lambda_sweep_valid,
     "reproduction_ml100k": reproduction,
     "reproduction_ml1m": reproduction,

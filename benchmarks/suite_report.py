@@ -329,8 +329,6 @@ def report(records: Sequence[Record], title: str, note: str, reference_name: str
     )
     lambdas = lambda_records(records, easrec)
     parts.append(lambda_section(lambdas))
-    if len(lambdas) > 1:
-        parts.append("(Plot: `python -m benchmarks run lambda_sweep_ml100k`.)\n")
     parts.append(dsl_section(records, reference))
     if failed:
         parts += ["## Runs that failed", ""]

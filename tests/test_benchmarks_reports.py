@@ -15,7 +15,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 FINDINGS = re.compile(r"<!-- findings -->.*?<!-- /findings -->", re.S)
-OWN_REPORTS = ("space_truth_",)  # rebuilt by benchmarks/space_truth.py --from_json
+OWN_REPORTS = ("space_truth_", "data_path_", "serving")  # written by their own scripts
 
 
 def load_harness() -> ModuleType:
@@ -133,3 +133,17 @@ def test_with_findings_places_the_kept_block_under_the_title() -> None:
     text = harness.with_findings("# Title\n\nbody\n\n\n\nmore\n", block)
     assert text == f"# Title\n\n{block}\n\nbody\n\nmore\n"
     assert harness.findings_of(text) == block
+
+
+def test_run_writes_json_and_report_without_machine_paths(tmp_path: Path) -> None:
+    out = tmp_path / "dsl"
+    extra = ["--parts=projection", "--densities=1.0", "--repeats=1", f"--out={out}"]
+    command = [sys.executable, "-m", "benchmarks", "run", "dsl_sparse_inference", *extra]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    harness = load_harness()
+    data = harness.read_json(out.with_suffix(".json"))
+    assert data["rows"] and all(row["density"] == 1.0 for row in data["rows"])
+    assert str(tmp_path) not in out.with_suffix(".json").read_text(encoding="utf-8")
+    report = out.with_suffix(".md").read_text(encoding="utf-8")
+    assert harness.findings_of(report) and "| " in report
