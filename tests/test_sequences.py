@@ -243,3 +243,18 @@ def test_sampled_loaders_never_capped(uneven_data, tmp_path):
     config = make_config(uneven_data, tmp_path, mode="pop100")
     _, lazy = both_paths(config)
     assert cap_full_sort_batches(config, lazy, budget_bytes=1) == lazy
+
+
+def test_autoregressive_run_equals_recbole_dataset_run(tiny_run_config, tmp_path, monkeypatch):
+    """The whole run (training included) on our rows gives RecBole-dataset results exactly."""
+    import recbole_easrec.quick_start as quick_start
+    from recbole_easrec.quick_start import run_recbole_easrec
+
+    settings = tiny_run_config(train_mode="autoregressive", epochs=1)
+    ours = run_recbole_easrec("LinRec", "tiny", config_dict=settings)
+    monkeypatch.setattr(quick_start, "create_sequence_dataset", create_dataset)
+    settings["output_dir"] = str(tmp_path / "recbole_rows")
+    theirs = run_recbole_easrec("LinRec", "tiny", config_dict=settings)
+    assert ours["test_result"] == theirs["test_result"]
+    assert ours["best_valid_result"] == theirs["best_valid_result"]
+    assert ours["test_result"]["ndcg@10"] > 0
