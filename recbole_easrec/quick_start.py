@@ -25,6 +25,7 @@ from recbole_easrec.data.sequences import cap_full_sort_batches, create_sequence
 from recbole_easrec.efficiency import median_seconds, model_flops, peak_memory_bytes
 from recbole_easrec.locking import RunLock
 from recbole_easrec.registry import plugin_model_names
+from recbole_easrec.resume import WORK_DIR, ResumeError, open_work_folder, promote, tidy_work_folder
 from recbole_easrec.saving import save_model
 from recbole_easrec.trainer import resolve_trainer
 
@@ -41,8 +42,13 @@ def run_recbole_easrec(
     config_dict: dict[str, Any] | None = None,
     saved: bool = True,
     epoch_callback: EpochCallback | None = None,
+    resume: bool = False,
 ) -> dict[str, Any]:
     """Train ``model`` on ``dataset``, evaluate on the test split and write ``result.json``.
+
+    The run writes into ``<output_dir>/in_progress/`` and moves its files into ``output_dir`` when
+    it has succeeded, so a failed or killed run leaves an earlier run's files there untouched; the
+    trainer saves its state there after every epoch (:mod:`recbole_easrec.resume`).
 
     Args:
         model: a plugin model (``LinRec``, ``EASRec``, ``DSL``), any RecBole model name, or a class.
@@ -54,6 +60,8 @@ def run_recbole_easrec(
         epoch_callback: called after every validation epoch with ``(epoch, valid_score,
             valid_metrics)`` (RecBole's ``callback_fn`` plus the metrics; with RecBole's special
             trainers — KG, two-tower — ``valid_metrics`` is empty). Ray Tune trials report with it.
+        resume: continue the unfinished run in ``output_dir`` from its last completed epoch
+            (same model, dataset and settings; ``--resume``).
 
     Returns:
         The content of ``result.json``: ``model``, ``dataset``, ``config``, ``best_valid_result``,
@@ -61,9 +69,12 @@ def run_recbole_easrec(
 
     Raises:
         UserError: bad model name, config value or dataset files (one-line message).
+        ResumeError: ``resume`` without an unfinished run of the same settings in ``output_dir``.
     """
     overrides = dict(config_dict or {})
     output_dir = overrides.pop("output_dir", None)
+    if resume and not output_dir:
+        raise ResumeError("--resume needs the --output_dir of the run to continue")
     config = build_config(model, dataset, config_file_list, overrides)
     validate_run_config(config)
     run_dir = (
@@ -72,9 +83,13 @@ def run_recbole_easrec(
         else new_run_dir(config["model"], config["dataset"])
     )
     run_dir.mkdir(parents=True, exist_ok=True)
-    with RunLock(run_dir):  # one run per folder; released even if the run fails
-        config["checkpoint_dir"] = str(run_dir)
+    # one run per folder, released even if the run fails; a failure before any state leaves no
+    # work folder behind
+    with RunLock(run_dir), tidy_work_folder(run_dir / WORK_DIR):
         configure_logging(run_dir, config["state"])
+        checkpointer = open_work_folder(run_dir, config, resume)
+        work_dir = checkpointer.work_dir
+        config["checkpoint_dir"] = str(work_dir)
         init_seed(config["seed"], config["reproducibility"])
 
         full_dataset, (train_data, valid_data, test_data) = prepare_data(config)
@@ -82,7 +97,8 @@ def run_recbole_easrec(
         model_instance = config.model_class(config, train_data._dataset).to(config["device"])
         logging.getLogger().info(model_instance)
         trainer = resolve_trainer(config["MODEL_TYPE"], config["model"])(config, model_instance)
-        trainer.saved_model_file = str(run_dir / "checkpoint.pth")
+        trainer.saved_model_file = str(work_dir / "checkpoint.pth")
+        attach_checkpointer(trainer, checkpointer, config["model"])
 
         start = time.perf_counter()
         best_valid_score, best_valid_result = trainer.fit(
@@ -115,7 +131,7 @@ def run_recbole_easrec(
             "model": config["model"],
             "dataset": config["dataset"],
             "output_dir": str(run_dir),
-            "config": config.final_config_dict,
+            "config": {**config.final_config_dict, "checkpoint_dir": str(run_dir)},
             "best_valid_score": best_valid_score,
             "best_valid_result": dict(best_valid_result or {}),
             "test_result": dict(test_result or {}),
@@ -128,12 +144,25 @@ def run_recbole_easrec(
         if hasattr(trainer, "result_extras"):
             result.update(trainer.result_extras())
         if config["model"] in plugin_model_names() and not getattr(trainer, "saves_model", False):
-            save_model(run_dir, final_model, config)
-        write_json_atomic(run_dir / RESULT_FILE, result)
+            save_model(work_dir, final_model, config)
+        write_json_atomic(work_dir / RESULT_FILE, result)
+        promote(work_dir, run_dir)
         logging.getLogger().info(
             "test result: %s; wrote %s", result["test_result"], run_dir / RESULT_FILE
         )
         return result
+
+
+def attach_checkpointer(trainer: Any, checkpointer: Any, model: str) -> None:
+    """Let ``trainer`` save (and resume from) per-epoch state; RecBole's special trainers (KG,
+    two-tower, …) cannot, so resuming one of them is a :class:`ResumeError`."""
+    if hasattr(trainer, "checkpointer"):
+        trainer.checkpointer = checkpointer
+    elif checkpointer.pending is not None:
+        raise ResumeError(
+            f"--resume: {model} trains with RecBole's {type(trainer).__name__}, which cannot resume;"
+            " run again without --resume"
+        )
 
 
 def fit_callback(trainer: Any, epoch_callback: EpochCallback | None) -> Callable | None:

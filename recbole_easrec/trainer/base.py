@@ -4,13 +4,24 @@ runs with."""
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any
 
 import torch
 from recbole.trainer import Trainer
 
+from recbole_easrec.artifacts import save_torch_atomic
 from recbole_easrec.budget import BudgetedLoader, TrainingBudgetSpent
 from recbole_easrec.compiling import compile_encoder
+from recbole_easrec.progress import EpochClock, ProgressLoader
+from recbole_easrec.resume import (
+    Checkpointer,
+    generator_states,
+    loader_generators,
+    restore_generators,
+    restore_rng,
+    rng_state,
+)
 from recbole_easrec.training_modes import AutoregressiveLoader
 
 
@@ -34,6 +45,11 @@ class EasRecBaseTrainer(Trainer):
     def __init__(self, config: Any, model: Any) -> None:
         super().__init__(config, model)
         self.last_valid_result: dict[str, float] = {}
+        self.checkpointer: Checkpointer | None = None  # set by quick_start: per-epoch state
+        self._loaders: tuple[Any, ...] = ()
+        self._budget: BudgetedLoader | None = None
+        self._epoch_open: int | None = None
+        self._clock: EpochClock | None = None
         if config["compile"]:
             compile_encoder(self.model)
 
@@ -56,16 +72,132 @@ class EasRecBaseTrainer(Trainer):
             scores[rows, history] = -torch.inf
         return interaction, scores, positive_u, positive_i
 
-    def fit(self, train_data: Any, valid_data: Any = None, *args: Any, **kwargs: Any) -> Any:
+    # --- the training loop: epochs, per-epoch state, progress ------------------------------------
+
+    phase = "train"  # the name of the running phase (EASRec: search, retrain) in state and lines
+
+    def fit(
+        self,
+        train_data: Any,
+        valid_data: Any = None,
+        verbose: bool = True,
+        saved: bool = True,
+        show_progress: bool = False,
+        callback_fn: Any = None,
+    ) -> Any:
+        """RecBole's ``fit``, continuing from the checkpointer's state of this phase if it has one
+        (a finished phase is not run again), writing the state after every epoch and a progress
+        line with the ETA (see :mod:`recbole_easrec.resume`, :mod:`recbole_easrec.progress`)."""
         if self.config["train_mode"] == "autoregressive":
             train_data = AutoregressiveLoader(
                 train_data, self.config["train_batch_size"], seed=self.config["seed"] or 0
             )
+        self._budget = None
         if self.config["max_train_seconds"] is not None:
-            train_data = BudgetedLoader(train_data, self.config["max_train_seconds"])
+            train_data = self._budget = BudgetedLoader(train_data, self.config["max_train_seconds"])
+        if not show_progress:
+            train_data = ProgressLoader(train_data, f"{self.phase} epoch")
+        self._loaders = (train_data, valid_data)
+        self._epoch_open = None
+        state = self.checkpointer.take(self.phase) if self.checkpointer else None
+        self._clock = EpochClock(self.phase, self.epochs)
+        if state is not None:
+            self.restore_state(state)
+            if state["finished"]:
+                return self.best_valid_score, self.best_valid_result
         with torch.autograd.set_detect_anomaly(False):
             try:
-                return super().fit(train_data, valid_data, *args, **kwargs)
+                result = super().fit(
+                    train_data, valid_data, verbose, saved, show_progress, callback_fn
+                )
             except TrainingBudgetSpent as spent:
                 logging.getLogger().info("%s: stopping with the best epoch so far", spent)
-                return self.best_valid_score, self.best_valid_result
+                self._epoch_open = None  # the refused epoch never ran
+                result = self.best_valid_score, self.best_valid_result
+        self.end_epoch(finished=True)
+        return result
+
+    def _train_epoch(
+        self, train_data: Any, epoch_idx: int, loss_func: Any = None, show_progress: bool = False
+    ) -> Any:
+        """Close the previous epoch (:meth:`end_epoch`), then run epoch ``epoch_idx``."""
+        self.end_epoch()
+        self._epoch_open = epoch_idx
+        return self.run_epoch(train_data, epoch_idx, loss_func, show_progress)
+
+    def run_epoch(
+        self, train_data: Any, epoch_idx: int, loss_func: Any = None, show_progress: bool = False
+    ) -> Any:
+        """One training epoch (RecBole's); trainers with their own epochs override this."""
+        return super()._train_epoch(train_data, epoch_idx, loss_func, show_progress)
+
+    def end_epoch(self, finished: bool = False) -> None:
+        """The epoch under way is complete (with its validation and early-stopping update): log
+        its progress line and write the state; ``finished``: the phase has ended."""
+        epoch = self._epoch_open
+        if epoch is None and not finished:
+            return
+        if epoch is not None and self._clock is not None:
+            logging.getLogger().info(self._clock.epoch_done())
+        if self.checkpointer is not None:
+            last = self.start_epoch - 1 if epoch is None else epoch
+            self.checkpointer.save(*self.resume_state(last, finished))
+        self._epoch_open = None
+
+    # --- state for --resume --------------------------------------------------------------------
+
+    def generators(self) -> list[torch.Generator]:
+        """Every ``torch.Generator`` the phase draws from besides the global ones."""
+        return loader_generators(*self._loaders)
+
+    def resume_state(self, epoch: int, finished: bool) -> tuple[dict[str, Any], dict[str, Any]]:
+        """(tensors, JSON) of the trainer after ``epoch`` of the running phase."""
+        rng_tensors, rng_meta = rng_state()
+        tensors: dict[str, Any] = {
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "rng": rng_tensors,
+            "generators": generator_states(self.generators()),
+        }
+        if Path(self.saved_model_file).is_file():  # the best epoch's checkpoint, to put back
+            tensors["best_checkpoint"] = torch.load(
+                self.saved_model_file, map_location="cpu", weights_only=True
+            )
+        meta = {
+            "phase": self.phase,
+            "epoch": int(epoch),
+            "finished": bool(finished),
+            "cur_step": int(self.cur_step),
+            "best_valid_score": float(self.best_valid_score),
+            "best_valid_result": None
+            if self.best_valid_result is None
+            else {k: float(v) for k, v in dict(self.best_valid_result).items()},
+            "train_loss": {str(k): v for k, v in self.train_loss_dict.items()},
+            "epochs_done": self._clock.done if self._clock else 0,
+            "phase_seconds": self._clock.elapsed() if self._clock else 0.0,
+            "rng": rng_meta,
+        }
+        return tensors, meta
+
+    def restore_state(self, state: dict[str, Any]) -> None:
+        """Put the trainer back into a state from :meth:`resume_state` (RNGs last)."""
+        tensors = state["tensors"]
+        self.model.load_state_dict(tensors["model"])
+        self.optimizer.load_state_dict(tensors["optimizer"])
+        if "best_checkpoint" in tensors:
+            save_torch_atomic(tensors["best_checkpoint"], self.saved_model_file)
+        self.start_epoch = int(state["epoch"]) + 1
+        self.cur_step = int(state["cur_step"])
+        self.best_valid_score = float(state["best_valid_score"])
+        self.best_valid_result = state["best_valid_result"]
+        self.train_loss_dict = {int(k): v for k, v in state["train_loss"].items()}
+        seconds = float(state["phase_seconds"])
+        self._clock = EpochClock(self.phase, self.epochs, int(state["epochs_done"]), seconds)
+        if self._budget is not None:  # the budget counts the time before the kill
+            self._budget.deadline -= seconds
+            self._budget.passes = int(state["epochs_done"])
+        restore_generators(self.generators(), tensors["generators"])
+        restore_rng(tensors["rng"], state["rng"])
+        logging.getLogger().info(
+            "resumed %s after epoch %d (state %s)", self.phase, state["epoch"], state["sequence"]
+        )

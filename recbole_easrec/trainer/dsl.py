@@ -138,11 +138,29 @@ class DSLTrainer(EasRecBaseTrainer):
 
     # --- training loop ------------------------------------------------------------------------
 
-    def _train_epoch(self, train_data: Any, epoch_idx: int, *args: Any, **kwargs: Any) -> Any:
+    def run_epoch(self, train_data: Any, epoch_idx: int, *args: Any, **kwargs: Any) -> Any:
         self.total_steps = self.epochs * len(train_data)
-        loss = super()._train_epoch(train_data, epoch_idx, *args, **kwargs)
+        loss = super().run_epoch(train_data, epoch_idx, *args, **kwargs)
         self.write_trace()
         return loss
+
+    def resume_state(self, epoch: int, finished: bool) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The base state plus DSL's step count, trace and initial active count (the masks are
+        buffers of the model's state dict, Adam's cleared moments are in the optimiser's)."""
+        tensors, meta = super().resume_state(epoch, finished)
+        meta["dsl"] = {
+            "step": self.dsl_step,
+            "trace": self.trace,
+            "initial_active": self.initial_active,
+        }
+        return tensors, meta
+
+    def restore_state(self, state: dict[str, Any]) -> None:
+        dsl = state["dsl"]
+        self.dsl_step = int(dsl["step"])
+        self.trace = list(dsl["trace"])
+        self.initial_active = int(dsl["initial_active"])
+        super().restore_state(state)
 
     def write_trace(self) -> Path:
         """Write ``dsl_trace.json`` to the checkpoint folder."""

@@ -44,6 +44,7 @@ and β over iterations; the compact model is saved with
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -54,6 +55,8 @@ from torch.nn.utils import clip_grad_norm_
 
 from recbole_easrec.artifacts import atomic_target, write_json_atomic
 from recbole_easrec.efficiency import count_parameters
+from recbole_easrec.progress import EpochClock, progress_bar
+from recbole_easrec.resume import generator_states, loader_generators, restore_generators
 from recbole_easrec.saving import save_model
 from recbole_easrec.search.arch_data import split_holdout
 from recbole_easrec.search.reconstruct import compact_settings, reconstruct
@@ -88,6 +91,10 @@ class EASRecTrainer(EasRecBaseTrainer):
         self.search_method: str = config["search_method"]
         self.path_generator = torch.Generator().manual_seed(int(config["seed"] or 0))
         self.shared_weight_scores: list[dict[str, Any]] = []
+        self.phase = "search"
+        # generator states when the current pass over arch_data began, and its batches taken
+        self._arch_cycle_start: list[torch.Tensor] | None = None
+        self._arch_taken = 0
 
     def _build_optimizer(self, **kwargs: Any) -> Any:
         """The weight optimiser: W only (α, β belong to :attr:`arch_optimizer`)."""
@@ -167,9 +174,24 @@ class EASRecTrainer(EasRecBaseTrainer):
         try:
             interaction = next(self._arch_iter)
         except (StopIteration, TypeError):
+            self._arch_cycle_start = generator_states(loader_generators(self.arch_data))
+            self._arch_taken = 0
             self._arch_iter = self.arch_batches()
             interaction = next(self._arch_iter)
+        self._arch_taken += 1
         return interaction.to(self.device)
+
+    def replay_arch_batches(self, cycle_start: list[torch.Tensor] | None, taken: int) -> None:
+        """Put the architecture-batch iterator back where it was (a resumed search): the same
+        pass over :attr:`arch_data`, ``taken`` batches into it."""
+        self._arch_iter, self._arch_cycle_start, self._arch_taken = None, cycle_start, 0
+        if cycle_start is None:
+            return
+        restore_generators(loader_generators(self.arch_data), cycle_start)
+        self._arch_iter = self.arch_batches()
+        for _ in range(taken):
+            next(self._arch_iter)
+        self._arch_taken = taken
 
     def arch_batches(self) -> Iterator[Any]:
         """One pass over :attr:`arch_data` in batches of at most ``arch_batch_size`` rows.
@@ -184,17 +206,20 @@ class EASRecTrainer(EasRecBaseTrainer):
             for start in range(0, len(interaction), size):
                 yield interaction[start : start + size]
 
-    def _train_epoch(
+    def run_epoch(
         self, train_data: Any, epoch_idx: int, loss_func: Any = None, show_progress: bool = False
     ) -> Any:
         if not self.searching:
-            return super()._train_epoch(train_data, epoch_idx, loss_func, show_progress)
+            return super().run_epoch(train_data, epoch_idx, loss_func, show_progress)
+        batches = train_data
+        if show_progress:
+            batches = progress_bar(train_data, len(train_data), f"Search {epoch_idx:>4}")
         if self.search_method == "sandwich":
-            return sum(self.sandwich_step(batch.to(self.device)) for batch in train_data)
+            return sum(self.sandwich_step(batch.to(self.device)) for batch in batches)
         warming_up = self.warming_up(epoch_idx)
         total = 0.0
         frequency = self.config["arch_update_freq"]
-        for interaction in train_data:
+        for interaction in batches:
             total += self.weight_step(interaction.to(self.device))
             if not warming_up and self.arch_data is not None and self.iteration % frequency == 0:
                 self.architecture_step(self.next_arch_interaction())
@@ -233,6 +258,35 @@ class EASRecTrainer(EasRecBaseTrainer):
         weight_data, self.arch_data = self.search_data(train_data, valid_data)
         self._arch_iter = None
         self.searching = True
+        retraining = self.checkpointer is not None and self.checkpointer.peek_phase() == "retrain"
+        if retraining:  # a resumed run that was killed while retraining: the search is done
+            arch = self.restore_search(self.checkpointer.pending)
+        else:
+            self.search(weight_data, valid_data, verbose, saved, show_progress, callback_fn)
+            arch = self.choose_architecture()
+        return self.retrain(
+            self.reconstruct_compact(arch),
+            train_data,
+            valid_data,
+            verbose,
+            saved,
+            show_progress,
+            callback_fn,
+            resumed=retraining,
+        )
+
+    def search(
+        self,
+        weight_data: Any,
+        valid_data: Any,
+        verbose: bool,
+        saved: bool,
+        show_progress: bool,
+        callback_fn: Any,
+    ) -> None:
+        """Phase 1 (and the shared-weight scores of phase 2); the supernet ends with the best
+        epoch's weights."""
+        self.phase = "search"
         self.stopping_step = self.config["search_stopping_step"]
         if self.search_method == "sandwich":  # validation scores the largest path
             fractions = self.supernet.flops_fraction
@@ -244,15 +298,59 @@ class EASRecTrainer(EasRecBaseTrainer):
         self.write_trace()
         if valid_data is not None:
             self.score_architectures(valid_data, show_progress)
-        return self.retrain(
-            self.reconstruct_compact(self.choose_architecture()),
-            train_data,
-            valid_data,
-            verbose,
-            saved,
-            show_progress,
-            callback_fn,
-        )
+
+    # --- state for --resume ----------------------------------------------------------------------
+
+    def generators(self) -> list[torch.Generator]:
+        """The base loaders' generators, the architecture batches' and the sandwich paths'."""
+        return loader_generators(*self._loaders, self.arch_data) + [self.path_generator]
+
+    def resume_state(self, epoch: int, finished: bool) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The base state plus α/β's optimiser, the iteration count (the Gumbel temperature
+        follows it), the trace, where the architecture batches are; while retraining also the
+        searched supernet and the chosen architecture."""
+        tensors, meta = super().resume_state(epoch, finished)
+        tensors["arch_optimizer"] = self.arch_optimizer.state_dict()
+        if self._arch_cycle_start is not None:
+            tensors["arch_cycle_start"] = self._arch_cycle_start
+        arch = self.architecture
+        meta["easrec"] = {
+            "iteration": self.iteration,
+            "temperature": self.supernet.temperature,
+            "trace": self.trace,
+            "arch_taken": self._arch_taken,
+            "shared_weight_scores": self.shared_weight_scores,
+            "search_valid_result": self.search_valid_result,
+            "architecture": None if arch is None else [arch["candidate"], arch["n_layers"]],
+        }
+        if self.phase == "retrain":
+            tensors["supernet"] = self.supernet.state_dict()
+        return tensors, meta
+
+    def restore_state(self, state: dict[str, Any]) -> None:
+        easrec = state["easrec"]
+        self.iteration = int(easrec["iteration"])
+        self.supernet.search_step = self.iteration
+        self.trace = list(easrec["trace"])
+        self.arch_optimizer.load_state_dict(state["tensors"]["arch_optimizer"])
+        if self.phase == "search":
+            cycle_start = state["tensors"].get("arch_cycle_start")
+            self.replay_arch_batches(cycle_start, int(easrec["arch_taken"]))
+        super().restore_state(state)
+
+    def restore_search(self, state: dict[str, Any]) -> Architecture:
+        """The search's outcome from a retraining state (the supernet's best weights, scores,
+        trace); returns the chosen architecture."""
+        easrec = state["easrec"]
+        self.supernet.load_state_dict(state["tensors"]["supernet"])
+        self.supernet.path = None
+        self.iteration = int(easrec["iteration"])
+        self.supernet.search_step = self.iteration
+        self.trace = list(easrec["trace"])
+        self.shared_weight_scores = list(easrec["shared_weight_scores"])
+        self.search_valid_result = easrec["search_valid_result"]
+        candidate, depth = easrec["architecture"]
+        return Architecture(int(candidate), int(depth))
 
     def search_data(self, train_data: Any, valid_data: Any) -> tuple[Any, Any]:
         """(weight-step loader, architecture-batch loader) of the search (``arch_data``).
@@ -284,10 +382,15 @@ class EASRecTrainer(EasRecBaseTrainer):
         """Validation metrics of every architecture on the supernet's shared weights (its hard
         path, so each score equals that of the reconstructed, not yet retrained, network)."""
         supernet, records = self.supernet, []
+        space = sorted(supernet.flops_fraction)
+        clock = EpochClock("scoring architectures on validation", len(space))
         try:
-            for arch in sorted(supernet.flops_fraction):
+            for arch in space:
                 supernet.path = arch
                 score, result = self._valid_epoch(valid_data, show_progress=show_progress)
+                logging.getLogger().info(
+                    "%s (%s)", clock.epoch_done().replace("epoch", "architecture", 1), arch
+                )
                 hidden, inner = supernet.encoder.widths[arch.candidate]
                 records.append(
                     {
@@ -355,22 +458,26 @@ class EASRecTrainer(EasRecBaseTrainer):
         saved: bool,
         show_progress: bool,
         callback_fn: Any = None,
+        resumed: bool = False,
     ) -> tuple[float, dict[str, Any] | None]:
         """Evaluate the transferred compact net, then retrain it (module docstring, phase 3).
 
         ``callback_fn`` is RecBole's per-validation hook; it keeps being called during retraining
-        (epochs count from 0 again), so a Tune trial reports through both phases."""
+        (epochs count from 0 again), so a Tune trial reports through both phases. ``resumed``: the
+        retraining state is pending in the checkpointer (the transferred net was evaluated and
+        saved before the kill)."""
         self.searching = False
+        self.phase = "retrain"
         self.model = compact
         self.optimizer = self._build_optimizer(params=compact.parameters())
         self.saved_model_file = str(Path(self.saved_model_file).with_name(COMPACT_CHECKPOINT))
         self.stopping_step = self.config["stopping_step"]
         self.start_epoch, self.cur_step = 0, 0
-        if valid_data is not None:
+        if valid_data is not None and not resumed:
             score, result = self._valid_epoch(valid_data, show_progress=show_progress)
             self.search_valid_result = dict(result)
             self.best_valid_score, self.best_valid_result = score, result
-        if saved:
+        if saved and not resumed:
             self._save_checkpoint(-1, verbose=verbose)
         epochs = self.config["retrain_epochs"]
         self.epochs = self.config["epochs"] if epochs is None else int(epochs)

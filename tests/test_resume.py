@@ -1,0 +1,184 @@
+"""--resume: a run killed with SIGKILL continues from its last epoch and ends as if never killed."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from recbole_easrec.cli import main
+from recbole_easrec.quick_start import run_recbole_easrec
+from recbole_easrec.resume import STATE_FILE, WORK_DIR, read_state
+
+ROOT = Path(__file__).resolve().parents[1]
+# Runs the command line in a child that SIGKILLs itself at batch BATCH of epoch EPOCH of PHASE
+# (every training step checks its loss for NaN through ``_check_nan``): a real kill, at a known point.
+KILLER = """
+import os, signal, sys
+import recbole_easrec
+from recbole_easrec.trainer.base import EasRecBaseTrainer
+phase, epoch, batch = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+seen = [0]
+original = EasRecBaseTrainer._check_nan
+def check(self, loss):
+    if self.phase == phase and self._epoch_open == epoch:
+        seen[0] += 1
+        if seen[0] == batch:
+            os.kill(os.getpid(), signal.SIGKILL)
+    return original(self, loss)
+EasRecBaseTrainer._check_nan = check
+from recbole_easrec.cli import main
+sys.exit(main(sys.argv[4:]))
+"""
+EASREC = {"model": "EASRec", "epochs": 3, "retrain_epochs": 2, "n_layers": 2}
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """The killed child runs on one thread; the in-process runs too (same floating-point sums)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def argv(settings: dict) -> list[str]:
+    """``run_recbole_easrec.py`` arguments of a config_dict."""
+    model = settings.get("model", "LinRec")
+    rest = {k: v for k, v in settings.items() if k != "model"}
+    return [f"--model={model}", "--dataset=tiny", *(f"--{k}={v}" for k, v in rest.items())]
+
+
+def run_killed(settings: dict, phase: str, epoch: int, batch: int) -> subprocess.CompletedProcess:
+    """Run ``settings`` in a child that is SIGKILLed at ``phase``/``epoch``/``batch``."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
+    command = [sys.executable, "-c", KILLER, phase, str(epoch), str(batch), *argv(settings)]
+    return subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True, timeout=300)
+
+
+def run(settings: dict, resume: bool = False) -> dict:
+    model = settings.get("model", "LinRec")
+    rest = {k: v for k, v in settings.items() if k != "model"}
+    return run_recbole_easrec(model, "tiny", config_dict=rest, resume=resume)
+
+
+def weights(run_dir: Path) -> dict[str, torch.Tensor]:
+    return torch.load(run_dir / "model.pt", map_location="cpu", weights_only=True)
+
+
+def assert_same_run(resumed: dict, uninterrupted: dict) -> None:
+    """Same metrics (within 1e-4), architecture and final weights as the uninterrupted run."""
+    for key in ("best_valid_result", "test_result"):
+        assert resumed[key].keys() == uninterrupted[key].keys()
+        for metric, value in resumed[key].items():
+            assert value == pytest.approx(uninterrupted[key][metric], abs=1e-4), (key, metric)
+    assert resumed.get("architecture") == uninterrupted.get("architecture")
+    assert resumed.get("search_iterations") == uninterrupted.get("search_iterations")
+    mine, theirs = weights(Path(resumed["output_dir"])), weights(Path(uninterrupted["output_dir"]))
+    assert mine.keys() == theirs.keys()
+    for name, tensor in mine.items():
+        torch.testing.assert_close(tensor, theirs[name], atol=1e-4, rtol=0, msg=name)
+
+
+def earlier_files(folder: Path) -> dict[str, bytes]:
+    """Files of an earlier, finished run in ``folder`` (that a killed run must not touch)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    files = {"result.json": b'{"earlier": true}\n', "checkpoint.pth": b"earlier", "model.pt": b"e"}
+    for name, data in files.items():
+        (folder / name).write_bytes(data)
+    return files
+
+
+@pytest.mark.parametrize(
+    ("phase", "epoch", "batch"),
+    [("search", 1, 3), ("retrain", 1, 2)],
+    ids=["mid-search", "mid-retraining"],
+)
+def test_easrec_killed_then_resumed_ends_as_the_uninterrupted_run(
+    tiny_data, tmp_path, phase, epoch, batch
+):
+    killed_dir = tmp_path / "killed"
+    earlier = earlier_files(killed_dir)
+    settings = {**tiny_settings(tiny_data, killed_dir), **EASREC}
+    child = run_killed(settings, phase, epoch, batch)
+    assert child.returncode == -signal.SIGKILL, child.stderr[-2000:]
+    # the kill left the earlier run's files alone and a state of the last completed epoch
+    assert {name: (killed_dir / name).read_bytes() for name in earlier} == earlier
+    state = read_state(killed_dir / WORK_DIR)
+    assert (state["phase"], state["epoch"], state["finished"]) == (phase, epoch - 1, False)
+    assert {"model", "optimizer", "rng", "generators", "arch_optimizer"} <= state["tensors"].keys()
+    assert state["easrec"]["iteration"] > 0 and state["easrec"]["temperature"] <= 1.0
+
+    resumed = run(settings, resume=True)
+    uninterrupted = run({**settings, "output_dir": str(tmp_path / "uninterrupted")})
+    assert_same_run(resumed, uninterrupted)
+    assert not (killed_dir / WORK_DIR).exists()  # the state goes once the run has finished
+    written = json.loads((killed_dir / "result.json").read_text())
+    assert written["test_result"] == resumed["test_result"]
+    assert written["config"]["checkpoint_dir"] == str(killed_dir)
+
+
+@pytest.mark.parametrize("model", ["LinRec", "SASRec", "DSL"])
+def test_other_models_resume_through_our_trainer(tiny_data, tmp_path, model):
+    settings = {"model": model, **tiny_settings(tiny_data, tmp_path / "killed")}
+    child = run_killed(settings, "train", 1, 2)
+    assert child.returncode == -signal.SIGKILL, child.stderr[-2000:]
+    resumed = run(settings, resume=True)
+    uninterrupted = run({**settings, "output_dir": str(tmp_path / "uninterrupted")})
+    for key in ("best_valid_result", "test_result"):
+        assert resumed[key] == pytest.approx(uninterrupted[key], abs=1e-4)
+    if model != "SASRec":  # RecBole's own models save no model.pt
+        assert_same_run(resumed, uninterrupted)
+
+
+def tiny_settings(data_path: Path, output_dir: Path) -> dict:
+    from tests.conftest import tiny_config
+
+    return tiny_config(data_path, output_dir, epochs=3)
+
+
+def one_line_error(capsys) -> str:
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert lines and lines[-1].startswith("error: ")
+    return lines[-1]
+
+
+def test_resume_without_an_unfinished_run_is_a_one_line_error(tiny_data, tmp_path, capsys):
+    settings = {**tiny_settings(tiny_data, tmp_path / "empty"), "epochs": 1}
+    assert main([*argv(settings), "--resume"]) == 2
+    assert "no unfinished run" in one_line_error(capsys)
+    run({**settings, "output_dir": str(tmp_path / "done")})
+    assert main([*argv({**settings, "output_dir": str(tmp_path / "done")}), "--resume"]) == 2
+    assert "its run finished" in one_line_error(capsys)
+    assert main(["--model=LinRec", "--dataset=tiny", "--resume"]) == 2
+    assert "--output_dir" in one_line_error(capsys)
+
+
+def test_resume_with_another_model_or_settings_is_a_one_line_error(tiny_data, tmp_path, capsys):
+    settings = {"model": "LinRec", **tiny_settings(tiny_data, tmp_path / "killed")}
+    assert run_killed(settings, "train", 1, 1).returncode == -signal.SIGKILL
+    state_before = (tmp_path / "killed" / WORK_DIR / STATE_FILE).read_bytes()
+    assert main([*argv({**settings, "model": "GRU4Rec"}), "--resume"]) == 2
+    assert "unfinished LinRec run on tiny, not GRU4Rec" in one_line_error(capsys)
+    assert main([*argv({**settings, "epochs": 4}), "--resume"]) == 2
+    message = one_line_error(capsys)
+    assert "other settings" in message and "epochs: 3 → 4" in message
+    # refused resumes keep the state, so the right command still continues it
+    assert (tmp_path / "killed" / WORK_DIR / STATE_FILE).read_bytes() == state_before
+    assert main([*argv(settings), "--resume", "--show_progress=True"]) == 0
+
+
+def test_a_new_run_without_resume_discards_the_unfinished_state(tiny_data, tmp_path):
+    settings = {"model": "LinRec", **tiny_settings(tiny_data, tmp_path / "killed")}
+    assert run_killed(settings, "train", 1, 1).returncode == -signal.SIGKILL
+    fresh = run(settings)
+    uninterrupted = run({**settings, "output_dir": str(tmp_path / "uninterrupted")})
+    assert fresh["test_result"] == uninterrupted["test_result"]
+    log = (tmp_path / "killed" / "run.log").read_text(encoding="utf-8")
+    assert "discarding the unfinished run's state" in log
