@@ -24,6 +24,16 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 DATA_PATH = "../shared/datasets"  # relative to the repository root, where ML-1M is expected
+PAPER_ML1M = {  # the EASRec paper's ML-1M hyper-parameters (Table II), shared by the benchmarks
+    "MAX_ITEM_LIST_LENGTH": 200,  # N
+    "hidden_size": 128,  # d
+    "inner_size": 256,  # D
+    "n_layers": 4,  # L
+    "n_heads": 4,
+    "hidden_dropout_prob": 0.2,
+    "attn_dropout_prob": 0.2,
+    "learning_rate": 0.001,
+}
 FINDINGS_START = "<!-- findings -->"
 FINDINGS_END = "<!-- /findings -->"
 FINDINGS = re.compile(re.escape(FINDINGS_START) + r".*?" + re.escape(FINDINGS_END), re.S)
@@ -56,6 +66,30 @@ def machine() -> dict[str, Any]:
     if torch.cuda.is_available():
         info["gpu"] = torch.cuda.get_device_name(0)
     return info
+
+
+def proc_status_kb(key: str) -> int:
+    """A ``/proc/self/status`` field in KiB (Linux), e.g. ``VmRSS`` or ``VmHWM`` (peak RSS)."""
+    for line in Path("/proc/self/status").read_text(encoding="utf-8").splitlines():
+        if line.startswith(key + ":"):
+            return int(line.split()[1])
+    raise RuntimeError(f"{key} not in /proc/self/status")
+
+
+def peak_rss_bytes() -> int:
+    """Peak resident memory since the last :func:`reset_peak_rss` (0 where Linux's VmHWM is not)."""
+    try:
+        return proc_status_kb("VmHWM") * 1024
+    except (OSError, RuntimeError):
+        return 0
+
+
+def reset_peak_rss() -> None:
+    """Resets the peak RSS (VmHWM) to the current RSS, where Linux allows it."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5", encoding="utf-8")
+    except OSError:
+        pass
 
 
 def median_seconds(call: Callable[[], Any], repeats: int, warmup: int = 1) -> float:

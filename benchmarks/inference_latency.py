@@ -48,7 +48,16 @@ from typing import Any
 
 import numpy as np
 import torch
-from harness import DATA_PATH, RESULTS, cpu_name, write_json, write_report
+from harness import (
+    DATA_PATH,
+    PAPER_ML1M,
+    RESULTS,
+    cpu_name,
+    proc_status_kb,
+    reset_peak_rss,
+    write_json,
+    write_report,
+)
 from recbole.data.interaction import Interaction
 
 from recbole_easrec.config import build_config
@@ -56,11 +65,13 @@ from recbole_easrec.efficiency import count_parameters, model_flops
 from recbole_easrec.saving import DatasetInfo
 
 N_ITEMS = 3707  # ML-1M: 3706 items + padding id 0
-MAX_LEN = 200
+MAX_LEN = PAPER_ML1M["MAX_ITEM_LIST_LENGTH"]
 BASELINE = "SASRec (RecBole)"
 EASREC = "EASRecCompact gates=2"
-SHARED = {"MAX_ITEM_LIST_LENGTH": MAX_LEN, "hidden_dropout_prob": 0.2, "attn_dropout_prob": 0.2}
-PAPER_BASE = {"hidden_size": 128, "inner_size": 256, "n_layers": 4, "n_heads": 4}
+SHARED = {
+    k: PAPER_ML1M[k] for k in ("MAX_ITEM_LIST_LENGTH", "hidden_dropout_prob", "attn_dropout_prob")
+}
+PAPER_BASE = {k: PAPER_ML1M[k] for k in ("hidden_size", "inner_size", "n_layers", "n_heads")}
 # name: (model class name, architecture settings)
 MODELS: dict[str, tuple[str, dict[str, Any]]] = {
     BASELINE: ("SASRec", PAPER_BASE),
@@ -125,13 +136,6 @@ def full_pass(model: Any, batches: list[Interaction]) -> float:
     return time.perf_counter() - start
 
 
-def proc_status_kb(key: str) -> int:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(key + ":"):
-            return int(line.split()[1])
-    raise RuntimeError(f"{key} not in /proc/self/status")
-
-
 def probe_memory(name: str, args: argparse.Namespace) -> dict[str, int]:
     """(In the subprocess.) RSS growth over one full-ranking batch; see module docstring."""
     torch.set_num_threads(args.threads)
@@ -139,7 +143,7 @@ def probe_memory(name: str, args: argparse.Namespace) -> dict[str, int]:
     batch = make_batches(model, test_lengths(args)[: args.batch], args.batch)[0]
     with torch.no_grad():  # fault in library code and lazy state on 2 rows, outside the peak
         model.full_sort_predict(batch[:2])
-    Path("/proc/self/clear_refs").write_text("5")  # reset VmHWM to the current RSS
+    reset_peak_rss()  # VmHWM := the current RSS
     before = proc_status_kb("VmRSS")
     with torch.no_grad():
         scores = model.full_sort_predict(batch)

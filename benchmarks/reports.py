@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from harness import RESULTS, read_json, write_report
+from suite_report import fmt
 
 Record = dict[str, Any]
 
@@ -82,14 +83,6 @@ def _valid(record: Record, name: str) -> float | None:
     return (record.get("best_valid") or {}).get(name)
 
 
-def _fmt(value: Any, digits: int = 4) -> str:
-    if value is None:
-        return "–"
-    if isinstance(value, int):
-        return f"{value:,}"
-    return f"{value:.{digits}f}"
-
-
 def _arch(record: Record) -> str:
     arch = record.get("architecture") or {}
     return f"d={arch.get('hidden_size')}, D={arch.get('inner_size')}, L={arch.get('n_layers')}"
@@ -112,9 +105,9 @@ def lambda_sweep_valid(results: Path, stem: str) -> list[Path]:
     for r in runs:
         flops = r.get("flops")
         lines.append(
-            f"| {float(r['settings'].get('resource_lambda', 0.1)):g} | {_arch(r)} | {_fmt(flops)} |"
-            f" {_fmt(flops / base if flops and base else None, 2)} | {_fmt(r.get('params'))} |"
-            f" {r['epochs'][0]} | {_fmt(_valid(r, 'ndcg@10'))} | {_fmt(_valid(r, 'recall@10'))} |"
+            f"| {float(r['settings'].get('resource_lambda', 0.1)):g} | {_arch(r)} | {fmt(flops)} |"
+            f" {fmt(flops / base if flops and base else None, 2)} | {fmt(r.get('params'))} |"
+            f" {r['epochs'][0]} | {fmt(_valid(r, 'ndcg@10'))} | {fmt(_valid(r, 'recall@10'))} |"
         )
     png = plot_lambda(
         runs,
@@ -139,7 +132,7 @@ def dsl_sweep_valid(results: Path, stem: str) -> list[Path]:
         "| density | DSL valid NDCG@10 | static valid NDCG@10 | DSL − static | DSL × dense |"
         " DSL epochs | static epochs | active weights (every update) |",
         "|---|---|---|---|---|---|---|---|",
-        f"| 1.0 (dense) | {_fmt(dense)} | – | – | 1.00 | {runs['SASRec-AR']['epochs'][0]} | – | all |",
+        f"| 1.0 (dense) | {fmt(dense)} | – | – | 1.00 | {runs['SASRec-AR']['epochs'][0]} | – | all |",
     ]
     densities = sorted(
         {r["settings"]["density"] for r in data["runs"] if r["model"] == "DSL"}, reverse=True
@@ -150,7 +143,7 @@ def dsl_sweep_valid(results: Path, stem: str) -> list[Path]:
         active = dsl.get("active_weights") or []
         kept = f"{active[0]:,} ({dsl.get('dsl_updates')} updates)" if active else "–"
         lines.append(
-            f"| {density:g} | {_fmt(ours)} | {_fmt(theirs)} | {ours - theirs:+.4f} |"
+            f"| {density:g} | {fmt(ours)} | {fmt(theirs)} | {ours - theirs:+.4f} |"
             f" {ours / dense:.2f} | {dsl['epochs'][0]} | {static['epochs'][0]} | {kept} |"
         )
     return [write_report(results / f"{stem}.md", "\n".join(lines))]

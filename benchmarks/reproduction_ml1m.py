@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from harness import DATA_PATH, RESULTS, write_json, write_report
+from suite_report import fmt
 
 FEATURE = {"ml-1m": "genre", "ml-100k": "class"}  # the item feature of FDSA / SASRecF
 MODES = ("full", "uni100", "pop100")
@@ -147,10 +148,6 @@ def run_model(
 
 def eval_args(mode: str) -> dict[str, Any]:
     return {"split": {"LS": "valid_and_test"}, "order": "TO", "group_by": "user", "mode": mode}
-
-
-def fmt(value: Any) -> str:
-    return "–" if value is None else f"{value:.4f}"
 
 
 def report(dataset: str, results: Path = RESULTS) -> str:

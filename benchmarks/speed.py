@@ -42,8 +42,16 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from harness import DATA_PATH, RESULTS, cpu_name, write_json, write_report
-from paper_settings import PAPER_ML1M
+from harness import (
+    DATA_PATH,
+    PAPER_ML1M,
+    RESULTS,
+    cpu_name,
+    peak_rss_bytes,
+    reset_peak_rss,
+    write_json,
+    write_report,
+)
 from recbole.data import create_dataset, data_preparation
 from recbole.utils import init_seed
 
@@ -52,19 +60,6 @@ from recbole_easrec.trainer import resolve_trainer
 from recbole_easrec.training_modes import TARGETS_FIELD, AutoregressiveLoader
 
 PAPER = PAPER_ML1M
-
-
-def peak_rss_bytes() -> int:
-    """Peak resident memory since the last :func:`reset_peak_rss` (Linux VmHWM)."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) * 1024
-    return 0
-
-
-def reset_peak_rss() -> None:
-    with contextlib.suppress(OSError):
-        Path("/proc/self/clear_refs").write_text("5")
 
 
 # name: (model, config overrides, anomaly detection on while training, full measurement)

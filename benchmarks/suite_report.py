@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from harness import write_json, write_report
+from harness import ratio, write_json, write_report
 
 from recbole_easrec.search.controllers import TAU_DECAY, gumbel_temperature
 
@@ -56,12 +56,6 @@ def architecture(record: Record) -> str:
         return ""
     gates = f", gates {arch['gate_layers']}" if "gate_layers" in arch else ""
     return f"d={arch['hidden_size']}, D={arch['inner_size']}, L={arch['n_layers']}{gates}"
-
-
-def ratio(value: Any, reference: Any) -> float | None:
-    if value is None or reference in (None, 0):
-        return None
-    return float(value) / float(reference)
 
 
 # --- formatting ----------------------------------------------------------------------------------
