@@ -30,6 +30,7 @@ import math
 import os
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -45,6 +46,7 @@ from recbole_easrec.errors import ConfigError, UserError
 
 RESULT_FILE = "result.json"
 ERROR_FILE = "error.txt"
+STUDY_FILE = "study.json"
 EFFICIENCY_KEYS = ("params", "flops", "train_seconds", "inference_seconds", "peak_memory_bytes")
 DEFAULT_SEED = 2020
 PLOT_METRIC = "ndcg@10"
@@ -85,8 +87,10 @@ def run_in_subprocess(
     config_file_list: list[str] | None,
     config_dict: dict[str, Any],
     run_dir: Path,
+    resume: bool = False,
 ) -> dict[str, Any]:
     """Run one training job in a fresh Python process; return its ``result.json`` content.
+    ``resume``: continue the job's unfinished run in ``run_dir`` (:mod:`recbole_easrec.resume`).
 
     Raises:
         RuntimeError: with the run's one-line error (from ``error.txt``) or its exit status.
@@ -98,6 +102,7 @@ def run_in_subprocess(
         "dataset": dataset,
         "config_file_list": [str(Path(f).resolve()) for f in config_file_list or []],
         "config_dict": {**config_dict, "output_dir": str(run_dir)},
+        "resume": resume,
     }
     request_file = write_json_atomic(run_dir / "request.json", request)
     completed = subprocess.run(
@@ -118,6 +123,7 @@ def worker_main(request_file: str) -> int:
     """Body of the child process: run the request, write a one-line ``error.txt`` on failure."""
     request = json.loads(Path(request_file).read_text(encoding="utf-8"))
     run_dir = Path(request["config_dict"]["output_dir"])
+    exit_with_parent(os.getppid())
     try:
         from recbole_easrec.quick_start import run_recbole_easrec
 
@@ -126,12 +132,27 @@ def worker_main(request_file: str) -> int:
             request["dataset"],
             request["config_file_list"] or None,
             request["config_dict"],
+            resume=bool(request.get("resume")),
         )
     except Exception as exc:  # noqa: BLE001 - any failure becomes the model's error row
         write_text_atomic(run_dir / ERROR_FILE, one_line_error(exc) + "\n")
         print(f"error: {one_line_error(exc)}", file=sys.stderr)
         return 1
     return 0
+
+
+def exit_with_parent(parent: int, interval: float = 1.0) -> threading.Thread:
+    """End this process (like a kill: its run stays resumable) soon after the study process
+    ``parent`` dies, even by SIGKILL, so that no orphan run keeps its folder locked."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(interval)
+        os._exit(1)
+
+    thread = threading.Thread(target=watch, name="exit-with-parent", daemon=True)
+    thread.start()
+    return thread
 
 
 def one_line_error(exc: BaseException) -> str:
@@ -186,11 +207,16 @@ def compare_models(
         config_file_list: YAML files shared by every model.
         overrides: settings shared by every model (over each model's own defaults).
         repeats: seeds per model (``seed``, ``seed + 1``, …; ``seed`` from ``overrides`` or 2020).
-        resume: reuse the ``result.json`` of runs that finished before.
+        resume: continue the study in ``output_dir`` (same models, dataset and settings): reuse
+            the ``result.json`` of runs that finished, continue a run that was killed from its last
+            epoch, run the others.
         progress: sink for progress lines.
 
     Returns:
         The rows of ``comparison.csv``.
+
+    Raises:
+        ResumeError: ``resume`` without a study in ``output_dir``, or with other models or settings.
     """
     models = list(models)
     overrides = dict(overrides or {})
@@ -200,6 +226,15 @@ def compare_models(
     study_dir.mkdir(parents=True, exist_ok=True)
     if "data_path" in overrides:
         overrides["data_path"] = str(Path(str(overrides["data_path"])).resolve())
+    study = {
+        "models": models,
+        "dataset": dataset,
+        "seeds": seeds,
+        "config_files": [str(Path(f).resolve()) for f in config_file_list or []],
+        # as text: the command line gives strings, the Python API typed values (RecBole reads both)
+        "overrides": {key: str(value) for key, value in json_safe(overrides).items()},
+    }
+    check_study(study_dir, study, resume)
     records = []
     total = len(models) * len(seeds)
     for index, (seed, model) in enumerate(((s, m) for s in seeds for m in models), start=1):
@@ -235,16 +270,21 @@ def run_one(
     progress: Progress,
     position: str,
 ) -> dict[str, Any]:
-    """Run (or, with ``resume``, reuse) one model at one seed; failures become error records."""
+    """Run (or, with ``resume``, reuse or continue) one model at one seed; failures become error
+    records."""
+    from recbole_easrec.resume import STATE_FILE, WORK_DIR
+
     if resume and (run_dir / RESULT_FILE).is_file():
         progress(f"{position} {model} seed {seed}: reusing {run_dir / RESULT_FILE}")
         result = json.loads((run_dir / RESULT_FILE).read_text(encoding="utf-8"))
         return run_record(model, seed, run_dir, result, None)
-    progress(f"{position} {model} seed {seed}: training (log: {run_dir / 'run.log'})")
+    unfinished = resume and (run_dir / WORK_DIR / STATE_FILE).is_file()
+    action = "continuing the killed run" if unfinished else "training"
+    progress(f"{position} {model} seed {seed}: {action} (log: {run_dir / 'run.log'})")
     start = time.perf_counter()
     try:
         result = run_in_subprocess(
-            model, dataset, config_file_list, {**overrides, "seed": seed}, run_dir
+            model, dataset, config_file_list, {**overrides, "seed": seed}, run_dir, unfinished
         )
     except RuntimeError as exc:
         progress(f"{position} {model} seed {seed}: FAILED: {exc}")
@@ -255,6 +295,37 @@ def run_one(
         f" test {PLOT_METRIC} {test.get(PLOT_METRIC, float('nan')):.4f}"
     )
     return run_record(model, seed, run_dir, result, None)
+
+
+def check_study(study_dir: Path, study: dict[str, Any], resume: bool) -> None:
+    """Record the study's definition in ``study.json``; with ``resume`` it must be the recorded one.
+
+    Raises:
+        ResumeError: ``resume`` without a recorded study, or with another definition.
+    """
+    from recbole_easrec.resume import ResumeError, settings_difference
+
+    path = study_dir / STUDY_FILE
+    if resume:
+        if not path.is_file():
+            raise ResumeError(
+                f"--resume: {study_dir} holds no comparison to continue (no {STUDY_FILE});"
+                " run again without --resume"
+            )
+        saved = json.loads(path.read_text(encoding="utf-8"))
+        changed = settings_difference(saved, study) + [
+            f"overrides {entry}"
+            for entry in settings_difference(saved.get("overrides", {}), study["overrides"])
+        ]
+        changed = [entry for entry in changed if not entry.startswith("overrides:")]
+        if changed:
+            raise ResumeError(
+                f"--resume: the comparison in {study_dir} was started differently"
+                f" ({'; '.join(changed)}); pass the same models and settings, or another"
+                " --output_dir"
+            )
+        return
+    write_json_atomic(path, study)
 
 
 # --- aggregation ---------------------------------------------------------------------------------

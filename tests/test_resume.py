@@ -14,7 +14,7 @@ import torch
 
 from recbole_easrec.cli import main
 from recbole_easrec.quick_start import run_recbole_easrec
-from recbole_easrec.resume import STATE_FILE, WORK_DIR, read_state
+from recbole_easrec.resume import STATE_FILE, WORK_DIR, ResumeError, read_state
 
 ROOT = Path(__file__).resolve().parents[1]
 # Runs the command line in a child that SIGKILLs itself at batch BATCH of epoch EPOCH of PHASE
@@ -69,7 +69,10 @@ def run(settings: dict, resume: bool = False) -> dict:
 
 
 def weights(run_dir: Path) -> dict[str, torch.Tensor]:
-    return torch.load(run_dir / "model.pt", map_location="cpu", weights_only=True)
+    """The saved model's weights (``model.pt``, or DSL's compressed export), as reloaded."""
+    from recbole_easrec.saving import load_model
+
+    return load_model(run_dir).state_dict()
 
 
 def assert_same_run(resumed: dict, uninterrupted: dict) -> None:
@@ -182,3 +185,95 @@ def test_a_new_run_without_resume_discards_the_unfinished_state(tiny_data, tmp_p
     assert fresh["test_result"] == uninterrupted["test_result"]
     log = (tmp_path / "killed" / "run.log").read_text(encoding="utf-8")
     assert "discarding the unfinished run's state" in log
+
+
+# --- studies -----------------------------------------------------------------------------------
+
+# sitecustomize for every Python process of a killed study: when EASREC_TEST_KILL is
+# MODEL:PHASE:EPOCH:BATCH, the run of MODEL SIGKILLs its parent (the study process) at that batch
+# and waits to be ended by its own exit-with-parent watchdog.
+SITE_HOOK = """
+import os
+spec = os.environ.get("EASREC_TEST_KILL")
+if spec:
+    import signal, time
+    from recbole_easrec.trainer.base import EasRecBaseTrainer
+    model, phase, epoch, batch = spec.split(":")
+    seen = [0]
+    original = EasRecBaseTrainer._check_nan
+    def check(self, loss):
+        if (self.config["model"], self.phase, self._epoch_open) == (model, phase, int(epoch)):
+            seen[0] += 1
+            if seen[0] == int(batch):
+                os.kill(os.getppid(), signal.SIGKILL)
+                time.sleep(60)
+        return original(self, loss)
+    EasRecBaseTrainer._check_nan = check
+"""
+
+
+def wait_until_unlocked(folder: Path, seconds: float = 30.0) -> None:
+    """Wait for the orphaned run in ``folder`` to end (its lock to be free)."""
+    import time
+
+    from recbole_easrec.locking import RunLock, RunLockError
+
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            with RunLock(folder):
+                return
+        except RunLockError:
+            assert time.monotonic() < deadline, f"the run in {folder} outlived its study"
+            time.sleep(0.2)
+
+
+def test_killed_comparison_resumes_and_continues_the_killed_run(tiny_data, tmp_path):
+    from recbole_easrec.compare import compare_models
+
+    hook = tmp_path / "hook"
+    hook.mkdir()
+    (hook / "sitecustomize.py").write_text(SITE_HOOK, encoding="utf-8")
+    study = tmp_path / "study"
+    overrides = tiny_settings(tiny_data, study)
+    overrides.pop("output_dir")
+    env = {
+        **os.environ,
+        "OMP_NUM_THREADS": "1",
+        "PYTHONPATH": f"{hook}{os.pathsep}{ROOT}",
+        "EASREC_TEST_KILL": "SASRec:train:1:2",
+    }
+    command = [
+        sys.executable,
+        "run_recbole_easrec.py",
+        "--compare=LinRec,SASRec",
+        "--dataset=tiny",
+        f"--output_dir={study}",
+        *(f"--{k}={v}" for k, v in overrides.items()),
+    ]
+    killed = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+    sasrec_dir = study / "runs" / "SASRec-seed2020"
+    wait_until_unlocked(sasrec_dir)
+    assert (study / "runs" / "LinRec-seed2020" / "result.json").is_file()
+    assert not (sasrec_dir / "result.json").exists()
+    assert read_state(sasrec_dir / WORK_DIR)["epoch"] == 0
+
+    with pytest.raises(ResumeError, match="started differently"):
+        compare_models(["LinRec", "GRU4Rec"], "tiny", study, overrides=overrides, resume=True)
+    lines: list[str] = []
+    rows = compare_models(
+        ["LinRec", "SASRec"], "tiny", study, overrides=overrides, resume=True, progress=lines.append
+    )
+    assert any("LinRec seed 2020: reusing" in line for line in lines)
+    assert any("SASRec seed 2020: continuing the killed run" in line for line in lines)
+    assert [row["status"] for row in rows] == ["ok", "ok"]
+    alone = run({**overrides, "model": "SASRec", "output_dir": str(tmp_path / "alone")})
+    resumed = json.loads((sasrec_dir / "result.json").read_text(encoding="utf-8"))
+    assert resumed["test_result"] == pytest.approx(alone["test_result"], abs=1e-4)
+
+
+def test_resume_of_a_folder_without_a_comparison_is_a_one_line_error(tmp_path, capsys):
+    argv = ["--compare=LinRec,SASRec", "--dataset=tiny", f"--output_dir={tmp_path}", "--resume"]
+    assert main(argv) == 2
+    assert "no comparison to continue" in one_line_error(capsys)
