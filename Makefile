@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 DEMO_DIR ?= saved/demo
 
-.PHONY: install demo test lint format bench bench-scaling bench-sparse bench-speed bench-report clean
+.PHONY: install demo test test-upstream lint format bench bench-scaling bench-sparse bench-speed bench-report clean
 
 install: $(STAMP)
 
@@ -25,6 +25,11 @@ demo: install
 
 test: install
 	$(PY) -m pytest -q
+
+# RecBole 1.2.1's own test suite under our compatibility layer (docs/compatibility.md).
+RECBOLE_TESTS ?= ../shared/recbole-tests
+test-upstream: install
+	tools/test_upstream.sh $(PY) $(RECBOLE_TESTS)
 
 lint: install
 	$(VENV)/bin/ruff check .
