@@ -18,10 +18,15 @@ $(STAMP): requirements.txt setup.cfg pyproject.toml
 	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
+# EASRec search (2-layer supernet) + retraining on ml-100k, then architecture, cost, metrics, top-10
+DEMO_USER ?= 1
 demo: install
-	$(PY) run_recbole_easrec.py --model=LinRec --dataset=ml-100k --train_mode=autoregressive \
-		--epochs=30 --train_batch_size=128 --MAX_ITEM_LIST_LENGTH=50 --show_progress=False \
-		--output_dir=$(DEMO_DIR)
+	$(PY) run_recbole_easrec.py --model=EASRec --dataset=ml-100k --train_mode=autoregressive \
+		--MAX_ITEM_LIST_LENGTH=50 --n_layers=2 --hidden_dropout_prob=0.2 --attn_dropout_prob=0.2 \
+		--epochs=4 --retrain_epochs=10 --train_batch_size=64 --retrain_batch_size=128 \
+		--gumbel_tau_decay=1e-2 --max_train_seconds=150 --efficiency_repeats=1 \
+		--show_progress=False --output_dir=$(DEMO_DIR)
+	$(PY) -m recbole_easrec.demo $(DEMO_DIR) --user=$(DEMO_USER)
 
 test: install
 	$(PY) -m pytest -q

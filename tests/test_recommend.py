@@ -232,3 +232,27 @@ def test_cli_bad_input_is_one_line(runs, capsys, arguments, message) -> None:
 def test_cli_users_without_recommend_is_an_error(capsys) -> None:
     assert main(["--users=u1"]) == 2
     assert "need --recommend" in capsys.readouterr().err
+
+
+def test_demo_summary_shows_architecture_cost_metrics_and_titled_top_k(tmp_path, capsys) -> None:
+    from recbole_easrec.demo import main as demo_main
+
+    data_path = write_cycle_dataset(tmp_path / "data")
+    titles = "".join(f"i{item}\tFilm number {item}\n" for item in range(1, 31))
+    (data_path / "tiny" / "tiny.item").write_text("item_id:token\tmovie_title:token_seq\n" + titles)
+    settings = tiny_config(data_path, tmp_path / "easrec", epochs=1, retrain_epochs=1, n_layers=2)
+    result = run_recbole_easrec("EASRec", "tiny", config_dict=settings)
+    folder = Path(result["output_dir"])
+    assert demo_main([str(folder), "--user=u5", "--topk=3"]) == 0
+    report = capsys.readouterr().out
+    arch = result["architecture"]
+    assert f"selected architecture: d={arch['hidden_size']}, D={arch['inner_size']}" in report
+    assert "(full network: d=16, D=32, L=2)" in report
+    assert f"{100 * arch['flops_fraction']:.1f} % of the full network's" in report
+    assert f"ndcg@10 {result['test_result']['ndcg@10']:.4f}" in report
+    (answer,) = recommend(folder, users=["u5"], k=3)
+    for rank, item in enumerate(answer["items"], start=1):
+        assert f"{rank:2d}. item {item:>5}" in report
+        assert f"Film number {item[1:]}" in report
+    assert demo_main([str(folder), "--user=nobody"]) == 2
+    assert capsys.readouterr().err.count("\n") == 1
