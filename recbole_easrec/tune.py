@@ -20,7 +20,9 @@ validation metrics after every validation epoch through ``ray.tune.report`` (the
 scheduler (``--scheduler=asha``) can stop poor trials early on RecBole's own ``valid_metric``;
 test metrics are reported once at the end and never used to select. A failing trial is recorded
 with its error and the study goes on. The study's Ray state is ``DIR/ray/``; ``--resume``
-continues an interrupted study from there.
+continues an interrupted (even SIGKILLed) study from there: finished trials are kept, and a trial
+that was cut off continues its run from the last epoch it completed (its folder's
+``in_progress/`` state, :mod:`recbole_easrec.resume`) instead of starting again.
 
 Ray: embedded local Ray by default (started and shut down here); ``--address=auto`` or
 ``ray://host:10001`` joins an existing cluster (every node needs this package and the dataset at the
@@ -241,6 +243,7 @@ def run_trial(sampled: dict[str, Any], settings: TrialSettings) -> None:
 
     import recbole_easrec  # noqa: F401 - applies the compatibility layer in this worker
     from recbole_easrec.quick_start import run_recbole_easrec
+    from recbole_easrec.resume import STATE_FILE, WORK_DIR
 
     trial_id = tune.get_context().get_trial_id() or "trial"
     run_dir = Path(settings.study_dir) / "trials" / trial_id
@@ -257,6 +260,7 @@ def run_trial(sampled: dict[str, Any], settings: TrialSettings) -> None:
             list(settings.config_files) or None,
             overrides,
             epoch_callback=epoch_reporter(tune.report, trial_id),
+            resume=(run_dir / WORK_DIR / STATE_FILE).is_file(),  # a trial of a killed study
         )
     except Exception as exc:
         write_text_atomic(run_dir / ERROR_FILE, one_line_error(exc) + "\n")

@@ -277,3 +277,66 @@ def test_resume_of_a_folder_without_a_comparison_is_a_one_line_error(tmp_path, c
     argv = ["--compare=LinRec,SASRec", "--dataset=tiny", f"--output_dir={tmp_path}", "--resume"]
     assert main(argv) == 2
     assert "no comparison to continue" in one_line_error(capsys)
+
+
+def wait_for(condition, seconds: float, what: str) -> None:
+    import time
+
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.05)
+
+
+def test_killed_tune_study_resumes_and_its_cut_off_trial_continues(tiny_data, tmp_path):
+    pytest.importorskip("ray")
+    from recbole_easrec.tune import TuneOptions, run_tune
+
+    params = tmp_path / "space.yaml"
+    params.write_text("learning_rate: {choice: [0.003]}\n", encoding="utf-8")
+    study = tmp_path / "study"
+    # enough epochs that the study is still running when its first trial has finished one
+    overrides = {**tiny_settings(tiny_data, study), "state": "INFO", "epochs": 30}
+    overrides.update(stopping_step=30)
+    overrides.pop("output_dir")
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
+    command = [
+        sys.executable,
+        "run_recbole_easrec.py",
+        "--tune",
+        "--model=LinRec",
+        "--dataset=tiny",
+        f"--params_file={params}",
+        "--num_samples=1",
+        f"--output_dir={study}",
+        *(f"--{k}={v}" for k, v in overrides.items()),
+    ]
+    driver = subprocess.Popen(
+        command, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        states = lambda: list(study.glob(f"trials/*/{WORK_DIR}/{STATE_FILE}"))  # noqa: E731
+        wait_for(
+            lambda: states() and list((study / "ray").rglob("experiment_state*")),
+            300,
+            "a trial's first epoch",
+        )
+    finally:
+        driver.kill()  # SIGKILL
+        driver.wait()
+    trial_dir = states()[0].parents[1]
+    wait_until_unlocked(trial_dir, 60)
+    assert not (trial_dir / "result.json").exists()
+
+    options = TuneOptions(
+        params_file=str(params),
+        output_dir=str(study),
+        num_samples=1,
+        resume=True,
+        ray_init_kwargs={"num_cpus": 2},
+    )
+    rows = run_tune("LinRec", "tiny", options, overrides=overrides)
+    assert [row["status"] for row in rows] == ["ok"]
+    assert (trial_dir / "result.json").is_file()
+    log = (trial_dir / "run.log").read_text(encoding="utf-8")
+    assert "resumed train after epoch" in log
