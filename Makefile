@@ -23,8 +23,8 @@ DEMO_USER ?= 1
 demo: install
 	$(PY) run_recbole_easrec.py --model=EASRec --dataset=ml-100k --train_mode=autoregressive \
 		--MAX_ITEM_LIST_LENGTH=50 --n_layers=2 --hidden_dropout_prob=0.2 --attn_dropout_prob=0.2 \
-		--epochs=4 --retrain_epochs=10 --train_batch_size=64 --retrain_batch_size=128 \
-		--gumbel_tau_decay=1e-2 --max_train_seconds=150 --efficiency_repeats=1 \
+		--epochs=8 --retrain_epochs=20 --train_batch_size=64 --retrain_batch_size=128 \
+		--gumbel_tau_decay=5e-3 --max_train_seconds=150 --efficiency_repeats=1 \
 		--show_progress=False --output_dir=$(DEMO_DIR)
 	$(PY) -m recbole_easrec.demo $(DEMO_DIR) --user=$(DEMO_USER)
 
