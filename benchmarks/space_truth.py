@@ -219,26 +219,32 @@ SELECTION_RULES: tuple[tuple[str, str, float | None, float], ...] = (
 )
 
 
-def rule_pick(run: Record, source: str, budget: float | None, tolerance: float) -> Key | None:
-    """The (hidden, inner, layers) a search run would reconstruct under one selection rule."""
+def rule_pick(
+    run: Record, source: str, budget: float | None, tolerance: float, fractions: dict[Key, float]
+) -> Key | None:
+    """The (hidden, inner, layers) a search run reconstructs under one selection rule, with the
+    architectures' FLOPs fractions as the ground truth counted them (``fractions``)."""
     from recbole_easrec.search.space import Architecture, choose
 
-    scores_list = run.get("shared_weight_scores") or []
-    if not scores_list:
-        return None
-    fractions = {
-        Architecture(s["candidate"], s["n_layers"]): s["flops_fraction"] for s in scores_list
+    records = run.get("shared_weight_scores") or []
+    keys = {
+        Architecture(s["candidate"], s["n_layers"]): (
+            s["hidden_size"],
+            s["inner_size"],
+            s["n_layers"],
+            "linear",
+        )
+        for s in records
     }
-    widths = {s["candidate"]: (s["hidden_size"], s["inner_size"]) for s in scores_list}
+    if not keys or any(key not in fractions for key in keys.values()):
+        return None
     if source == "probabilities":
         alpha, beta = run["architecture"]["alpha"], run["architecture"]["beta"]
-        scores = {arch: alpha[arch.candidate] * beta[arch.depth - 1] for arch in fractions}
+        scores = {arch: alpha[arch.candidate] * beta[arch.depth - 1] for arch in keys}
     else:
-        scores = {
-            Architecture(s["candidate"], s["n_layers"]): s["valid_score"] for s in scores_list
-        }
-    arch = choose(scores, fractions, budget, tolerance)
-    return (*widths[arch.candidate], arch.depth, "linear")
+        scores = {Architecture(s["candidate"], s["n_layers"]): s["valid_score"] for s in records}
+    by_arch = {arch: fractions[key] for arch, key in keys.items()}
+    return keys[choose(scores, by_arch, budget, tolerance)]
 
 
 def judge_rules(searches: Sequence[Record], entries: Sequence[Record]) -> list[Record]:
@@ -251,15 +257,18 @@ def judge_rules(searches: Sequence[Record], entries: Sequence[Record]) -> list[R
         (e["hidden_size"], e["inner_size"], e["n_layers"], e["attention_type"]): e for e in entries
     }
     largest = max(e["flops"] for e in entries)
+    fractions = {key: e["flops"] / largest for key, e in by_key.items()}
     score = "ndcg@10_full_mean"
     judged = []
     methods = sorted({r["group"] for r in searches if r.get("status") == "ok"})
     for method in methods:
         runs = [r for r in searches if r["group"] == method and r.get("status") == "ok"]
         for label, source, budget, tolerance in SELECTION_RULES:
+            if source == "probabilities" and runs[0]["settings"].get("search_method") != "paper":
+                continue  # α and β are not trained by the sandwich rule
             picks = []
             for run in runs:
-                key = rule_pick(run, source, budget, tolerance)
+                key = rule_pick(run, source, budget, tolerance, fractions)
                 truth = by_key.get(key) if key else None
                 if truth is None:
                     continue
