@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 DEMO_DIR ?= saved/demo
 
-.PHONY: install demo test test-upstream lint format bench bench-scaling bench-sparse bench-speed bench-report clean
+.PHONY: install demo test test-upstream test-upstream-ci lint format bench bench-scaling bench-sparse bench-speed bench-report clean
 
 install: $(STAMP)
 
@@ -35,6 +35,10 @@ test: install
 RECBOLE_TESTS ?= ../shared/recbole-tests
 test-upstream: install
 	tools/test_upstream.sh $(PY) $(RECBOLE_TESTS)
+
+# the same without the slowest model tests (DIN, DIEN): what .ci/run runs
+test-upstream-ci: install
+	tools/test_upstream.sh --ci $(PY) $(RECBOLE_TESTS)
 
 lint: install
 	$(VENV)/bin/ruff check .
