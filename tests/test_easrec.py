@@ -29,6 +29,19 @@ from recbole_easrec.training_modes import TARGETS_FIELD
 from tests.conftest import tiny_config
 
 N_ITEMS = 31
+# Most tests here are about the paper's Algorithm 1 (α/β steps, λ, τ, warm-up), which is not the
+# default search (``search_method: sandwich`` with ``flops_budget: 0.3``): they ask for it.
+PAPER_SEARCH = {"search_method": "paper", "flops_budget": None}
+
+
+@pytest.fixture
+def tiny_run_config(tiny_data: Path, tmp_path: Path):
+    """conftest's factory with the paper's search unless a test overrides it."""
+
+    def make(**overrides: object) -> dict:
+        return tiny_config(tiny_data, tmp_path / "run", **{**PAPER_SEARCH, **overrides})
+
+    return make
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -388,6 +401,7 @@ def test_holdout_search_end_to_end(tmp_path, monkeypatch, train_mode: str) -> No
         arch_data="holdout",
         arch_holdout_ratio=0.25,
         train_mode=train_mode,
+        **PAPER_SEARCH,
     )
     result = run_recbole_easrec("EASRec", "disjoint", config_dict=config_dict)
 

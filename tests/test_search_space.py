@@ -228,7 +228,9 @@ def test_sandwich_search_scores_every_architecture_and_keeps_the_budget(tiny_run
 
 
 def test_paper_search_with_a_budget_picks_the_most_probable_path_under_it(tiny_run_config):
-    config_dict = tiny_run_config(epochs=1, retrain_epochs=0, n_layers=2, flops_budget=0.3)
+    config_dict = tiny_run_config(
+        epochs=1, retrain_epochs=0, n_layers=2, flops_budget=0.3, search_method="paper"
+    )
     result = run_recbole_easrec("EASRec", "tiny", config_dict=config_dict)
     architecture = result["architecture"]
     assert architecture["search_method"] == "paper" and architecture["flops_fraction"] <= 0.3
@@ -285,3 +287,10 @@ def test_causal_chunk_flops_equal_the_counted_flops_of_causal_linear_attention(l
     causal = count_flops(lambda: linear_attention(q, k, v, causal=True))
     plain = count_flops(lambda: linear_attention(q, k, v, causal=False))
     assert causal - plain == causal_chunk_flops(length, heads * head_dim)
+
+
+def test_the_default_search_is_the_sandwich_rule_under_a_budget(tiny_run_config, tmp_path):
+    """EASRec.yaml's defaults (chosen from benchmarks/results/space_truth_ml100k.md)."""
+    model, config = build_model(tiny_run_config, tmp_path)
+    assert config["search_method"] == "sandwich" and config["flops_budget"] == 0.3
+    assert config["selection_tolerance"] == 0.0
