@@ -1,7 +1,7 @@
 """One entry point for every committed benchmark result.
 
     python -m benchmarks list                      # every name, its command, its reports
-    python -m benchmarks run NAME [EXTRA ARGS...]  # rerun a result's recorded command, then report
+    python -m benchmarks run NAME [--device=cpu|cuda] [EXTRA ARGS...]  # rerun, then report
     python -m benchmarks report NAME... | --all    # rebuild Markdown/PNG from the JSON (no training)
 
 ``run`` executes the command recorded for NAME (extra arguments, e.g. ``--device=cuda`` or
@@ -119,10 +119,22 @@ def import_suite(name: str, bench: Bench) -> None:
     write_json(target, suite)
 
 
+def device_env(extra: list[str]) -> tuple[list[str], dict[str, str]]:
+    """Takes ``--device=cpu|cuda`` out of ``extra``; ``cpu`` hides every GPU from the runs."""
+    devices = [arg.partition("=")[2] for arg in extra if arg.startswith("--device=")]
+    if devices and devices[-1] not in ("cpu", "cuda"):
+        raise UserError(
+            f"--device={devices[-1]} is not a device: use --device=cpu or --device=cuda"
+        )
+    rest = [arg for arg in extra if not arg.startswith("--device=")]
+    return rest, ({"CUDA_VISIBLE_DEVICES": ""} if devices and devices[-1] == "cpu" else {})
+
+
 def run(name: str, extra: list[str]) -> int:
     """Reruns NAME's recorded command (plus ``extra``), then rebuilds its report."""
     bench = BENCHES[name]
-    env = {**os.environ, **bench.env}
+    extra, device = device_env(extra)
+    env = {**os.environ, **bench.env, **device}
     for args in bench.commands:
         full = (*args, *extra)
         print(f"$ {shell_line(bench, full)}", flush=True)

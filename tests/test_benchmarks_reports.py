@@ -88,6 +88,16 @@ def test_bad_report_name_is_one_line_error(tmp_path: Path) -> None:
     assert done.stderr.startswith("error: no report named no_such_report")
 
 
+def test_bad_device_is_one_line_error_before_running() -> None:
+    command = [sys.executable, "-m", "benchmarks", "run", "speed", "--device=tpu"]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2
+    assert done.stderr.strip() == (
+        "error: --device=tpu is not a device: use --device=cpu or --device=cuda"
+    )
+    assert "$ " not in done.stdout  # nothing was started
+
+
 def test_committed_results_quote_no_machine_paths() -> None:
     pattern = re.compile(r"(?<![\w.])/(?:work|tmp|home|root)/")
     for path in sorted(RESULTS.rglob("*")):
