@@ -29,8 +29,8 @@ from recbole_easrec.training_modes import TARGETS_FIELD
 from tests.conftest import tiny_config
 
 N_ITEMS = 31
-# Most tests here are about the paper's Algorithm 1 (α/β steps, λ, τ, warm-up), which is not the
-# default search (``search_method: sandwich`` with ``flops_budget: 0.3``): they ask for it.
+# Most tests here are about the paper's Algorithm 1 (α/β steps, λ, τ, warm-up): they ask for it
+# explicitly, so that they keep testing it whatever EASRec.yaml's default search is.
 PAPER_SEARCH = {"search_method": "paper", "flops_budget": None}
 
 

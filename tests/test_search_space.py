@@ -289,8 +289,8 @@ def test_causal_chunk_flops_equal_the_counted_flops_of_causal_linear_attention(l
     assert causal - plain == causal_chunk_flops(length, heads * head_dim)
 
 
-def test_the_default_search_is_the_sandwich_rule_under_a_budget(tiny_run_config, tmp_path):
+def test_the_default_search_is_the_papers(tiny_run_config, tmp_path):
     """EASRec.yaml's defaults (chosen from benchmarks/results/space_truth_ml100k.md)."""
     model, config = build_model(tiny_run_config, tmp_path)
-    assert config["search_method"] == "sandwich" and config["flops_budget"] == 0.3
+    assert config["search_method"] == "paper" and config["flops_budget"] is None
     assert config["selection_tolerance"] == 0.0
