@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 os.environ.setdefault("PYTHONHASHSEED", "0")
 
@@ -45,6 +46,17 @@ def write_cycle_dataset(
             item_lines.append(f"i{item}\t{category}\t{price}\t{tags}")
         (dataset_dir / f"{name}.item").write_text("\n".join(item_lines) + "\n", encoding="utf-8")
     return folder
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """Torch on one thread for a module's tests (``pytestmark = pytest.mark.usefixtures(...)``):
+    tiny models run fastest so on the oversubscribed 2-core machine, and a killed child process
+    and the in-process runs it is compared with then make the same floating-point sums."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 @pytest.fixture

@@ -44,13 +44,7 @@ def tiny_run_config(tiny_data: Path, tmp_path: Path):
     return make
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models run fastest on one thread (the shared machine's cores are oversubscribed)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def build_config_for(tiny_run_config, tmp_path: Path, **overrides):

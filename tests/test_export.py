@@ -35,12 +35,7 @@ RUNS = {
 SHAPES = [(3, MAX_LENGTH), (5, 4), (1, 1)]  # (batch, length): neither is the traced one alone
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

@@ -30,12 +30,7 @@ MODELS = ("LinRec", "SASRec")  # one of ours (model.json) and RecBole's (checkpo
 MAX_LENGTH = 10
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def shuffled_dataset(folder: Path) -> Path:

@@ -39,13 +39,7 @@ sys.exit(main(sys.argv[4:]))
 EASREC = {"model": "EASRec", "epochs": 3, "retrain_epochs": 2, "n_layers": 2}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """The killed child runs on one thread; the in-process runs too (same floating-point sums)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def argv(settings: dict) -> list[str]:

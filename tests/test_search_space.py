@@ -30,12 +30,7 @@ from tests.test_easrec import N_ITEMS, build_config_for, build_model, random_bat
 WIDTHS = [(16, 32), (12, 24), (8, 16)]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def fractions_of_default_space() -> dict[Architecture, float]:
