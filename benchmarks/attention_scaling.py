@@ -22,12 +22,11 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import subprocess
 import sys
 import time
 from pathlib import Path
 
-from harness import PAPER_ML1M, RESULTS, write_json, write_report
+from harness import PAPER_ML1M, RESULTS, child_json, write_json, write_report
 
 MODELS = {
     "SASRec": ("SASRec", {}),
@@ -78,9 +77,7 @@ def measure(label: str, length: int, batch: int, repeats: int) -> dict:
 
 
 def run_worker(label: str, length: int, batch: int, repeats: int) -> dict:
-    command = [sys.executable, __file__, "--worker", label, str(length), str(batch), str(repeats)]
-    completed = subprocess.run(command, capture_output=True, text=True, check=True)
-    return json.loads(completed.stdout.strip().splitlines()[-1])
+    return child_json([__file__, "--worker", label, str(length), str(batch), str(repeats)])
 
 
 def add_ratios(rows: list[dict]) -> None:

@@ -23,12 +23,12 @@ import json
 import os
 import platform
 import resource
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+from harness import child_json
 
 PATHS = ("recbole", "lazy")
 GIB = 1024**3
@@ -101,9 +101,7 @@ def measure(path: str, args: argparse.Namespace) -> dict[str, Any]:
 
 def run_child(path: str, args: argparse.Namespace) -> dict[str, Any]:
     """:func:`measure` in a fresh interpreter; its JSON line."""
-    command = [sys.executable, __file__, f"--child={path}", *forwarded(args)]
-    done = subprocess.run(command, capture_output=True, text=True, check=True)
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return child_json([__file__, f"--child={path}", *forwarded(args)])
 
 
 def forwarded(args: argparse.Namespace) -> list[str]:

@@ -16,6 +16,8 @@ import os
 import platform
 import re
 import statistics
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -113,6 +115,15 @@ def time_alternating(
             call()
             times[name].append(time.perf_counter() - start)
     return {name: statistics.median(values) for name, values in times.items()}
+
+
+def child_json(arguments: list[str], env: Mapping[str, str] | None = None) -> Any:
+    """Run ``python ARGUMENTS`` in a fresh interpreter (peak memory and threads of its own) and
+    parse the JSON of the last line it prints."""
+    done = subprocess.run(
+        [sys.executable, *arguments], env=env, capture_output=True, text=True, check=True
+    )
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def ratio(value: float | None, reference: float | None) -> float | None:

@@ -40,7 +40,6 @@ import json
 import os
 import platform
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -52,6 +51,7 @@ from harness import (
     DATA_PATH,
     PAPER_ML1M,
     RESULTS,
+    child_json,
     cpu_name,
     proc_status_kb,
     reset_peak_rss,
@@ -157,9 +157,7 @@ def probe_memory(name: str, args: argparse.Namespace) -> dict[str, int]:
 
 def run_probe(name: str, args: argparse.Namespace) -> dict[str, int]:
     env = {**os.environ, "MALLOC_MMAP_THRESHOLD_": "65536", "OMP_NUM_THREADS": str(args.threads)}
-    command = [sys.executable, __file__, "--probe", name, *probe_args(args)]
-    done = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return child_json([__file__, "--probe", name, *probe_args(args)], env)
 
 
 def probe_args(args: argparse.Namespace) -> list[str]:
