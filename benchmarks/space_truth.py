@@ -121,6 +121,18 @@ def best_at_or_below(entries: Sequence[Record], flops: float, score: str) -> Rec
     return max(eligible, key=lambda e: e[score]) if eligible else None
 
 
+def entries_by_key(entries: Sequence[Record]) -> dict[Key, Record]:
+    """The ground-truth entries by (hidden, inner, layers, attention)."""
+    return {
+        (e["hidden_size"], e["inner_size"], e["n_layers"], e["attention_type"]): e for e in entries
+    }
+
+
+def relative_regret(best: Record, truth: Record, score: str = "ndcg@10_full_mean") -> float:
+    """How far ``truth`` falls below ``best``, as a fraction of ``best`` (module docstring)."""
+    return (best[score] - truth[score]) / best[score]
+
+
 def kendall_tau(xs: Sequence[float], ys: Sequence[float]) -> float | None:
     if len(xs) < 2:
         return None
@@ -141,9 +153,7 @@ def judge_searches(
     searches: Sequence[Record], entries: Sequence[Record], sasrec: Record | None
 ) -> list[Record]:
     """Per search method: its picks, retrained metrics, regret, Kendall τ, paired test."""
-    by_key = {
-        (e["hidden_size"], e["inner_size"], e["n_layers"], e["attention_type"]): e for e in entries
-    }
+    by_key = entries_by_key(entries)
     methods: dict[str, list[Record]] = {}
     for record in searches:
         if record.get("status") == "ok" and record.get("architecture"):
@@ -156,9 +166,7 @@ def judge_searches(
             best = best_at_or_below(entries, truth["flops"], "ndcg@10_full_mean") if truth else None
             regret = None
             if truth and best:
-                regret = (best["ndcg@10_full_mean"] - truth["ndcg@10_full_mean"]) / best[
-                    "ndcg@10_full_mean"
-                ]
+                regret = relative_regret(best, truth)
                 regrets.append(regret)
             scores = run.get("shared_weight_scores") or []
             pairs = [
@@ -253,9 +261,7 @@ def judge_rules(searches: Sequence[Record], entries: Sequence[Record]) -> list[R
     against the best within the budget)."""
     if not entries:
         return []
-    by_key = {
-        (e["hidden_size"], e["inner_size"], e["n_layers"], e["attention_type"]): e for e in entries
-    }
+    by_key = entries_by_key(entries)
     largest = max(e["flops"] for e in entries)
     fractions = {key: e["flops"] / largest for key, e in by_key.items()}
     score = "ndcg@10_full_mean"
@@ -274,7 +280,7 @@ def judge_rules(searches: Sequence[Record], entries: Sequence[Record]) -> list[R
                     continue
                 limit = truth["flops"] if budget is None else budget * largest
                 best = best_at_or_below(entries, limit, score)
-                regret = (best[score] - truth[score]) / best[score]
+                regret = relative_regret(best, truth, score)
                 picks.append(
                     {
                         "seed": run["settings"]["seed"],
