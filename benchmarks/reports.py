@@ -26,6 +26,13 @@ def attention_scaling(results: Path, stem: str) -> list[Path]:
     return [md, results / f"{stem}.png"]
 
 
+def headline(results: Path, stem: str) -> list[Path]:
+    import headline as bench
+
+    data = read_json(results / f"{stem}.json")
+    return [write_report(results / f"{stem}.md", bench.markdown(data))]
+
+
 def dsl_sparse_inference(results: Path, stem: str) -> list[Path]:
     import dsl_sparse_inference as bench
 
@@ -155,6 +162,7 @@ REPORTS: dict[str, Renderer] = {
     "dsl_sparse_inference": dsl_sparse_inference,
     "dsl_sweep_ml1m": dsl_sweep_valid,
     "easrec_ml1m": suite,
+    "headline_ml1m": headline,
     "inference_latency_ml1m": inference_latency,
     "lambda_sweep_ml1m": lambda_sweep_valid,
     "reproduction_ml100k": reproduction,

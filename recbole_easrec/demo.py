@@ -16,53 +16,7 @@ from typing import Any
 from recbole_easrec.cli import EXIT_USER_ERROR, parse_topk
 from recbole_easrec.errors import UserError
 from recbole_easrec.recommend import DEFAULT_K, RESULT_FILE, read_result, recommend, run_folder
-
-METRICS = ("recall@10", "mrr@10", "ndcg@10")
-
-
-def architecture_lines(result: dict[str, Any]) -> list[str]:
-    """The selected network against the supernet's full path (EASRec runs only)."""
-    arch = result.get("architecture")
-    config = result["config"]
-    if not arch:
-        return [f"model: {result['model']} (no architecture search in this run)"]
-    full = f"d={config['hidden_size']}, D={config['inner_size']}, L={config['n_layers']}"
-    chosen = f"d={arch['hidden_size']}, D={arch['inner_size']}, L={arch['n_layers']}"
-    return [
-        f"selected architecture: {chosen}, data-aware gates of {arch['gate_layers']} layer(s)"
-        f"  (full network: {full})",
-        f"  width pruning γ={arch['hidden_prune_ratio']:g}, γ'={arch['inner_prune_ratio']:g}",
-    ]
-
-
-def cost_lines(result: dict[str, Any]) -> list[str]:
-    """FLOPs and parameters of the trained network, against the full network where known."""
-    efficiency = result.get("efficiency", {})
-    flops, params = efficiency.get("flops"), efficiency.get("params")
-    fraction = (result.get("architecture") or {}).get("flops_fraction")
-    lines = []
-    if flops and fraction:
-        lines.append(
-            f"cost: {flops:,} FLOPs per full-ranking forward pass = {100 * fraction:.1f} % of"
-            f" the full network's {round(flops / fraction):,}"
-        )
-    elif flops:
-        lines.append(f"cost: {flops:,} FLOPs per full-ranking forward pass")
-    if params:
-        supernet = result.get("supernet_params")
-        extra = f" (the searched supernet: {supernet:,})" if supernet else ""
-        lines.append(f"parameters: {params:,}{extra}")
-    if efficiency.get("inference_seconds") is not None:
-        lines.append(
-            f"inference: {efficiency['inference_seconds']:.3f} s for the test users' full ranking"
-        )
-    return lines
-
-
-def metric_lines(result: dict[str, Any]) -> list[str]:
-    test = result.get("test_result") or {}
-    shown = ", ".join(f"{name} {test[name]:.4f}" for name in METRICS if name in test)
-    return [f"test ({result.get('test_protocol', 'full')} ranking): {shown}"]
+from recbole_easrec.summary import run_summary
 
 
 def item_titles(result: dict[str, Any]) -> dict[str, str]:
@@ -93,8 +47,7 @@ def summary(run_dir: str | Path, user: str, k: int = DEFAULT_K) -> str:
     folder = run_folder(run_dir)
     result = read_result(folder / RESULT_FILE)
     (answer,) = recommend(folder, users=[user], k=k)
-    lines = [f"{result['model']} on {result['dataset']} ({folder})"]
-    lines += architecture_lines(result) + cost_lines(result) + metric_lines(result)
+    lines = [run_summary({**result, "output_dir": str(folder)})]
     lines += recommendation_lines(answer, item_titles(result))
     return "\n".join(lines)
 

@@ -27,9 +27,11 @@ from recbole_easrec.locking import RunLock
 from recbole_easrec.registry import plugin_model_names
 from recbole_easrec.resume import WORK_DIR, ResumeError, open_work_folder, promote, tidy_work_folder
 from recbole_easrec.saving import save_model
+from recbole_easrec.summary import run_summary
 from recbole_easrec.trainer import resolve_trainer
 
 RESULT_FILE = "result.json"
+SUMMARY_FILE = "summary.txt"
 # (epoch, valid_score, valid_metrics) after every validation epoch; see run_recbole_easrec.
 EpochCallback = Callable[[int, float, dict[str, float]], None]
 LOG_FORMAT = "%(asctime)s %(levelname)s %(message)s"
@@ -143,12 +145,17 @@ def run_recbole_easrec(
         }
         if hasattr(trainer, "result_extras"):
             result.update(trainer.result_extras())
+        full_network = full_network_efficiency(trainer, test_data, config)
+        if full_network is not None:
+            result["full_network_efficiency"] = full_network
         if config["model"] in plugin_model_names() and not getattr(trainer, "saves_model", False):
             save_model(work_dir, final_model, config)
         write_json_atomic(work_dir / RESULT_FILE, result)
+        summary = run_summary({**result, "output_dir": str(run_dir)})
+        (work_dir / SUMMARY_FILE).write_text(summary + "\n", encoding="utf-8")
         promote(work_dir, run_dir)
         logging.getLogger().info(
-            "test result: %s; wrote %s", result["test_result"], run_dir / RESULT_FILE
+            "test result: %s; wrote %s\n%s", result["test_result"], run_dir / RESULT_FILE, summary
         )
         return result
 
@@ -324,6 +331,22 @@ def measure_efficiency(
         "device": str(config["device"]),
         "torch_threads": torch.get_num_threads(),
     }
+
+
+def full_network_efficiency(trainer: Any, test_data: Any, config: Any) -> dict[str, Any] | None:
+    """FLOPs, parameters and inference seconds of the supernet's full network, measured like the
+    run's own network right after it, for trainers that search one (``trainer.full_network``)."""
+    build = getattr(trainer, "full_network", None)
+    if build is None:
+        return None
+    trained = trainer.model
+    trainer.model = build()
+    try:
+        measured = measure_efficiency(trainer.model, trainer, test_data, config, train_seconds=0.0)
+    finally:
+        trainer.model = trained
+    kept = ("params", "flops", "encoder_flops", "inference_seconds")
+    return {key: measured[key] for key in kept}
 
 
 def configure_logging(run_dir: Path, level: str | None = "INFO") -> None:

@@ -1,8 +1,8 @@
 """Training modes: RecBole's one-sample-per-prefix protocol, or one sequence per user.
 
-* ``train_mode: prefix`` (default; RecBole's protocol and the papers'): every prefix of a user's
-  history is its own sample, the loss is taken at its last position.
-* ``train_mode: autoregressive``: one sample per user per epoch, the user's longest training
+* ``train_mode: prefix`` (RecBole's protocol and the papers'; the default of RecBole's own models):
+  every prefix of a user's history is its own sample, the loss is taken at its last position.
+* ``train_mode: autoregressive`` (the default of this plugin's models, their YAMLs): one sample per user per epoch, the user's longest training
   prefix (already truncated by RecBole to the last ``MAX_ITEM_LIST_LENGTH`` items) with a loss at
   every real position, the target at position t being item t+1 and, at the last position, RecBole's
   training target. Attention must then be causal (position t may not see item t+1); the models

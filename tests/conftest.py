@@ -87,6 +87,9 @@ def tiny_config(data_path: Path, output_dir: Path | None = None, **overrides: ob
     if output_dir is not None:
         config["output_dir"] = str(output_dir)
     config.update(overrides)
+    # EASRec's shipped retraining limit is 300 epochs (early stopping ends it); tiny runs retrain
+    # as long as they search unless a test says otherwise
+    config.setdefault("retrain_epochs", config["epochs"])
     return config
 
 

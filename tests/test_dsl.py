@@ -161,7 +161,9 @@ def test_sparse_export_round_trip(tiny_run_config, tmp_path) -> None:
 
 def test_end_to_end_run_writes_sparsity_and_trace(tiny_run_config, tmp_path) -> None:
     result = run_recbole_easrec(
-        "DSL", "tiny", config_dict=tiny_run_config(density=0.3, update_interval=2)
+        "DSL",
+        "tiny",
+        config_dict=tiny_run_config(density=0.3, update_interval=2, train_batch_size=8),
     )
     run_dir = Path(result["output_dir"])
     saved = json.loads((run_dir / "result.json").read_text())

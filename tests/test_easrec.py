@@ -202,7 +202,8 @@ def test_compact_flops_match_the_analytic_formula(tiny_run_config, tmp_path) -> 
     hidden, inner = model.encoder.widths[1]
     seq = torch.randint(1, N_ITEMS, (1, model.max_seq_length))
     counted = count_flops(lambda: compact.encode(seq))
-    analytic = 2 * layer_flops(model.max_seq_length, hidden, inner, config["n_heads"], "linear", 2)
+    heads, causal = config["n_heads"], model.causal  # causal: the autoregressive default
+    analytic = 2 * layer_flops(model.max_seq_length, hidden, inner, heads, "linear", 2, causal)
     assert abs(counted - analytic) / analytic < 0.03
     assert model.candidate_costs[0] == 1.0 and model.candidate_costs[2] < model.candidate_costs[1]
 

@@ -135,7 +135,15 @@ def test_item_file_with_no_matching_ids(tmp_path, capsys):
 
 def prepare(data_path: Path, **settings: object):
     config = build_config(
-        "LinRec", "bad", config_dict={"data_path": str(data_path), "state": "WARNING", **settings}
+        "LinRec",
+        "bad",
+        # prefix mode: RecBole's dataset keeps each test row's input sequence (item_id_list)
+        config_dict={
+            "data_path": str(data_path),
+            "state": "WARNING",
+            "train_mode": "prefix",
+            **settings,
+        },
     )
     return config, prepare_data(config)
 

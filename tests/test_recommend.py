@@ -245,6 +245,11 @@ def test_demo_summary_shows_architecture_cost_metrics_and_titled_top_k(tmp_path,
     assert "(full network: d=16, D=32, L=2)" in report
     assert f"{100 * arch['flops_fraction']:.1f} % of the full network's" in report
     assert f"ndcg@10 {result['test_result']['ndcg@10']:.4f}" in report
+    full = result["full_network_efficiency"]
+    assert full["flops"] > result["efficiency"]["flops"] or arch["flops_fraction"] == 1.0
+    assert full["params"] >= result["efficiency"]["params"] and full["inference_seconds"] > 0
+    assert f"of the full network's {full['inference_seconds']:.3f} s" in report
+    assert (folder / "summary.txt").read_text().strip() in report
     (answer,) = recommend(folder, users=["u5"], k=3)
     for rank, item in enumerate(answer["items"], start=1):
         assert f"{rank:2d}. item {item:>5}" in report

@@ -137,7 +137,8 @@ def test_other_models_resume_through_our_trainer(tiny_data, tmp_path, model):
 def tiny_settings(data_path: Path, output_dir: Path) -> dict:
     from tests.conftest import tiny_config
 
-    return tiny_config(data_path, output_dir, epochs=3)
+    # 16 users a batch: an autoregressive epoch of the 60 users has the batches the kills count
+    return tiny_config(data_path, output_dir, epochs=3, train_batch_size=16)
 
 
 def one_line_error(capsys) -> str:

@@ -449,6 +449,13 @@ class EASRecTrainer(EasRecBaseTrainer):
         }
         return reconstruct(supernet, self.config, arch)
 
+    def full_network(self) -> Any:
+        """The supernet's largest path, physically built (eval mode): the run summary's reference
+        for FLOPs and inference time, measured the same way as the selected network."""
+        fractions = self.supernet.flops_fraction
+        largest = max(fractions, key=lambda arch: (fractions[arch], arch))
+        return reconstruct(self.supernet, self.config, largest).eval()
+
     def retrain(
         self,
         compact: Any,
