@@ -212,6 +212,8 @@ SEARCH_METHODS: dict[str, dict[str, Any]] = {
     "paper-budget0.3": {"search_method": "paper", "flops_budget": 0.3},
     "sandwich": {"search_method": "sandwich"},
     "sandwich-budget0.3": {"search_method": "sandwich", "flops_budget": 0.3},
+    "oneshot": {"search_method": "oneshot"},
+    "oneshot-budget0.3": {"search_method": "oneshot", "flops_budget": 0.3},
 }
 
 

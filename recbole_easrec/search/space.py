@@ -29,7 +29,8 @@ import torch
 from recbole_easrec.errors import ConfigError
 from recbole_easrec.search.resource import inference_flops
 
-SEARCH_METHODS = ("paper", "sandwich")
+SEARCH_METHODS = ("paper", "sandwich", "oneshot")
+SHARED_WEIGHT_METHODS = ("sandwich", "oneshot")  # choose by validation on shared weights
 
 
 @dataclass(frozen=True, order=True)
@@ -118,6 +119,15 @@ def sandwich_paths(
     return [largest, smallest] + [space[index] for index in draws]
 
 
+def uniform_path(
+    fractions: Mapping[Architecture, float], generator: torch.Generator
+) -> Architecture:
+    """One architecture drawn uniformly from the space: single-path one-shot training (Guo et al.,
+    SPOS; NASRec's single-operator sampling) trains W along one such path per weight step."""
+    space = sorted(fractions)
+    return space[int(torch.randint(len(space), (1,), generator=generator))]
+
+
 def validate_selection(config: Any) -> None:
     """``search_method``, ``flops_budget`` (None or in (0, 1]), ``selection_tolerance`` in [0, 1)
     and ``sandwich_random_paths`` ≥ 0 as one-line errors. Whether some architecture meets the
@@ -142,3 +152,17 @@ def validate_selection(config: Any) -> None:
     paths = config["sandwich_random_paths"]
     if isinstance(paths, bool) or not isinstance(paths, int) or paths < 0:
         raise ConfigError(f"sandwich_random_paths must be an integer >= 0, got {paths!r}")
+    for key in ("evolution_population", "evolution_sample", "evolution_cycles"):
+        value = config[key]
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int)
+            or value < (key != "evolution_cycles")
+        ):
+            bound = 0 if key == "evolution_cycles" else 1
+            raise ConfigError(f"{key} must be an integer >= {bound}, got {value!r}")
+    if config["evolution_sample"] > config["evolution_population"]:
+        raise ConfigError(
+            "evolution_sample (the tournament) must not exceed evolution_population, got"
+            f" {config['evolution_sample']} > {config['evolution_population']}"
+        )

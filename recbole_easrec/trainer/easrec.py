@@ -22,12 +22,18 @@
    the summed cross-entropy of the largest path, the smallest path and ``sandwich_random_paths``
    uniformly drawn paths (:func:`~recbole_easrec.search.space.sandwich_paths`); α, β are not used
    and validation (early stopping, best checkpoint) scores the largest path.
+   ``search_method: oneshot`` (NASRec's paradigm, Zhang et al. WWW 2023; single-path one-shot,
+   Guo et al. 2020): every training batch updates W along one path drawn uniformly
+   (:func:`~recbole_easrec.search.space.uniform_path`); α, β are not used and validation scores
+   the largest path.
 2. **Choice.** The best supernet checkpoint is reloaded and every architecture of the space is
    scored on its shared weights (validation split, hard path): ``shared_weight_scores`` in
-   ``result.json``. ``paper`` keeps the controllers' choice (the most probable path within
+   ``result.json`` (``oneshot`` on a space larger than ``evolution_population``: only the
+   architectures regularised evolution scores, :mod:`recbole_easrec.search.evolution`).
+   ``paper`` keeps the controllers' choice (the most probable path within
    ``flops_budget``: argmax α, argmax β without a budget); ``sandwich`` takes the cheapest
    architecture within ``flops_budget`` whose shared-weight score is within ``selection_tolerance``
-   of the best one there (:func:`~recbole_easrec.search.space.choose`).
+   of the best one there (:func:`~recbole_easrec.search.space.choose`); so does ``oneshot``.
    **Reconstruction** (eq. 18): the compact network is built from the chosen path (:func:`recbole_easrec.search.reconstruct.reconstruct`). It is
    evaluated as transferred: ``search_valid_result`` (equal to the supernet's hard-path score).
 3. **Retraining** (``retrain_epochs``, default ``epochs``; 0 = none) of the compact network with a
@@ -59,8 +65,15 @@ from recbole_easrec.progress import EpochClock, progress_bar
 from recbole_easrec.resume import generator_states, loader_generators, restore_generators
 from recbole_easrec.saving import save_model
 from recbole_easrec.search.arch_data import split_holdout
+from recbole_easrec.search.evolution import architecture_mutation, regularized_evolution
 from recbole_easrec.search.reconstruct import compact_settings, reconstruct
-from recbole_easrec.search.space import Architecture, choose, sandwich_paths
+from recbole_easrec.search.space import (
+    SHARED_WEIGHT_METHODS,
+    Architecture,
+    choose,
+    sandwich_paths,
+    uniform_path,
+)
 from recbole_easrec.trainer.base import EasRecBaseTrainer
 from recbole_easrec.training_modes import AutoregressiveLoader
 
@@ -141,6 +154,23 @@ class EASRecTrainer(EasRecBaseTrainer):
         self.iteration += 1
         return total
 
+    def oneshot_step(self, interaction: Any) -> float:
+        """One update of W along one uniformly drawn path (single-path one-shot; module doc)."""
+        model = self.model
+        model.train()
+        self.optimizer.zero_grad()
+        largest = model.path
+        model.path = uniform_path(model.flops_fraction, self.path_generator)
+        loss = model.recommendation_loss(interaction)
+        self._check_nan(loss)
+        loss.backward()
+        model.path = largest
+        if self.clip_grad_norm:
+            clip_grad_norm_(model.weight_parameters(), **self.clip_grad_norm)
+        self.optimizer.step()
+        self.iteration += 1
+        return float(loss.item())
+
     def architecture_step(self, interaction: Any) -> dict[str, Any]:
         """One update of α, β on an architecture batch (W untouched); returns the trace entry."""
         model = self.model
@@ -216,6 +246,8 @@ class EASRecTrainer(EasRecBaseTrainer):
             batches = progress_bar(train_data, len(train_data), f"Search {epoch_idx:>4}")
         if self.search_method == "sandwich":
             return sum(self.sandwich_step(batch.to(self.device)) for batch in batches)
+        if self.search_method == "oneshot":
+            return sum(self.oneshot_step(batch.to(self.device)) for batch in batches)
         warming_up = self.warming_up(epoch_idx)
         total = 0.0
         frequency = self.config["arch_update_freq"]
@@ -288,7 +320,7 @@ class EASRecTrainer(EasRecBaseTrainer):
         epoch's weights."""
         self.phase = "search"
         self.stopping_step = self.config["search_stopping_step"]
-        if self.search_method == "sandwich":  # validation scores the largest path
+        if self.search_method in SHARED_WEIGHT_METHODS:  # validation scores the largest path
             fractions = self.supernet.flops_fraction
             self.supernet.path = max(fractions, key=lambda arch: (fractions[arch], arch))
         super().fit(weight_data, valid_data, verbose, saved, show_progress, callback_fn)
@@ -296,7 +328,9 @@ class EASRecTrainer(EasRecBaseTrainer):
             self.load_best(self.supernet)
         self.supernet.path = None
         self.write_trace()
-        if valid_data is not None:
+        if valid_data is not None and self.evolves():
+            self.evolve(valid_data, show_progress)
+        elif valid_data is not None:
             self.score_architectures(valid_data, show_progress)
 
     # --- state for --resume ----------------------------------------------------------------------
@@ -378,35 +412,72 @@ class EASRecTrainer(EasRecBaseTrainer):
             )
             model.load_state_dict(checkpoint["state_dict"])
 
-    def score_architectures(self, valid_data: Any, show_progress: bool = False) -> list[dict]:
-        """Validation metrics of every architecture on the supernet's shared weights (its hard
-        path, so each score equals that of the reconstructed, not yet retrained, network)."""
-        supernet, records = self.supernet, []
-        space = sorted(supernet.flops_fraction)
-        clock = EpochClock("scoring architectures on validation", len(space))
+    def score_architecture(self, arch: Architecture, valid_data: Any, show_progress: bool) -> dict:
+        """Validation metrics of ``arch`` on the supernet's shared weights (its hard path, so the
+        score equals that of the reconstructed, not yet retrained, network)."""
+        supernet = self.supernet
+        supernet.path = arch
         try:
-            for arch in space:
-                supernet.path = arch
-                score, result = self._valid_epoch(valid_data, show_progress=show_progress)
-                logging.getLogger().info(
-                    "%s (%s)", clock.epoch_done().replace("epoch", "architecture", 1), arch
-                )
-                hidden, inner = supernet.encoder.widths[arch.candidate]
-                records.append(
-                    {
-                        "candidate": arch.candidate,
-                        "hidden_size": hidden,
-                        "inner_size": inner,
-                        "n_layers": arch.depth,
-                        "flops_fraction": supernet.flops_fraction[arch],
-                        "valid_score": float(score),
-                        "valid_result": {key: float(value) for key, value in result.items()},
-                    }
-                )
+            score, result = self._valid_epoch(valid_data, show_progress=show_progress)
         finally:
             supernet.path = None
+        hidden, inner = supernet.encoder.widths[arch.candidate]
+        return {
+            "candidate": arch.candidate,
+            "hidden_size": hidden,
+            "inner_size": inner,
+            "n_layers": arch.depth,
+            "flops_fraction": supernet.flops_fraction[arch],
+            "valid_score": float(score),
+            "valid_result": {key: float(value) for key, value in result.items()},
+        }
+
+    def score_architectures(self, valid_data: Any, show_progress: bool = False) -> list[dict]:
+        """:meth:`score_architecture` for every architecture of the space."""
+        space = sorted(self.supernet.flops_fraction)
+        clock = EpochClock("scoring architectures on validation", len(space))
+        records = []
+        for arch in space:
+            records.append(self.score_architecture(arch, valid_data, show_progress))
+            logging.getLogger().info(
+                "%s (%s)", clock.epoch_done().replace("epoch", "architecture", 1), arch
+            )
         self.shared_weight_scores = records
         return records
+
+    def evolves(self) -> bool:
+        """``oneshot`` on a space larger than ``evolution_population``: regularised evolution
+        instead of scoring every architecture."""
+        population = int(self.config["evolution_population"])
+        return self.search_method == "oneshot" and len(self.supernet.flops_fraction) > population
+
+    def evolve(self, valid_data: Any, show_progress: bool = False) -> list[dict]:
+        """Regularised evolution on shared-weight validation scores within ``flops_budget``
+        (:mod:`recbole_easrec.search.evolution`); every architecture it scored is recorded in
+        :attr:`shared_weight_scores`, so the choice below sees exactly those."""
+        fractions, budget = self.supernet.flops_fraction, self.config["flops_budget"]
+        space = [arch for arch in sorted(fractions) if budget is None or fractions[arch] <= budget]
+        records: dict[Architecture, dict] = {}
+
+        def fitness(arch: Architecture) -> float:
+            if arch not in fractions or arch not in space:
+                return -float("inf")  # outside the budget: never chosen
+            records[arch] = self.score_architecture(arch, valid_data, show_progress)
+            logging.getLogger().info("evolution: %d architectures scored (%s)", len(records), arch)
+            return records[arch]["valid_score"]
+
+        widths, layers = len(self.supernet.encoder.widths), len(self.supernet.encoder.layers)
+        regularized_evolution(
+            space,
+            fitness,
+            architecture_mutation(widths, layers),
+            int(self.config["evolution_population"]),
+            int(self.config["evolution_sample"]),
+            int(self.config["evolution_cycles"]),
+            self.path_generator,
+        )
+        self.shared_weight_scores = list(records.values())
+        return self.shared_weight_scores
 
     def choose_architecture(self) -> Architecture:
         """The path to reconstruct (module docstring, phase 2)."""
