@@ -100,6 +100,7 @@ def test_uniform_path_draws_every_architecture_about_equally() -> None:
         {"evolution_cycles": -1},
         {"evolution_population": 4, "evolution_sample": 5},
         {"evolution_cycles": "many"},
+        {"random_samples": 0},
     ],
 )
 def test_invalid_evolution_settings_are_one_line_errors(tiny_run_config, tmp_path, overrides):
@@ -164,3 +165,33 @@ def test_oneshot_evolves_when_the_space_exceeds_the_population(tiny_run_config) 
     assert 1 <= len(scores) <= 4 < 9  # at most the population plus one child a cycle
     assert len({(s["candidate"], s["n_layers"]) for s in scores}) == len(scores)
     assert chosen_record(result)["valid_score"] == max(s["valid_score"] for s in scores)
+
+
+def test_random_search_trains_distinct_candidates_from_scratch_and_keeps_the_best(
+    tiny_run_config,
+) -> None:
+    config_dict = tiny_run_config(
+        epochs=4, retrain_epochs=1, n_layers=2, search_method="random", random_samples=3
+    )
+    result = run_recbole_easrec("EASRec", "tiny", config_dict=config_dict)
+    scores = result["shared_weight_scores"]
+    assert len(scores) == 3 and all(s["epochs"] == 1 for s in scores)  # 4 // 3 epochs each
+    assert len({(s["candidate"], s["n_layers"]) for s in scores}) == 3
+    assert all(s["valid_score"] > 0 for s in scores)  # each candidate learned something
+    assert result["architecture"]["search_method"] == "random"
+    assert chosen_record(result)["valid_score"] == max(s["valid_score"] for s in scores)
+    assert result["search_iterations"] == 0  # the supernet itself is never trained
+
+
+def test_random_search_draws_no_more_than_the_budget_allows(tiny_run_config) -> None:
+    config_dict = tiny_run_config(
+        epochs=2,
+        retrain_epochs=0,
+        n_layers=2,
+        search_method="random",
+        random_samples=10,
+        flops_budget=0.3,
+    )
+    result = run_recbole_easrec("EASRec", "tiny", config_dict=config_dict)
+    scores = result["shared_weight_scores"]
+    assert 1 <= len(scores) < 6 and all(s["flops_fraction"] <= 0.3 for s in scores)

@@ -29,7 +29,7 @@ import torch
 from recbole_easrec.errors import ConfigError
 from recbole_easrec.search.resource import inference_flops
 
-SEARCH_METHODS = ("paper", "sandwich", "oneshot")
+SEARCH_METHODS = ("paper", "sandwich", "oneshot", "random")
 SHARED_WEIGHT_METHODS = ("sandwich", "oneshot")  # choose by validation on shared weights
 
 
@@ -152,14 +152,10 @@ def validate_selection(config: Any) -> None:
     paths = config["sandwich_random_paths"]
     if isinstance(paths, bool) or not isinstance(paths, int) or paths < 0:
         raise ConfigError(f"sandwich_random_paths must be an integer >= 0, got {paths!r}")
-    for key in ("evolution_population", "evolution_sample", "evolution_cycles"):
+    bounds = {"evolution_population": 1, "evolution_sample": 1, "evolution_cycles": 0}
+    for key, bound in {**bounds, "random_samples": 1}.items():
         value = config[key]
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, int)
-            or value < (key != "evolution_cycles")
-        ):
-            bound = 0 if key == "evolution_cycles" else 1
+        if isinstance(value, bool) or not isinstance(value, int) or value < bound:
             raise ConfigError(f"{key} must be an integer >= {bound}, got {value!r}")
     if config["evolution_sample"] > config["evolution_population"]:
         raise ConfigError(

@@ -26,6 +26,9 @@
    Guo et al. 2020): every training batch updates W along one path drawn uniformly
    (:func:`~recbole_easrec.search.space.uniform_path`); α, β are not used and validation scores
    the largest path.
+   ``search_method: random`` (the baseline every NAS method must beat) trains ``random_samples``
+   architectures from scratch instead, ``epochs // random_samples`` epochs each
+   (:meth:`EASRecTrainer.random_search`); their validation scores stand in for shared-weight ones.
 2. **Choice.** The best supernet checkpoint is reloaded and every architecture of the space is
    scored on its shared weights (validation split, hard path): ``shared_weight_scores`` in
    ``result.json`` (``oneshot`` on a space larger than ``evolution_population``: only the
@@ -320,6 +323,9 @@ class EASRecTrainer(EasRecBaseTrainer):
         epoch's weights."""
         self.phase = "search"
         self.stopping_step = self.config["search_stopping_step"]
+        if self.search_method == "random":
+            self.random_search(weight_data, valid_data, show_progress)
+            return
         if self.search_method in SHARED_WEIGHT_METHODS:  # validation scores the largest path
             fractions = self.supernet.flops_fraction
             self.supernet.path = max(fractions, key=lambda arch: (fractions[arch], arch))
@@ -332,6 +338,60 @@ class EASRecTrainer(EasRecBaseTrainer):
             self.evolve(valid_data, show_progress)
         elif valid_data is not None:
             self.score_architectures(valid_data, show_progress)
+
+    def random_search(self, train_data: Any, valid_data: Any, show_progress: bool) -> list[dict]:
+        """``search_method: random``: ``random_samples`` distinct architectures within
+        ``flops_budget``, drawn uniformly, each trained from scratch (the supernet's initial
+        weights along its path) for ``epochs // random_samples`` epochs (at least one) with early
+        stopping; their best validation scores are the ``shared_weight_scores`` the choice reads.
+        Equal epochs, not equal FLOPs: a compact network's epoch costs less than a supernet's, so
+        the baseline gets less compute than the NAS methods it is compared with. Not resumable
+        mid-search (a resumed run searches again); the supernet stays untrained."""
+        fractions, budget = self.supernet.flops_fraction, self.config["flops_budget"]
+        space = [arch for arch in sorted(fractions) if budget is None or fractions[arch] <= budget]
+        count = min(int(self.config["random_samples"]), len(space))
+        order = torch.randperm(len(space), generator=self.path_generator)[:count].tolist()
+        epochs = max(1, int(self.config["epochs"]) // count)
+        checkpointer, self.checkpointer = self.checkpointer, None
+        self.searching, records = False, []
+        try:
+            for index in order:
+                records.append(self.train_candidate(space[index], train_data, valid_data, epochs))
+                logging.getLogger().info(
+                    "random search: %d/%d architectures trained (%s, valid %.4f)",
+                    len(records),
+                    count,
+                    space[index],
+                    records[-1]["valid_score"],
+                )
+        finally:
+            self.checkpointer, self.model, self.searching = checkpointer, self.supernet, True
+        self.shared_weight_scores = records
+        return records
+
+    def train_candidate(
+        self, arch: Architecture, train_data: Any, valid_data: Any, epochs: int
+    ) -> dict:
+        """One random-search candidate: ``arch`` from the untrained supernet, trained ``epochs``
+        epochs without checkpoints; its best validation score and metrics."""
+        self.model = reconstruct(self.supernet, self.config, arch)
+        self.optimizer = self._build_optimizer(params=self.model.parameters())
+        self.epochs, self.start_epoch, self.cur_step = epochs, 0, 0
+        self.eval_step = min(self.config["eval_step"], epochs)
+        self.best_valid_score = -float("inf") if self.valid_metric_bigger else float("inf")
+        self.best_valid_result = None
+        super().fit(train_data, valid_data, verbose=False, saved=False)
+        hidden, inner = self.supernet.encoder.widths[arch.candidate]
+        return {
+            "candidate": arch.candidate,
+            "hidden_size": hidden,
+            "inner_size": inner,
+            "n_layers": arch.depth,
+            "flops_fraction": self.supernet.flops_fraction[arch],
+            "valid_score": float(self.best_valid_score),
+            "valid_result": {k: float(v) for k, v in (self.best_valid_result or {}).items()},
+            "epochs": epochs,
+        }
 
     # --- state for --resume ----------------------------------------------------------------------
 
