@@ -138,7 +138,7 @@ def tiny_settings(data_path: Path, output_dir: Path) -> dict:
     from tests.conftest import tiny_config
 
     # 16 users a batch: an autoregressive epoch of the 60 users has the batches the kills count
-    return tiny_config(data_path, output_dir, epochs=3, train_batch_size=16)
+    return tiny_config(data_path, output_dir, epochs=3, train_batch_size=16, retrain_batch_size=16)
 
 
 def one_line_error(capsys) -> str:
