@@ -21,6 +21,7 @@ from recbole.utils import init_seed
 from recbole_easrec.artifacts import new_run_dir, write_json_atomic
 from recbole_easrec.config import build_config, validate_run_config
 from recbole_easrec.data.checks import check_dataset_files, check_split, load_error, report
+from recbole_easrec.data.download import ensure_dataset
 from recbole_easrec.data.sequences import cap_full_sort_batches, create_sequence_dataset
 from recbole_easrec.efficiency import median_seconds, model_flops, peak_memory_bytes
 from recbole_easrec.locking import RunLock
@@ -252,7 +253,9 @@ def load_data(config: Any) -> tuple[Any, Any, Any]:
 def prepare_data(config: Any) -> tuple[Any, tuple[Any, Any, Any]]:
     """RecBole's (built) dataset and its train/valid/test dataloaders (see :func:`load_data`);
     in ``train_mode: autoregressive`` the dataset gathers each row's history per batch instead of
-    storing one per prefix (:mod:`recbole_easrec.data.sequences`)."""
+    storing one per prefix (:mod:`recbole_easrec.data.sequences`). A missing dataset that RecBole
+    hosts is downloaded first (:func:`~recbole_easrec.data.download.ensure_dataset`)."""
+    ensure_dataset(config)
     check_dataset_files(config)
     try:
         dataset = create_sequence_dataset(config)

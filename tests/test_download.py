@@ -170,3 +170,39 @@ def test_command_line(server, tmp_path, capsys):
         download.main(["--dataset=tiny", f"--data_path={tmp_path / 'data'}", f"--url={url}"]) == 0
     )
     assert (tmp_path / "data" / "tiny" / "tiny.inter").is_file()
+
+
+def test_our_run_downloads_a_missing_hosted_dataset_first(server, tmp_path, monkeypatch, capsys):
+    """``run_recbole_easrec.py --dataset=NAME`` on a missing hosted dataset: downloaded, then run."""
+    from recbole_easrec.cli import main
+
+    base, routes = server
+    data = archive_bytes(tmp_path)
+    routes["/Tiny_Set.zip"] = (data, len(data))
+    monkeypatch.setattr(download, "recbole_urls", lambda: {"tiny": f"{base}/Tiny_Set.zip"})
+    settings = tiny_config(tmp_path / "data", tmp_path / "run", epochs=1)
+    argv = ["--model=LinRec", "--dataset=tiny", *(f"--{k}={v}" for k, v in settings.items())]
+    assert main(argv) == 0
+    assert (tmp_path / "data" / "tiny" / "tiny.inter").is_file()
+    assert (tmp_path / "run" / "result.json").is_file()
+
+
+def test_our_run_offline_names_the_missing_file_and_the_failed_download(
+    tmp_path, monkeypatch, capsys
+):
+    from recbole_easrec.cli import main
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    monkeypatch.setattr(
+        download, "recbole_urls", lambda: {"tiny": f"http://127.0.0.1:{port}/x.zip"}
+    )
+    argv = ["--model=LinRec", "--dataset=tiny", f"--data_path={tmp_path / 'data'}"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.startswith("error: dataset 'tiny' is not in") and "internet connection" in err
+    assert_nothing_left(tmp_path / "data")
+    # switched off: the plain missing-file error, no download attempted
+    assert main([*argv, "--download_missing=False"]) == 2
+    assert "not found: expected" in capsys.readouterr().err

@@ -21,6 +21,7 @@ import urllib.request
 import zipfile
 import zlib
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 import yaml
 
@@ -153,6 +154,26 @@ def download_dataset(
             if not target.is_dir():  # another process finished first: keep its copy
                 raise
     return target
+
+
+def ensure_dataset(config: Any) -> Path | None:
+    """Before a run: download ``config["dataset"]`` into the parent of ``config["data_path"]``
+    when its ``.inter`` file is missing, RecBole hosts it and ``download_missing`` is on (the
+    default). Returns the downloaded folder, or ``None`` when nothing was needed or possible (the
+    file checks then report what is missing). A failed download (offline, say) is one line naming
+    both the missing file and why the download failed."""
+    folder, name = Path(config["data_path"]), config["dataset"]
+    if (folder / f"{name}.inter").is_file() or not config["download_missing"]:
+        return None
+    if name not in recbole_urls():
+        return None
+    try:
+        return download_dataset(name, folder.parent)
+    except DataError as exc:
+        raise DataError(
+            f"dataset {name!r} is not in {folder} and downloading it failed ({exc}); put its"
+            f" atomic files there or pass --data_path=DIR where DIR/{name}/{name}.inter exists"
+        ) from None
 
 
 def main(argv: list[str] | None = None) -> int:
