@@ -66,6 +66,11 @@ DSL_RUNS = "SASRec-AR,DSL-0.5,DSL-static-0.5,DSL-0.2,DSL-static-0.2,DSL-0.1,DSL-
 BENCHES: dict[str, Bench] = {
     "attention_scaling": Bench("attention_scaling.py", (("--repeats", "9"),)),
     "dsl_sparse_inference": bench("dsl_sparse_inference.py", "--threads=1 --repeats=7"),
+    "data_path_ml1m": bench(
+        "data_path.py",
+        f"--data_path={DATA_PATH} --dataset=ml-1m --max_length=200"
+        " --output=benchmarks/results/data_path_ml1m",
+    ),
     "headline_ml1m": Bench("headline.py", ((f"--data_path={DATA_PATH}",),)),
     "inference_latency_ml1m": bench("inference_latency.py", f"--data_path={DATA_PATH}"),
     "speed": bench(

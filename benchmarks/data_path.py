@@ -22,21 +22,15 @@ import argparse
 import json
 import os
 import platform
-import resource
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from harness import child_json
+from harness import child_json, peak_rss_bytes, read_json, write_json, write_report
 
 PATHS = ("recbole", "lazy")
 GIB = 1024**3
-
-
-def peak_rss_bytes() -> int:
-    """This process's peak resident set size (Linux reports KiB)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
 def measure(path: str, args: argparse.Namespace) -> dict[str, Any]:
@@ -232,9 +226,9 @@ def main(argv: list[str] | None = None) -> None:
         print(json.dumps(measure(args.child, args)), flush=True)
         return
     if args.from_json:
-        report = json.loads(Path(args.from_json).read_text())
-        Path(f"{args.output or Path(args.from_json).with_suffix('')}.md").write_text(
-            markdown(report)
+        report = read_json(Path(args.from_json))
+        write_report(
+            Path(f"{args.output or Path(args.from_json).with_suffix('')}.md"), markdown(report)
         )
         return
     load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
@@ -252,8 +246,8 @@ def main(argv: list[str] | None = None) -> None:
     }
     print(json.dumps(report, indent=2))
     if args.output:
-        Path(f"{args.output}.json").write_text(json.dumps(report, indent=2) + "\n")
-        Path(f"{args.output}.md").write_text(markdown(report))
+        write_json(Path(f"{args.output}.json"), report)
+        write_report(Path(f"{args.output}.md"), markdown(report))
 
 
 if __name__ == "__main__":

@@ -33,6 +33,13 @@ def headline(results: Path, stem: str) -> list[Path]:
     return [write_report(results / f"{stem}.md", bench.markdown(data))]
 
 
+def data_path(results: Path, stem: str) -> list[Path]:
+    import data_path as bench
+
+    data = read_json(results / f"{stem}.json")
+    return [write_report(results / f"{stem}.md", bench.markdown(data))]
+
+
 def dsl_sparse_inference(results: Path, stem: str) -> list[Path]:
     import dsl_sparse_inference as bench
 
@@ -159,6 +166,7 @@ def dsl_sweep_valid(results: Path, stem: str) -> list[Path]:
 Renderer = Callable[[Path, str], list[Path]]
 REPORTS: dict[str, Renderer] = {
     "attention_scaling": attention_scaling,
+    "data_path_ml1m": data_path,
     "dsl_sparse_inference": dsl_sparse_inference,
     "dsl_sweep_ml1m": dsl_sweep_valid,
     "easrec_ml1m": suite,
