@@ -215,6 +215,7 @@ SEARCH_METHODS: dict[str, dict[str, Any]] = {
     "oneshot": {"search_method": "oneshot"},
     "oneshot-budget0.3": {"search_method": "oneshot", "flops_budget": 0.3},
     "random": {"search_method": "random"},
+    "proxylessnas": {"search_method": "proxylessnas"},
 }
 
 

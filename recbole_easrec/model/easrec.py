@@ -31,7 +31,13 @@ from recbole_easrec.model.base import TransformerRecommender, validate_transform
 from recbole_easrec.model.easrec_compact import require_gate_layers
 from recbole_easrec.search.arch_data import validate_arch_data
 from recbole_easrec.search.controllers import gumbel_temperature
-from recbole_easrec.search.resource import RESOURCE_CONSTRAINTS, candidate_costs, resource_loss
+from recbole_easrec.search.proxyless import BinaryGates
+from recbole_easrec.search.resource import (
+    RESOURCE_CONSTRAINTS,
+    candidate_costs,
+    inference_flops,
+    resource_loss,
+)
 from recbole_easrec.search.space import (
     Architecture,
     flops_fractions,
@@ -143,7 +149,19 @@ class EASRec(TransformerRecommender):
             self.causal,
         )
         within_budget(self.flops_fraction, config["flops_budget"])  # a budget nothing meets
+        largest = max(self.flops_fraction, key=lambda arch: (self.flops_fraction[arch], arch))
+        self.largest_flops = inference_flops(
+            largest.depth,
+            self.max_seq_length,
+            *self.encoder.widths[largest.candidate],
+            config["n_heads"],
+            config["attention_type"],
+            self.gate_layers,
+            self.n_items,
+            self.causal,
+        )
         self.path: Architecture | None = None
+        self.binary_gates: BinaryGates | None = None  # set by ProxylessNAS' architecture step
         self._last_weights: tuple[Tensor, Tensor] | None = None
 
     def build_encoder(self, config: Any) -> nn.Module:
@@ -210,9 +228,15 @@ class EASRec(TransformerRecommender):
         return self.controller.hard()
 
     def encode(self, item_seq: Tensor) -> Tensor:
+        embed = lambda width: self.embed_width(item_seq, width)  # noqa: E731
+        gates = self.binary_gates
+        if gates is not None:  # search/proxyless.py: both paths of each pair, one gate open
+            return self.encoder(
+                embed, item_seq > 0, gates.p, gates.q, gates.candidates, gates.exits
+            )
         p, q = self.selection_weights()
         self._last_weights = (p, q)
-        return self.encoder(lambda width: self.embed_width(item_seq, width), item_seq > 0, p, q)
+        return self.encoder(embed, item_seq > 0, p, q)
 
     # --- losses -----------------------------------------------------------------------------------
 

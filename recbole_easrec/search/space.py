@@ -29,7 +29,7 @@ import torch
 from recbole_easrec.errors import ConfigError
 from recbole_easrec.search.resource import inference_flops
 
-SEARCH_METHODS = ("paper", "sandwich", "oneshot", "random")
+SEARCH_METHODS = ("paper", "sandwich", "oneshot", "random", "proxylessnas")
 SHARED_WEIGHT_METHODS = ("sandwich", "oneshot")  # choose by validation on shared weights
 
 
@@ -157,8 +157,26 @@ def validate_selection(config: Any) -> None:
         value = config[key]
         if isinstance(value, bool) or not isinstance(value, int) or value < bound:
             raise ConfigError(f"{key} must be an integer >= {bound}, got {value!r}")
+    validate_proxyless(config)
     if config["evolution_sample"] > config["evolution_population"]:
         raise ConfigError(
             "evolution_sample (the tournament) must not exceed evolution_population, got"
             f" {config['evolution_sample']} > {config['evolution_population']}"
         )
+
+
+def validate_proxyless(config: Any) -> None:
+    """ProxylessNAS' settings (:mod:`recbole_easrec.search.proxyless`) as one-line errors."""
+    form = config["proxyless_loss"]
+    if form not in ("mul_log", "add"):
+        raise ConfigError(f"proxyless_loss must be mul_log or add, got {form!r}")
+    target = config["proxyless_target"]
+    if isinstance(target, bool) or not isinstance(target, (int, float)) or not 0 < target < 1:
+        raise ConfigError(
+            "proxyless_target must be a fraction in (0, 1) of the largest path's FLOPs,"
+            f" got {target!r}"
+        )
+    for key in ("proxyless_lambda", "proxyless_alpha", "proxyless_beta"):
+        value = config[key]
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+            raise ConfigError(f"{key} must be a number >= 0, got {value!r}")

@@ -125,6 +125,8 @@ class SuperNet(nn.Module):
         key_padding_mask: Tensor,
         p: Tensor,
         q: Tensor,
+        candidates: Sequence[int] | None = None,
+        exits: Sequence[int] | None = None,
     ) -> Tensor:
         """Y = Σ_l q_l Σ_i p_i pad(T_i^(l)) (eq. 11): ``[B, N, d]``.
 
@@ -132,10 +134,16 @@ class SuperNet(nn.Module):
             embed: ``embed(width)`` → the embedded sequence E at that width, ``[B, N, width]``.
             key_padding_mask: ``[B, N]``, True at real items.
             p, q: candidate weights ``[m]`` and depth weights ``[L]`` (soft or one-hot).
+            candidates, exits: the candidates and exits (0-based) to evaluate; default those with
+                a non-zero weight. ProxylessNAS' binary gates evaluate a gate that is closed (weight
+                0) too, so that the loss has a gradient with respect to it.
         """
-        active = [i for i, weight in enumerate(p.detach().tolist()) if weight != 0.0]
-        depth_weights = q.detach().tolist()
-        depth = max(d for d, weight in enumerate(depth_weights) if weight != 0.0) + 1
+        if candidates is None:
+            candidates = [i for i, weight in enumerate(p.detach().tolist()) if weight != 0.0]
+        if exits is None:
+            exits = [d for d, weight in enumerate(q.detach().tolist()) if weight != 0.0]
+        active, exit_layers = list(candidates), set(exits)
+        depth = max(exit_layers) + 1
         inputs = {i: embed(self.widths[i][0]) for i in active}
         pooled = {i: masked_mean(inputs[i], key_padding_mask) for i in active}
         state: Tensor | None = None
@@ -151,6 +159,6 @@ class SuperNet(nn.Module):
                 )
                 mixture = mixture + p[i] * F.pad(out, (0, self.hidden_size - width))
             state = mixture
-            if depth_weights[layer] != 0.0:
+            if layer in exit_layers:
                 output = output + q[layer] * state
         return output

@@ -29,6 +29,10 @@
    ``search_method: random`` (the baseline every NAS method must beat) trains ``random_samples``
    architectures from scratch instead, ``epochs // random_samples`` epochs each
    (:meth:`EASRecTrainer.random_search`); their validation scores stand in for shared-weight ones.
+   ``search_method: proxylessnas`` (Cai et al., ICLR 2019; :mod:`recbole_easrec.search.proxyless`)
+   keeps the bilevel loop but binarises it: each weight step trains one path drawn from
+   softmax(α), softmax(β); each architecture step updates α, β with the two-path binary-gate
+   estimator and an expected-FLOPs resource term; the choice is the paper's.
 2. **Choice.** The best supernet checkpoint is reloaded and every architecture of the space is
    scored on its shared weights (validation split, hard path): ``shared_weight_scores`` in
    ``result.json`` (``oneshot`` on a space larger than ``evolution_population``: only the
@@ -69,6 +73,14 @@ from recbole_easrec.resume import generator_states, loader_generators, restore_g
 from recbole_easrec.saving import save_model
 from recbole_easrec.search.arch_data import split_holdout
 from recbole_easrec.search.evolution import architecture_mutation, regularized_evolution
+from recbole_easrec.search.proxyless import (
+    binary_gate_gradient,
+    binary_gates,
+    expected_flops_fraction,
+    keep_pair_mass,
+    sample_path,
+)
+from recbole_easrec.search.proxyless import resource_loss as proxyless_resource_loss
 from recbole_easrec.search.reconstruct import compact_settings, reconstruct
 from recbole_easrec.search.space import (
     SHARED_WEIGHT_METHODS,
@@ -157,22 +169,89 @@ class EASRecTrainer(EasRecBaseTrainer):
         self.iteration += 1
         return total
 
-    def oneshot_step(self, interaction: Any) -> float:
-        """One update of W along one uniformly drawn path (single-path one-shot; module doc)."""
+    def path_step(self, interaction: Any, arch: Architecture) -> float:
+        """One update of W along the single path ``arch`` (α, β untouched; the path restored)."""
         model = self.model
         model.train()
         self.optimizer.zero_grad()
-        largest = model.path
-        model.path = uniform_path(model.flops_fraction, self.path_generator)
-        loss = model.recommendation_loss(interaction)
-        self._check_nan(loss)
-        loss.backward()
-        model.path = largest
+        kept, model.path = model.path, arch
+        try:
+            loss = model.recommendation_loss(interaction)
+            self._check_nan(loss)
+            loss.backward()
+        finally:
+            model.path = kept
         if self.clip_grad_norm:
             clip_grad_norm_(model.weight_parameters(), **self.clip_grad_norm)
         self.optimizer.step()
         self.iteration += 1
         return float(loss.item())
+
+    def oneshot_step(self, interaction: Any) -> float:
+        """``oneshot``: W along one uniformly drawn path (single-path one-shot; module doc)."""
+        return self.path_step(
+            interaction, uniform_path(self.model.flops_fraction, self.path_generator)
+        )
+
+    def proxyless_weight_step(self, interaction: Any) -> float:
+        """``proxylessnas``: W along one path drawn from softmax(α), softmax(β)."""
+        controller = self.model.controller
+        arch = sample_path(controller.alpha, controller.beta, self.path_generator)
+        return self.path_step(interaction, arch)
+
+    def proxyless_architecture_step(self, interaction: Any) -> dict[str, Any]:
+        """``proxylessnas``: α, β by the two-path binary-gate estimator and the expected-FLOPs
+        resource term (:mod:`recbole_easrec.search.proxyless`); W untouched."""
+        model, config = self.model, self.config
+        model.train()
+        controller = model.controller
+        gates = binary_gates(controller.alpha, controller.beta, self.path_generator)
+        before = (
+            controller.alpha.detach()[gates.candidates].clone(),
+            controller.beta.detach()[gates.exits].clone(),
+        )
+        model.binary_gates = gates
+        try:
+            ce = model.recommendation_loss(interaction)
+        finally:
+            model.binary_gates = None
+        expected = expected_flops_fraction(controller.alpha, controller.beta, model.flops_fraction)
+        loss = proxyless_resource_loss(
+            ce,
+            expected,
+            float(config["proxyless_target"]),
+            model.largest_flops,
+            config["proxyless_loss"],
+            float(config["proxyless_lambda"]),
+            float(config["proxyless_alpha"]),
+            float(config["proxyless_beta"]),
+        )
+        self.arch_optimizer.zero_grad()
+        loss.backward()
+        with torch.no_grad():
+            for logits, gate, pair in (
+                (controller.alpha, gates.p, gates.candidates),
+                (controller.beta, gates.q, gates.exits),
+            ):
+                logits.grad[pair] += binary_gate_gradient(logits[pair], gate.grad[pair])
+        self.arch_optimizer.step()
+        keep_pair_mass(controller.alpha, gates.candidates, before[0])
+        keep_pair_mass(controller.beta, gates.exits, before[1])
+        for param in model.weight_parameters():
+            param.grad = None
+        alpha, beta = controller.probabilities()
+        entry = {
+            "iteration": self.iteration,
+            "alpha": alpha,
+            "beta": beta,
+            "L_t": controller.chosen_depth(),
+            "candidate": controller.chosen_candidate(),
+            "ce_loss": float(ce.item()),
+            "expected_flops_fraction": float(expected.item()),
+            "loss": float(loss.item()),
+        }
+        self.trace.append(entry)
+        return entry
 
     def architecture_step(self, interaction: Any) -> dict[str, Any]:
         """One update of α, β on an architecture batch (W untouched); returns the trace entry."""
@@ -254,10 +333,13 @@ class EASRecTrainer(EasRecBaseTrainer):
         warming_up = self.warming_up(epoch_idx)
         total = 0.0
         frequency = self.config["arch_update_freq"]
+        proxyless = self.search_method == "proxylessnas"
+        weight_step = self.proxyless_weight_step if proxyless else self.weight_step
+        arch_step = self.proxyless_architecture_step if proxyless else self.architecture_step
         for interaction in batches:
-            total += self.weight_step(interaction.to(self.device))
+            total += weight_step(interaction.to(self.device))
             if not warming_up and self.arch_data is not None and self.iteration % frequency == 0:
-                self.architecture_step(self.next_arch_interaction())
+                arch_step(self.next_arch_interaction())
         self.write_trace()
         return total
 
@@ -543,7 +625,7 @@ class EASRecTrainer(EasRecBaseTrainer):
         """The path to reconstruct (module docstring, phase 2)."""
         fractions = self.supernet.flops_fraction
         budget = self.config["flops_budget"]
-        if self.search_method == "paper" or not self.shared_weight_scores:
+        if self.search_method in ("paper", "proxylessnas") or not self.shared_weight_scores:
             alpha, beta = self.supernet.controller.probabilities()
             scores = {arch: alpha[arch.candidate] * beta[arch.depth - 1] for arch in fractions}
             return choose(scores, fractions, budget)
