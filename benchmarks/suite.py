@@ -216,6 +216,7 @@ SEARCH_METHODS: dict[str, dict[str, Any]] = {
     "oneshot-budget0.3": {"search_method": "oneshot", "flops_budget": 0.3},
     "random": {"search_method": "random"},
     "proxylessnas": {"search_method": "proxylessnas"},
+    "recnas": {"search_method": "recnas"},
 }
 
 

@@ -162,6 +162,7 @@ class EASRec(TransformerRecommender):
         )
         self.path: Architecture | None = None
         self.binary_gates: BinaryGates | None = None  # set by ProxylessNAS' architecture step
+        self.temperature_override: float | None = None  # set by search_method: recnas
         self._last_weights: tuple[Tensor, Tensor] | None = None
 
     def build_encoder(self, config: Any) -> nn.Module:
@@ -198,6 +199,9 @@ class EASRec(TransformerRecommender):
 
     @property
     def temperature(self) -> float:
+        """τ of the Gumbel-softmax: the paper's schedule, or the search method's own."""
+        if self.temperature_override is not None:
+            return self.temperature_override
         return gumbel_temperature(self.search_step, self.tau_decay)
 
     # --- forward ----------------------------------------------------------------------------------

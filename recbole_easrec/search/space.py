@@ -29,7 +29,8 @@ import torch
 from recbole_easrec.errors import ConfigError
 from recbole_easrec.search.resource import inference_flops
 
-SEARCH_METHODS = ("paper", "sandwich", "oneshot", "random", "proxylessnas")
+SEARCH_METHODS = ("paper", "sandwich", "oneshot", "random", "proxylessnas", "recnas")
+BILEVEL_METHODS = ("paper", "proxylessnas", "recnas")  # choose the most probable path
 SHARED_WEIGHT_METHODS = ("sandwich", "oneshot")  # choose by validation on shared weights
 
 
@@ -158,6 +159,18 @@ def validate_selection(config: Any) -> None:
         if isinstance(value, bool) or not isinstance(value, int) or value < bound:
             raise ConfigError(f"{key} must be an integer >= {bound}, got {value!r}")
     validate_proxyless(config)
+    for key, low, high in (
+        ("recnas_anneal", 0, 1),
+        ("recnas_tau_min", 0, 1),
+        ("recnas_prune_ratio", 0, 1),
+    ):
+        value = config[key]
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float))
+            or not low < value <= high
+        ):
+            raise ConfigError(f"{key} must be a number in ({low}, {high}], got {value!r}")
     if config["evolution_sample"] > config["evolution_population"]:
         raise ConfigError(
             "evolution_sample (the tournament) must not exceed evolution_population, got"

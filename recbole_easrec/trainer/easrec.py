@@ -33,6 +33,8 @@
    keeps the bilevel loop but binarises it: each weight step trains one path drawn from
    softmax(α), softmax(β); each architecture step updates α, β with the two-path binary-gate
    estimator and an expected-FLOPs resource term; the choice is the paper's.
+   ``search_method: recnas`` (:mod:`recbole_easrec.search.recnas`) is Algorithm 1 with an
+   epoch-wise annealed temperature and, after each epoch, the weakest width and exit pruned.
 2. **Choice.** The best supernet checkpoint is reloaded and every architecture of the space is
    scored on its shared weights (validation split, hard path): ``shared_weight_scores`` in
    ``result.json`` (``oneshot`` on a space larger than ``evolution_population``: only the
@@ -81,8 +83,10 @@ from recbole_easrec.search.proxyless import (
     sample_path,
 )
 from recbole_easrec.search.proxyless import resource_loss as proxyless_resource_loss
+from recbole_easrec.search.recnas import alive, annealed_temperature, pin_pruned, weakest_candidate
 from recbole_easrec.search.reconstruct import compact_settings, reconstruct
 from recbole_easrec.search.space import (
+    BILEVEL_METHODS,
     SHARED_WEIGHT_METHODS,
     Architecture,
     choose,
@@ -119,6 +123,7 @@ class EASRecTrainer(EasRecBaseTrainer):
         self.search_method: str = config["search_method"]
         self.path_generator = torch.Generator().manual_seed(int(config["seed"] or 0))
         self.shared_weight_scores: list[dict[str, Any]] = []
+        self.pruned: list[dict[str, Any]] = []  # recnas: what was pruned, when
         self.phase = "search"
         # generator states when the current pass over arch_data began, and its batches taken
         self._arch_cycle_start: list[torch.Tensor] | None = None
@@ -331,6 +336,10 @@ class EASRecTrainer(EasRecBaseTrainer):
         if self.search_method == "oneshot":
             return sum(self.oneshot_step(batch.to(self.device)) for batch in batches)
         warming_up = self.warming_up(epoch_idx)
+        if self.search_method == "recnas":
+            self.model.temperature_override = annealed_temperature(
+                epoch_idx, float(self.config["recnas_anneal"]), float(self.config["recnas_tau_min"])
+            )
         total = 0.0
         frequency = self.config["arch_update_freq"]
         proxyless = self.search_method == "proxylessnas"
@@ -340,8 +349,33 @@ class EASRecTrainer(EasRecBaseTrainer):
             total += weight_step(interaction.to(self.device))
             if not warming_up and self.arch_data is not None and self.iteration % frequency == 0:
                 arch_step(self.next_arch_interaction())
+                self.pin_pruned()
+        if self.search_method == "recnas" and not warming_up:
+            self.prune_weakest(epoch_idx)
         self.write_trace()
         return total
+
+    def pin_pruned(self) -> None:
+        """``recnas``: pruned α/β logits stay pruned after an optimiser step."""
+        if self.search_method == "recnas":
+            for logits in (self.model.controller.alpha, self.model.controller.beta):
+                pin_pruned(logits, [i for i in range(logits.numel()) if i not in alive(logits)])
+
+    def prune_weakest(self, epoch_idx: int) -> None:
+        """``recnas``: prune the weakest width candidate and the weakest exit, if weak enough."""
+        ratio = float(self.config["recnas_prune_ratio"])
+        for group, logits in (
+            ("width", self.model.controller.alpha),
+            ("depth", self.model.controller.beta),
+        ):
+            index = weakest_candidate(logits, ratio)
+            if index is None:
+                continue
+            pin_pruned(logits, [index])
+            self.pruned.append({"epoch": epoch_idx, "group": group, "index": index})
+            logging.getLogger().info(
+                "recnas: pruned %s candidate %d after epoch %d", group, index, epoch_idx
+            )
 
     def warming_up(self, epoch_idx: int) -> bool:
         """Whether search epoch ``epoch_idx`` only trains W (``arch_warmup_epochs``; not in the
@@ -625,7 +659,7 @@ class EASRecTrainer(EasRecBaseTrainer):
         """The path to reconstruct (module docstring, phase 2)."""
         fractions = self.supernet.flops_fraction
         budget = self.config["flops_budget"]
-        if self.search_method in ("paper", "proxylessnas") or not self.shared_weight_scores:
+        if self.search_method in BILEVEL_METHODS or not self.shared_weight_scores:
             alpha, beta = self.supernet.controller.probabilities()
             scores = {arch: alpha[arch.candidate] * beta[arch.depth - 1] for arch in fractions}
             return choose(scores, fractions, budget)
@@ -783,4 +817,5 @@ class EASRecTrainer(EasRecBaseTrainer):
             "supernet_params": count_parameters(self.supernet),
             "architecture_updates": len(self.trace),
             "shared_weight_scores": self.shared_weight_scores,
+            **({"recnas_pruned": self.pruned} if self.search_method == "recnas" else {}),
         }
