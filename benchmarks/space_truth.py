@@ -36,6 +36,8 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from suite_report import fmt, metric, valid_metric  # noqa: E402
 
+from recbole_easrec.search.space import BILEVEL_METHODS  # noqa: E402
+
 Record = dict[str, Any]
 Key = tuple[int, int, int, str]  # hidden, inner, layers, attention
 METRICS = ("ndcg@10", "recall@10", "mrr@10")
@@ -270,8 +272,9 @@ def judge_rules(searches: Sequence[Record], entries: Sequence[Record]) -> list[R
     for method in methods:
         runs = [r for r in searches if r["group"] == method and r.get("status") == "ok"]
         for label, source, budget, tolerance in SELECTION_RULES:
-            if source == "probabilities" and runs[0]["settings"].get("search_method") != "paper":
-                continue  # α and β are not trained by the sandwich rule
+            trains_alpha_beta = runs[0]["settings"].get("search_method") in BILEVEL_METHODS
+            if source == "probabilities" and not trains_alpha_beta:
+                continue  # α and β are not trained by the one-shot rules or random search
             picks = []
             for run in runs:
                 key = rule_pick(run, source, budget, tolerance, fractions)
@@ -516,7 +519,13 @@ def render(data: Record, out: Path) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--truth", help="suite.json of --suite=space_truth_cpu")
-    parser.add_argument("--search", help="suite.json of --suite=search_cpu")
+    parser.add_argument(
+        "--search", nargs="*", default=[], help="suite.json(s) of --suite=search_cpu"
+    )
+    parser.add_argument(
+        "--truth_from",
+        help="a built report's JSON (e.g. space_truth_ml100k.json): its truth and search runs",
+    )
     parser.add_argument("--dataset", default="ml-100k")
     parser.add_argument("--out", help="path without extension")
     parser.add_argument("--note", default="")
@@ -526,12 +535,16 @@ def main(argv: list[str] | None = None) -> int:
         source = Path(args.from_json)
         render(json.loads(source.read_text(encoding="utf-8")), source.with_suffix(""))
         return 0
-    if not args.truth or not args.out:
-        parser.error("--truth and --out are needed (or --from_json)")
-    truth = json.loads(Path(args.truth).read_text(encoding="utf-8"))["runs"]
-    search = (
-        json.loads(Path(args.search).read_text(encoding="utf-8"))["runs"] if args.search else []
-    )
+    if not (args.truth or args.truth_from) or not args.out:
+        parser.error("--truth (or --truth_from) and --out are needed (or --from_json)")
+    truth, search = [], []
+    if args.truth_from:
+        built = json.loads(Path(args.truth_from).read_text(encoding="utf-8"))
+        truth, search = list(built["truth_runs"]), list(built["search_runs"])
+    if args.truth:
+        truth += json.loads(Path(args.truth).read_text(encoding="utf-8"))["runs"]
+    for path in args.search:
+        search += json.loads(Path(path).read_text(encoding="utf-8"))["runs"]
     data_path = "" if args.dataset == "ml-100k" else " --data_path=../shared/datasets"
     out = Path(args.out)
     meta = {
@@ -541,7 +554,7 @@ def main(argv: list[str] | None = None) -> int:
         f" --dataset={args.dataset}{data_path} --out=saved/space_truth_{args.dataset} --workers=2",
         "search_command": "python benchmarks/suite.py --suite=search_cpu"
         f" --dataset={args.dataset}{data_path} --out=saved/search_{args.dataset} --workers=2"
-        if args.search
+        if args.search or search
         else None,
         "report_command": f"python benchmarks/space_truth.py --from_json {out}.json",
     }

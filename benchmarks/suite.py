@@ -214,7 +214,7 @@ SEARCH_METHODS: dict[str, dict[str, Any]] = {
     "sandwich-budget0.3": {"search_method": "sandwich", "flops_budget": 0.3},
     "oneshot": {"search_method": "oneshot"},
     "oneshot-budget0.3": {"search_method": "oneshot", "flops_budget": 0.3},
-    "random": {"search_method": "random"},
+    "random": {"search_method": "random", "epochs": 80},  # 4 candidates × at most 20 epochs
     "proxylessnas": {"search_method": "proxylessnas"},
     "recnas": {"search_method": "recnas"},
 }
