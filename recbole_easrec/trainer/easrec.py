@@ -616,7 +616,7 @@ class EASRecTrainer(EasRecBaseTrainer):
         for arch in space:
             records.append(self.score_architecture(arch, valid_data, show_progress))
             logging.getLogger().info(
-                "%s (%s)", clock.epoch_done().replace("epoch", "architecture", 1), arch
+                "%s (%s)", clock.epoch_done().replace("epoch", "architecture"), arch
             )
         self.shared_weight_scores = records
         return records
@@ -694,6 +694,14 @@ class EASRecTrainer(EasRecBaseTrainer):
                 Architecture(candidate, settings["n_layers"])
             ],
         }
+        logging.getLogger().info(
+            "%s search chose d=%d, D=%d, L=%d (%.1f %% of the full network's FLOPs); retraining it",
+            self.search_method,
+            settings["hidden_size"],
+            settings["inner_size"],
+            settings["n_layers"],
+            100 * self.architecture["flops_fraction"],
+        )
         return reconstruct(supernet, self.config, arch)
 
     def full_network(self) -> Any:
