@@ -22,6 +22,7 @@ from recbole.config import Config
 from recbole_easrec.budget import validate_budget
 from recbole_easrec.defaults import PROPERTIES_DIR, fill_missing_defaults, read_yaml_file
 from recbole_easrec.errors import ConfigError, UserError
+from recbole_easrec.precision import validate_precision
 from recbole_easrec.registry import resolve_model
 from recbole_easrec.training_modes import TRAIN_MODES
 from recbole_easrec.validation import (
@@ -139,6 +140,7 @@ def validate_run_config(config: Any) -> None:
         raise ConfigError(f"learning_rate must be a positive number, got {learning_rate!r}")
     validate_budget(config)
     validate_eval_modes(config)
+    validate_precision(config)
     require_choice(config, "train_mode", TRAIN_MODES)
     if config["train_mode"] == "autoregressive" and not getattr(
         config.model_class, "supports_autoregressive", False

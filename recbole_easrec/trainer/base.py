@@ -13,6 +13,7 @@ from recbole.trainer import Trainer
 from recbole_easrec.artifacts import save_torch_atomic
 from recbole_easrec.budget import BudgetedLoader, TrainingBudgetSpent
 from recbole_easrec.compiling import compile_encoder
+from recbole_easrec.precision import training_precision
 from recbole_easrec.progress import EpochClock, ProgressLoader
 from recbole_easrec.resume import (
     Checkpointer,
@@ -27,8 +28,9 @@ from recbole_easrec.training_modes import AutoregressiveLoader
 
 class EasRecBaseTrainer(Trainer):
     """RecBole's ``Trainer`` plus ``train_mode: autoregressive`` (see :mod:`training_modes`),
-    ``compile: True`` (the encoder through ``torch.compile``, see :mod:`compiling`) and
-    ``max_train_seconds`` (a wall-clock budget per ``fit``, see :mod:`recbole_easrec.budget`).
+    ``compile: True`` (the encoder through ``torch.compile``, see :mod:`compiling`),
+    ``precision: bf16`` (training epochs under bfloat16 autocast, :mod:`~recbole_easrec.precision`)
+    and ``max_train_seconds`` (a wall-clock budget per ``fit``, see :mod:`recbole_easrec.budget`).
 
     Training runs with autograd's anomaly detection **off** (issue 6). Importing RecBole's model
     package imports ``recbole/model/sequential_recommender/sine.py``, which switches it on for the
@@ -50,6 +52,9 @@ class EasRecBaseTrainer(Trainer):
         self._budget: BudgetedLoader | None = None
         self._epoch_open: int | None = None
         self._clock: EpochClock | None = None
+        self.precision = config["precision"]
+        if self.precision == "bf16":
+            self.enable_amp = True  # RecBole's inner autocast then keeps our bfloat16
         if config["compile"]:
             compile_encoder(self.model)
 
@@ -123,7 +128,8 @@ class EasRecBaseTrainer(Trainer):
         """Close the previous epoch (:meth:`end_epoch`), then run epoch ``epoch_idx``."""
         self.end_epoch()
         self._epoch_open = epoch_idx
-        return self.run_epoch(train_data, epoch_idx, loss_func, show_progress)
+        with training_precision(self.precision, self.device):
+            return self.run_epoch(train_data, epoch_idx, loss_func, show_progress)
 
     def run_epoch(
         self, train_data: Any, epoch_idx: int, loss_func: Any = None, show_progress: bool = False

@@ -1,0 +1,60 @@
+"""``precision``: the number format of training (issue 11, item 5).
+
+``fp32`` (default) trains in float32. ``bf16`` runs every training forward pass and its loss under
+``torch.autocast(device, dtype=torch.bfloat16)``: matrix products and linear layers in bfloat16,
+the cross-entropy in float32 (autocast's own op lists; on a CPU, softmax and LayerNorm then run
+in bfloat16 too, on a GPU in float32), the weights and the optimiser's state in float32. Backward
+ops run in the format autocast chose for their forward op. No gradient scaler is needed: bfloat16 has float32's exponent range.
+
+Evaluation, the efficiency measurement and serving stay float32 whatever ``precision`` says:
+bfloat16 keeps 8 bits of mantissa, so item scores that differ in the third significant digit tie,
+and a full ranking over thousands of items would change with the format, not with the model.
+
+Whether ``bf16`` is faster depends on the hardware: GPUs with bfloat16 tensor cores (A100, H100)
+and CPUs with AMX are built for it (not measured here); on a CPU with AVX512-BF16 only, PyTorch's
+bfloat16 matrix products are *slower* than float32 (``benchmarks/results/speed.md``, variant
+``LinRec, autoregressive + bf16``), which is why ``fp32`` is the default.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import Any
+
+import torch
+
+from recbole_easrec.errors import ConfigError
+
+PRECISIONS = ("fp32", "bf16")
+
+
+def validate_precision(config: Any) -> None:
+    """``precision`` is fp32 or bf16, and bf16 is available on the device the run will use."""
+    precision = config["precision"]
+    if precision not in PRECISIONS:
+        raise ConfigError(f"precision must be one of {', '.join(PRECISIONS)}; got {precision!r}")
+    device = torch.device(config["device"] or "cpu")
+    if (
+        precision == "bf16"
+        and device.type == "cuda"
+        and torch.cuda.is_available()
+        and not torch.cuda.is_bf16_supported()
+    ):
+        raise ConfigError(
+            "precision: bf16 needs a GPU with bfloat16 support (Ampere or newer); use fp32"
+        )
+
+
+@contextlib.contextmanager
+def training_precision(precision: str, device: torch.device) -> Iterator[None]:
+    """The context a training epoch runs in: bfloat16 autocast for ``bf16``, nothing for ``fp32``.
+
+    RecBole's own training loop opens ``torch.autocast(enabled=enable_amp)`` inside it; with
+    ``enable_amp: True`` that inner context keeps the outer one's bfloat16 (the trainer sets it).
+    """
+    if precision != "bf16":
+        yield
+        return
+    with torch.autocast(device_type=device.type, dtype=torch.bfloat16):
+        yield
