@@ -2,7 +2,9 @@
 
 Embedding, scoring and losses follow RecBole's SASRec: item + position embedding → LayerNorm →
 dropout → transformer stack → the output at the last real position → scores against the item
-embedding table (``loss_type: CE``, cross-entropy over all items, EASRec eq. 12–14; or ``BPR``).
+embedding table (``loss_type: CE``, cross-entropy over all items, EASRec eq. 12–14; ``sampled_ce``,
+the target against K sampled negatives, :mod:`~recbole_easrec.model.sampled_softmax`; ``auto``, CE
+up to ``sampled_ce_above_items`` items and ``sampled_ce`` above; or ``BPR``).
 Subclasses build the stack (:meth:`build_encoder`) and may override :meth:`encode`.
 """
 
@@ -24,6 +26,11 @@ from recbole_easrec.model.layers import (
     TransformerStack,
     init_transformer_weights,
 )
+from recbole_easrec.model.sampled_softmax import (
+    build_sampled_softmax,
+    resolve_loss_type,
+    validate_sampled_softmax,
+)
 from recbole_easrec.training_modes import TARGETS_FIELD, TRAIN_MODES
 from recbole_easrec.validation import (
     require_choice,
@@ -32,7 +39,7 @@ from recbole_easrec.validation import (
     require_probability,
 )
 
-LOSS_TYPES = ("CE", "BPR")
+LOSS_TYPES = ("auto", "CE", "sampled_ce", "BPR")
 
 
 def validate_transformer_config(config: Any) -> None:
@@ -45,6 +52,7 @@ def validate_transformer_config(config: Any) -> None:
     require_choice(config, "attention_type", ATTENTION_TYPES)
     require_choice(config, "hidden_act", sorted(HIDDEN_ACTIVATIONS))
     require_choice(config, "loss_type", LOSS_TYPES)
+    validate_sampled_softmax(config)
     require_choice(config, "train_mode", TRAIN_MODES)
 
 
@@ -89,7 +97,7 @@ class TransformerRecommender(SequentialRecommender):
         self.validate_config(config)
         super().__init__(config, dataset)
         self.hidden_size: int = config["hidden_size"]
-        self.loss_type: str = config["loss_type"]
+        self.loss_type: str = resolve_loss_type(config, self.n_items)
         self.initializer_range: float = config["initializer_range"]
         # autoregressive training puts a loss at every position: position t must not see t+1
         self.causal: bool = (
@@ -101,7 +109,9 @@ class TransformerRecommender(SequentialRecommender):
         self.layer_norm = nn.LayerNorm(self.hidden_size, eps=config["layer_norm_eps"])
         self.dropout = nn.Dropout(config["hidden_dropout_prob"])
         self.encoder = self.build_encoder(config)
-        self.loss_fct = nn.CrossEntropyLoss() if self.loss_type == "CE" else BPRLoss()
+        self.loss_fct = BPRLoss() if self.loss_type == "BPR" else nn.CrossEntropyLoss()
+        if self.loss_type == "sampled_ce":
+            self.sampled_softmax = build_sampled_softmax(config, dataset, self.n_items)
         self.apply(self._init_weights)
 
     # --- construction ---------------------------------------------------------------------------
@@ -155,9 +165,18 @@ class TransformerRecommender(SequentialRecommender):
 
     # --- RecBole interface ----------------------------------------------------------------------
 
+    def next_item_loss(self, hidden: Tensor, targets: Tensor) -> Tensor:
+        """Mean loss of representations ``hidden`` ``[n, d]`` predicting ``targets`` ``[n]``:
+        cross-entropy over every item, or the sampled softmax (``loss_type: sampled_ce``)."""
+        if self.loss_type == "sampled_ce":
+            return self.sampled_softmax(hidden, targets, self.item_embeddings())
+        return self.loss_fct(hidden @ self.item_embeddings().t(), targets)
+
     def calculate_autoregressive_loss(self, item_seq: Tensor, targets: Tensor) -> Tensor:
-        """``train_mode: autoregressive`` (:mod:`recbole_easrec.training_modes`)."""
-        return autoregressive_cross_entropy(self.encode(item_seq), targets, self.item_embeddings())
+        """``train_mode: autoregressive`` (:mod:`recbole_easrec.training_modes`): the loss at
+        every real position."""
+        real = targets > 0
+        return self.next_item_loss(self.encode(item_seq)[real], targets[real])
 
     def calculate_loss(self, interaction: Any) -> Tensor:
         if TARGETS_FIELD in interaction:
@@ -171,7 +190,7 @@ class TransformerRecommender(SequentialRecommender):
             pos_score = (seq_output * self.item_embedding(pos_items)).sum(-1)
             neg_score = (seq_output * self.item_embedding(neg_items)).sum(-1)
             return self.loss_fct(pos_score, neg_score)
-        return self.loss_fct(seq_output @ self.item_embeddings().t(), pos_items)
+        return self.next_item_loss(seq_output, pos_items)
 
     def predict(self, interaction: Any) -> Tensor:
         """Scores of (sequence, item) pairs (the encoder once per distinct sequence in eval mode,
