@@ -4,7 +4,8 @@
 ``torch.autocast(device, dtype=torch.bfloat16)``: matrix products and linear layers in bfloat16,
 the cross-entropy in float32 (autocast's own op lists; on a CPU, softmax and LayerNorm then run
 in bfloat16 too, on a GPU in float32), the weights and the optimiser's state in float32. Backward
-ops run in the format autocast chose for their forward op. No gradient scaler is needed: bfloat16 has float32's exponent range.
+ops run in the format autocast chose for their forward op. No gradient scaler is needed: bfloat16
+has float32's exponent range.
 
 Evaluation, the efficiency measurement and serving stay float32 whatever ``precision`` says:
 bfloat16 keeps 8 bits of mantissa, so item scores that differ in the third significant digit tie,
@@ -25,15 +26,15 @@ from typing import Any
 import torch
 
 from recbole_easrec.errors import ConfigError
+from recbole_easrec.validation import require_choice
 
 PRECISIONS = ("fp32", "bf16")
 
 
 def validate_precision(config: Any) -> None:
     """``precision`` is fp32 or bf16, and bf16 is available on the device the run will use."""
+    require_choice(config, "precision", PRECISIONS)
     precision = config["precision"]
-    if precision not in PRECISIONS:
-        raise ConfigError(f"precision must be one of {', '.join(PRECISIONS)}; got {precision!r}")
     device = torch.device(config["device"] or "cpu")
     if (
         precision == "bf16"

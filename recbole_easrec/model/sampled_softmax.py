@@ -40,6 +40,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from recbole_easrec.errors import ConfigError
+from recbole_easrec.validation import require_choice, require_positive_int
 
 NEGATIVE_DISTRIBUTIONS = ("uniform", "popularity")
 
@@ -55,14 +56,8 @@ def resolve_loss_type(config: Any, n_items: int) -> str:
 
 def validate_sampled_softmax(config: Any) -> None:
     """One-line :class:`ConfigError` for invalid sampled-softmax settings."""
-    negatives = config["sampled_negatives"]
-    if isinstance(negatives, bool) or not isinstance(negatives, int) or negatives < 1:
-        raise ConfigError(f"sampled_negatives must be a positive integer, got {negatives!r}")
-    if config["negative_distribution"] not in NEGATIVE_DISTRIBUTIONS:
-        raise ConfigError(
-            f"negative_distribution must be one of {', '.join(NEGATIVE_DISTRIBUTIONS)};"
-            f" got {config['negative_distribution']!r}"
-        )
+    require_positive_int(config, "sampled_negatives")
+    require_choice(config, "negative_distribution", NEGATIVE_DISTRIBUTIONS)
     if not isinstance(config["in_batch_negatives"], bool):
         raise ConfigError(
             f"in_batch_negatives must be True or False, got {config['in_batch_negatives']!r}"
@@ -104,7 +99,6 @@ class SampledSoftmaxLoss(nn.Module):
                 f"negative_distribution must be uniform or popularity: {distribution}"
             )
         self.negatives = negatives
-        self.distribution = distribution
         self.in_batch = in_batch
         uniform = torch.ones_like(popularity)
         uniform[0] = 0.0
