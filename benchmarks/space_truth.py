@@ -368,7 +368,7 @@ def search_table(judged: Sequence[Record]) -> str:
             f" {fmt(j.get('paired_p_vs_sasrec_full'), 3)} |"
             f" {fmt(j.get('paired_p_vs_sasrec_pop100'), 3)} |"
             f" {fmt(j['regret_mean'], 3)} | {on_front}/{len(j['picks'])} |"
-            f" {fmt(j['kendall_tau_mean'], 2)} | {fmt(j['search_wall_seconds_mean'])} |"
+            f" {fmt(j['kendall_tau_mean'], 2)} | {fmt(round(j['search_wall_seconds_mean']))} |"
         )
     return "\n".join(lines)
 

@@ -8,6 +8,7 @@ import sys
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
+from recbole_easrec.distributed import DEFAULT_PORT, Launch
 from recbole_easrec.errors import UserError
 
 EXIT_USER_ERROR = 2
@@ -42,7 +43,31 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_study_arguments(parser)
     add_serving_arguments(parser)
+    add_distributed_arguments(parser)
     return parser
+
+
+def add_distributed_arguments(parser: argparse.ArgumentParser) -> None:
+    """RecBole's flags of a run in several processes (``recbole_easrec.launch``; docs/distributed.md)."""
+    group = parser.add_argument_group("several processes (RecBole's conventions)")
+    group.add_argument("--nproc", type=int, default=1, help="processes on this machine (default 1)")
+    group.add_argument(
+        "--world_size", type=int, default=-1, help="processes on all machines (default: --nproc)"
+    )
+    group.add_argument("--ip", default="localhost", help="address of the machine of rank 0")
+    group.add_argument("--port", type=int, default=DEFAULT_PORT, help="port of rank 0 (5678)")
+    group.add_argument(
+        "--offset",
+        "--group_offset",
+        dest="offset",
+        type=int,
+        default=0,
+        help="rank of this machine's first process (processes on the machines before it)",
+    )
+
+
+def launch_of(args: argparse.Namespace) -> Launch:
+    return Launch(args.nproc, args.world_size, args.ip, args.port, args.offset)
 
 
 def add_serving_arguments(parser: argparse.ArgumentParser) -> None:
@@ -234,15 +259,27 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.output_dir:
             overrides["output_dir"] = args.output_dir
-        from recbole_easrec.quick_start import run_recbole_easrec
+        if launch_of(args).distributed:
+            from recbole_easrec.launch import run_processes
 
-        result = run_recbole_easrec(
-            model=args.model,
-            dataset=args.dataset,
-            config_file_list=split_config_files(args.config_files),
-            config_dict=overrides,
-            resume=args.resume,
-        )
+            result = run_processes(
+                args.model,
+                args.dataset,
+                split_config_files(args.config_files),
+                overrides,
+                launch_of(args),
+                resume=args.resume,
+            )
+        else:
+            from recbole_easrec.quick_start import run_recbole_easrec
+
+            result = run_recbole_easrec(
+                model=args.model,
+                dataset=args.dataset,
+                config_file_list=split_config_files(args.config_files),
+                config_dict=overrides,
+                resume=args.resume,
+            )
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USER_ERROR

@@ -27,6 +27,14 @@ RecBole 1.2.1 was released against NumPy 1, pandas 1 and torch < 2.6. :func:`app
    single-process runs and crashes (RecBole #1989); it now downloads through
    :mod:`recbole_easrec.data.download` (verified, unpacked atomically), with the barrier only in
    distributed runs.
+7. **Multi-process training on CPUs.** RecBole's process group is NCCL on CUDA only
+   (``Config._init_device``, ``AbstractTrainer.__init__``'s ``DistributedDataParallel(device_ids=
+   [local_rank])``); a config with ``local_rank`` now joins through
+   :func:`recbole_easrec.distributed.join_process_group` (gloo on the CPU, NCCL on CUDA, once per
+   process, so a second ``Config`` of the same run reuses the group) and trainers wrap the model with
+   :func:`recbole_easrec.distributed.wrap_model`. Checkpoints are written by every rank, each into
+   its own folder (the weights are the same on all ranks), so each loads its best epoch without a
+   shared file system.
 
 Ray: RecBole pins ``ray<=2.6.3`` only in its package metadata; nothing here imports
 ``recbole.quick_start`` (which imports ray at module level), so the pin is avoided by installing
@@ -172,8 +180,6 @@ def _save_checkpoint(self: Any, epoch: int, verbose: bool = True, **kwargs: Any)
     """
     from recbole.utils import set_color
 
-    if not self.config["single_spec"] and self.config["local_rank"] != 0:
-        return
     saved_model_file = kwargs.pop("saved_model_file", self.saved_model_file)
     state = {
         "config": {"model": str(self.config["model"])},
@@ -432,6 +438,35 @@ def _download(self: Any) -> None:
         torch.distributed.barrier()
 
 
+_RECBOLE_INIT_DEVICE: Any = None
+
+
+def _init_device(self: Any) -> None:
+    """``Config._init_device``: RecBole's for a single process; a process of a distributed run
+    (``local_rank`` set) joins its group through :func:`~recbole_easrec.distributed.join_process_group`."""
+    settings = self.final_config_dict
+    if "local_rank" not in settings:
+        _RECBOLE_INIT_DEVICE(self)
+        return
+    from recbole_easrec.distributed import join_process_group
+
+    gpu_id = settings["gpu_id"]
+    settings["gpu_id"] = ",".join(map(str, gpu_id)) if isinstance(gpu_id, tuple) else str(gpu_id)
+    os.environ["CUDA_VISIBLE_DEVICES"] = settings["gpu_id"]
+    join_process_group(settings)
+
+
+def _trainer_init(self: Any, config: Any, model: Any) -> None:
+    """``AbstractTrainer.__init__`` whose ``DistributedDataParallel`` also runs on the CPU."""
+    self.config = config
+    self.model = model
+    if not config["single_spec"]:
+        from recbole_easrec.distributed import wrap_model
+
+        self.distributed_model = wrap_model(model, config)
+        self.model = self.distributed_model.module
+
+
 def _patch_pretrained_loaders() -> None:
     """Point the ``torch`` name of each module in :data:`PRETRAINED_LOADERS` at the safe loader."""
     for name in PRETRAINED_LOADERS:
@@ -448,8 +483,13 @@ def apply() -> None:
     from recbole.config import Config
     from recbole.data.dataset import KnowledgeBasedDataset, SequentialDataset
     from recbole.model.general_recommender.neumf import NeuMF
-    from recbole.trainer import PretrainTrainer, Trainer
+    from recbole.trainer import AbstractTrainer, PretrainTrainer, Trainer
 
+    global _RECBOLE_INIT_DEVICE
+    if _RECBOLE_INIT_DEVICE is None:
+        _RECBOLE_INIT_DEVICE = Config._init_device
+    Config._init_device = _init_device
+    AbstractTrainer.__init__ = _trainer_init
     Config.compatibility_settings = lambda self: None
     dataset_module.Dataset._fill_nan = _fill_nan
     dataset_module.Dataset._remap = _remap

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import logging
 import sys
+import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +25,7 @@ from recbole_easrec.config import build_config, validate_run_config
 from recbole_easrec.data.checks import check_dataset_files, check_split, load_error, report
 from recbole_easrec.data.download import ensure_dataset
 from recbole_easrec.data.sequences import cap_full_sort_batches, create_sequence_dataset
+from recbole_easrec.distributed import check_replicas, is_distributed, is_main_process
 from recbole_easrec.efficiency import median_seconds, model_flops, peak_memory_bytes
 from recbole_easrec.locking import RunLock
 from recbole_easrec.registry import plugin_model_names
@@ -80,11 +83,43 @@ def run_recbole_easrec(
         raise ResumeError("--resume needs the --output_dir of the run to continue")
     config = build_config(model, dataset, config_file_list, overrides)
     validate_run_config(config)
-    run_dir = (
+    with run_folder(config, output_dir) as run_dir:
+        return train_and_test(
+            config,
+            run_dir,
+            (model, dataset, config_file_list, overrides),
+            saved,
+            epoch_callback,
+            resume,
+        )
+
+
+@contextmanager
+def run_folder(config: Any, output_dir: str | None) -> Iterator[Path]:
+    """The run's folder: ``output_dir`` or a fresh one under ``saved/``; for a process of a
+    distributed run other than rank 0, a temporary folder of its own, removed afterwards."""
+    if not is_main_process(config):
+        with tempfile.TemporaryDirectory(prefix="recbole-easrec-rank-") as scratch:
+            yield Path(scratch)
+        return
+    yield (
         Path(output_dir).resolve()
         if output_dir
         else new_run_dir(config["model"], config["dataset"])
     )
+
+
+def train_and_test(
+    config: Any,
+    run_dir: Path,
+    build_args: tuple[Any, Any, Any, dict[str, Any]],
+    saved: bool,
+    epoch_callback: EpochCallback | None,
+    resume: bool,
+) -> dict[str, Any]:
+    """The body of :func:`run_recbole_easrec` once the config is valid and the folder named;
+    ``build_args`` are the ``(model, dataset, config_file_list, overrides)`` it was built from."""
+    model, dataset, config_file_list, overrides = build_args
     run_dir.mkdir(parents=True, exist_ok=True)
     # one run per folder, released even if the run fails; a failure before any state leaves no
     # work folder behind
@@ -112,6 +147,8 @@ def run_recbole_easrec(
             callback_fn=fit_callback(trainer, epoch_callback),
         )
         train_seconds = time.perf_counter() - start
+        if is_distributed(config):
+            check_replicas(getattr(trainer, "model", model_instance))
         load_best = saved and Path(trainer.saved_model_file).is_file()
         test_result = trainer.evaluate(
             test_data, load_best_model=load_best, show_progress=config["show_progress"]

@@ -25,6 +25,8 @@ from typing import Any
 import torch
 from recbole.data.interaction import Interaction
 
+from recbole_easrec.distributed import global_rank, is_distributed, shard
+
 TRAIN_MODES = ("prefix", "autoregressive")
 TARGETS_FIELD = "autoregressive_targets"
 
@@ -56,20 +58,31 @@ def shifted_targets(
 
 
 class AutoregressiveLoader:
-    """Batches of one sequence per user, shuffled every epoch (an iterable of ``Interaction``)."""
+    """Batches of one sequence per user, shuffled every epoch (an iterable of ``Interaction``).
 
-    def __init__(self, train_data: Any, batch_size: int, seed: int = 0) -> None:
+    In a run of ``world_size`` processes each reads its :func:`~recbole_easrec.distributed.shard`
+    of the same shuffled order (the generator is seeded alike on every rank) in batches of
+    ``batch_size // world_size`` users, as RecBole's own dataloaders split a batch.
+    """
+
+    shuffle = False  # it shuffles itself; RecBole's trainer must not call a sampler's set_epoch
+
+    def __init__(
+        self, train_data: Any, batch_size: int, seed: int = 0, rank: int = 0, world_size: int = 1
+    ) -> None:
         dataset = train_data._dataset
         features = dataset.inter_feat
         self.item_seq_field = dataset.item_id_list_field
         self.length_field = dataset.item_list_length_field
         self.rows = longest_prefix_rows(features[dataset.uid_field], features[self.length_field])
-        self.batch_size = batch_size
+        self.batch_size = max(1, batch_size // world_size)
+        self.rank, self.world_size = rank, world_size
         self.generator = torch.Generator().manual_seed(seed)
         self._dataset = dataset
 
     def __len__(self) -> int:
-        return (len(self.rows) + self.batch_size - 1) // self.batch_size
+        rows = -(-len(self.rows) // self.world_size)
+        return (rows + self.batch_size - 1) // self.batch_size
 
     def batch(self, rows: torch.Tensor) -> Interaction:
         """The sequences, lengths and per-position targets of the users at ``rows``."""
@@ -82,5 +95,17 @@ class AutoregressiveLoader:
 
     def __iter__(self) -> Iterator[Interaction]:
         order = self.rows[torch.randperm(len(self.rows), generator=self.generator)]
+        order = shard(order, self.rank, self.world_size)
         for start in range(0, len(order), self.batch_size):
             yield self.batch(order[start : start + self.batch_size])
+
+
+def autoregressive_loader(train_data: Any, config: Any) -> AutoregressiveLoader:
+    """The run's :class:`AutoregressiveLoader` over ``train_data``: ``train_batch_size`` users a
+    batch, seeded with ``seed``, this process's shard in a distributed run."""
+    rank, size = 0, 1
+    if is_distributed(config):
+        rank, size = global_rank(config), int(config["world_size"])
+    return AutoregressiveLoader(
+        train_data, config["train_batch_size"], seed=config["seed"] or 0, rank=rank, world_size=size
+    )

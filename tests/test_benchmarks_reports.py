@@ -15,7 +15,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 FINDINGS = re.compile(r"<!-- findings -->.*?<!-- /findings -->", re.S)
-OWN_REPORTS = ("space_truth_", "serving")  # written by their own scripts
+OWN_REPORTS = ("space_truth_", "search_methods_", "serving")  # written by their own scripts
 
 
 def load_harness() -> ModuleType:

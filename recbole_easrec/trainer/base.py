@@ -13,6 +13,7 @@ from recbole.trainer import Trainer
 from recbole_easrec.artifacts import save_torch_atomic
 from recbole_easrec.budget import BudgetedLoader, TrainingBudgetSpent
 from recbole_easrec.compiling import compile_encoder
+from recbole_easrec.distributed import is_distributed, wrap_model
 from recbole_easrec.precision import training_precision
 from recbole_easrec.progress import EpochClock, ProgressLoader
 from recbole_easrec.resume import (
@@ -23,7 +24,7 @@ from recbole_easrec.resume import (
     restore_rng,
     rng_state,
 )
-from recbole_easrec.training_modes import AutoregressiveLoader
+from recbole_easrec.training_modes import autoregressive_loader
 
 
 class EasRecBaseTrainer(Trainer):
@@ -77,6 +78,29 @@ class EasRecBaseTrainer(Trainer):
             scores[rows, history] = -torch.inf
         return interaction, scores, positive_u, positive_i
 
+    # --- several processes (recbole_easrec.distributed) -------------------------------------------
+
+    def set_reduce_hook(self) -> None:
+        """RecBole's: arm the gradient all-reduce of the next backward, re-wrapping the model
+        first if the trainer has switched to another network (EASRec's retraining, random
+        search's candidates)."""
+        if self.distributed_model.module is not self.model:
+            self.distributed_model = wrap_model(self.model, self.config)
+        super().set_reduce_hook()
+
+    def backward(self, loss: torch.Tensor) -> None:
+        """``loss.backward()``; in a distributed run the gradients are averaged over the processes
+        (RecBole's convention: every parameter takes part, through a zero-valued term)."""
+        if is_distributed(self.config):
+            self.set_reduce_hook()
+            loss = loss + self.sync_grad_loss()
+        loss.backward()
+
+    def shuffle_shards(self, train_data: Any, epoch_idx: int) -> None:
+        """A new shuffle of a distributed loader's shards each epoch (as RecBole's epochs do)."""
+        if is_distributed(self.config) and getattr(train_data, "shuffle", False):
+            train_data.sampler.set_epoch(epoch_idx)
+
     # --- the training loop: epochs, per-epoch state, progress ------------------------------------
 
     phase = "train"  # the name of the running phase (EASRec: search, retrain) in state and lines
@@ -94,9 +118,7 @@ class EasRecBaseTrainer(Trainer):
         (a finished phase is not run again), writing the state after every epoch and a progress
         line with the ETA (see :mod:`recbole_easrec.resume`, :mod:`recbole_easrec.progress`)."""
         if self.config["train_mode"] == "autoregressive":
-            train_data = AutoregressiveLoader(
-                train_data, self.config["train_batch_size"], seed=self.config["seed"] or 0
-            )
+            train_data = autoregressive_loader(train_data, self.config)
         self._budget = None
         if self.config["max_train_seconds"] is not None:
             train_data = self._budget = BudgetedLoader(train_data, self.config["max_train_seconds"])

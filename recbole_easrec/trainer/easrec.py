@@ -69,6 +69,7 @@ from recbole.data.dataloader import TrainDataLoader
 from torch.nn.utils import clip_grad_norm_
 
 from recbole_easrec.artifacts import atomic_target, write_json_atomic
+from recbole_easrec.distributed import average_gradients, is_distributed
 from recbole_easrec.efficiency import count_parameters
 from recbole_easrec.progress import EpochClock, progress_bar
 from recbole_easrec.resume import generator_states, loader_generators, restore_generators
@@ -94,7 +95,7 @@ from recbole_easrec.search.space import (
     uniform_path,
 )
 from recbole_easrec.trainer.base import EasRecBaseTrainer
-from recbole_easrec.training_modes import AutoregressiveLoader
+from recbole_easrec.training_modes import autoregressive_loader
 
 TRACE_FILE = "search_trace.json"
 TRACE_PLOT = "search_trace.png"
@@ -145,7 +146,7 @@ class EASRecTrainer(EasRecBaseTrainer):
         self.optimizer.zero_grad()
         loss = model.calculate_loss(interaction)
         self._check_nan(loss)
-        loss.backward()
+        self.backward(loss)
         if self.clip_grad_norm:
             clip_grad_norm_(model.weight_parameters(), **self.clip_grad_norm)
         self.optimizer.step()
@@ -165,7 +166,7 @@ class EASRecTrainer(EasRecBaseTrainer):
             model.path = arch
             loss = model.recommendation_loss(interaction)
             self._check_nan(loss)
-            loss.backward()
+            self.backward(loss)
             total += float(loss.item())
         model.path = largest
         if self.clip_grad_norm:
@@ -183,7 +184,7 @@ class EASRecTrainer(EasRecBaseTrainer):
         try:
             loss = model.recommendation_loss(interaction)
             self._check_nan(loss)
-            loss.backward()
+            self.backward(loss)
         finally:
             model.path = kept
         if self.clip_grad_norm:
@@ -232,7 +233,9 @@ class EASRecTrainer(EasRecBaseTrainer):
             float(config["proxyless_beta"]),
         )
         self.arch_optimizer.zero_grad()
-        loss.backward()
+        self.backward(loss)
+        if is_distributed(self.config):
+            average_gradients([gates.p, gates.q])
         with torch.no_grad():
             for logits, gate, pair in (
                 (controller.alpha, gates.p, gates.candidates),
@@ -266,7 +269,7 @@ class EASRecTrainer(EasRecBaseTrainer):
         self.arch_optimizer.zero_grad()
         rec_loss, cost = model.loss_parts(interaction)
         loss = rec_loss + model.resource_lambda * cost
-        loss.backward()
+        self.backward(loss)
         self.arch_optimizer.step()
         for param in model.weight_parameters():
             param.grad = None
@@ -328,6 +331,7 @@ class EASRecTrainer(EasRecBaseTrainer):
     ) -> Any:
         if not self.searching:
             return super().run_epoch(train_data, epoch_idx, loss_func, show_progress)
+        self.shuffle_shards(train_data, epoch_idx)
         batches = train_data
         if show_progress:
             batches = progress_bar(train_data, len(train_data), f"Search {epoch_idx:>4}")
@@ -575,9 +579,7 @@ class EASRecTrainer(EasRecBaseTrainer):
         self.holdout_users = split.users
         arch_data: Any = split.arch_data
         if self.config["train_mode"] == "autoregressive":
-            arch_data = AutoregressiveLoader(
-                arch_data, self.config["train_batch_size"], seed=self.config["seed"] or 0
-            )
+            arch_data = autoregressive_loader(arch_data, self.config)
         return split.weight_data, arch_data
 
     def load_best(self, model: Any) -> None:

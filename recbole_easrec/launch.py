@@ -1,0 +1,103 @@
+"""``--nproc`` / ``--world_size``: one training run in several processes (RecBole's ``run``).
+
+Like ``recbole.quick_start.run``, :func:`run_processes` starts ``nproc`` processes with
+``torch.multiprocessing.spawn``; each is :func:`~recbole_easrec.quick_start.run_recbole_easrec` with
+the :class:`~recbole_easrec.distributed.Launch` settings in its config (see
+:mod:`recbole_easrec.distributed` for what is shared and how). Before anything starts, the settings
+are checked once here, so a typo costs one line rather than ``nproc`` tracebacks, and the run folder
+is named, so that rank 0 writes where the user asked.
+
+Across machines, start the same command on each with the same ``--world_size``, ``--ip`` (rank 0's
+machine) and ``--port``, and ``--offset`` = the number of processes on the machines before it.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+from recbole_easrec.distributed import Launch, leave_process_group
+from recbole_easrec.errors import ConfigError, UserError
+
+
+def check_launch(launch: Launch, config_dict: dict[str, Any], resume: bool) -> None:
+    """One-line errors for what a distributed run cannot do."""
+    launch.validate()
+    if resume:
+        raise ConfigError(
+            "--resume continues single-process runs only; resume without --nproc/--world_size"
+        )
+    if config_dict.get("max_train_seconds") not in (None, "None"):
+        raise ConfigError(
+            "max_train_seconds stops each process on its own clock, which would leave the others"
+            " waiting; drop it (or --epochs=N) when training with --nproc/--world_size"
+        )
+
+
+def run_processes(
+    model: str,
+    dataset: str,
+    config_file_list: list[str] | None,
+    config_dict: dict[str, Any],
+    launch: Launch,
+    resume: bool = False,
+) -> dict[str, Any]:
+    """Run ``model`` on ``dataset`` in ``launch.nproc`` processes here; rank 0's result.
+
+    On a machine without rank 0 (``offset > 0``) the result is this machine's first process's:
+    the same metrics (every rank averages them), and ``output_dir`` ``None`` (nothing is written).
+    """
+    import torch.multiprocessing as mp
+
+    from recbole_easrec.artifacts import new_run_dir
+    from recbole_easrec.config import build_config, validate_run_config
+
+    check_launch(launch, config_dict, resume)
+    overrides = dict(config_dict)
+    settings = {key: value for key, value in overrides.items() if key != "output_dir"}
+    config = build_config(model, dataset, config_file_list, settings)
+    validate_run_config(config)
+    if launch.offset == 0 and not overrides.get("output_dir"):
+        overrides["output_dir"] = str(new_run_dir(config["model"], config["dataset"]))
+    queue = mp.get_context("spawn").SimpleQueue()
+    mp.spawn(
+        run_one_process,
+        args=(model, dataset, config_file_list, overrides, launch, queue),
+        nprocs=launch.nproc,
+        join=True,
+    )
+    reply = queue.get() if not queue.empty() else {"error": "no process reported a result"}
+    if "error" in reply:
+        raise UserError(reply["error"])
+    return reply["result"]
+
+
+def run_one_process(
+    local_rank: int,
+    model: str,
+    dataset: str,
+    config_file_list: list[str] | None,
+    overrides: dict[str, Any],
+    launch: Launch,
+    queue: Any,
+) -> None:
+    """One process of :func:`run_processes` (the target of ``mp.spawn``); the first process of the
+    machine puts its result, or any process its one-line error, into ``queue``."""
+    from recbole_easrec.quick_start import run_recbole_easrec
+
+    settings = {**overrides, **launch.settings(local_rank)}
+    if local_rank != 0 or launch.offset != 0:
+        settings.pop("output_dir", None)
+    try:
+        result = run_recbole_easrec(model, dataset, config_file_list, settings)
+    except UserError as exc:
+        queue.put({"error": str(exc)})
+        return
+    finally:
+        leave_process_group()
+    if local_rank == 0:
+        if launch.offset != 0:
+            result["output_dir"] = None
+        queue.put({"result": json.loads(json.dumps(result, default=str))})
+    sys.stdout.flush()
