@@ -48,7 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def add_distributed_arguments(parser: argparse.ArgumentParser) -> None:
-    """RecBole's flags of a run in several processes (``recbole_easrec.launch``; docs/distributed.md)."""
+    """RecBole's flags of a run in several processes (``recbole_easrec.launch``; README)."""
     group = parser.add_argument_group("several processes (RecBole's conventions)")
     group.add_argument("--nproc", type=int, default=1, help="processes on this machine (default 1)")
     group.add_argument(
@@ -67,6 +67,7 @@ def add_distributed_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def launch_of(args: argparse.Namespace) -> Launch:
+    """The ``--nproc`` … ``--offset`` flags as a :class:`~recbole_easrec.distributed.Launch`."""
     return Launch(args.nproc, args.world_size, args.ip, args.port, args.offset)
 
 
@@ -259,7 +260,8 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.output_dir:
             overrides["output_dir"] = args.output_dir
-        if launch_of(args).distributed:
+        launch = launch_of(args)
+        if launch.distributed:
             from recbole_easrec.launch import run_processes
 
             result = run_processes(
@@ -267,7 +269,7 @@ def main(argv: list[str] | None = None) -> int:
                 args.dataset,
                 split_config_files(args.config_files),
                 overrides,
-                launch_of(args),
+                launch,
                 resume=args.resume,
             )
         else:

@@ -91,6 +91,7 @@ def is_main_process(config: Any) -> bool:
 
 
 def global_rank(config: Any) -> int:
+    """``local_rank + offset`` (RecBole's rank of the process among all machines)."""
     return int(config["local_rank"]) + int(config["offset"] or 0)
 
 
@@ -113,7 +114,7 @@ def join_process_group(settings: dict[str, Any]) -> None:
             f"--nproc={settings['nproc']} needs as many GPUs in gpu_id, got {settings['gpu_id']!r};"
             " pass e.g. --gpu_id=0,1"
         )
-    rank = int(settings["local_rank"]) + int(settings.get("offset") or 0)
+    rank = global_rank(settings)
     if not torch.distributed.is_initialized():
         torch.distributed.init_process_group(
             backend="nccl" if cuda else "gloo",

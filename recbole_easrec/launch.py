@@ -14,21 +14,21 @@ machine) and ``--port``, and ``--offset`` = the number of processes on the machi
 from __future__ import annotations
 
 import json
-import sys
 from typing import Any
 
 from recbole_easrec.distributed import Launch, leave_process_group
 from recbole_easrec.errors import ConfigError, UserError
 
 
-def check_launch(launch: Launch, config_dict: dict[str, Any], resume: bool) -> None:
-    """One-line errors for what a distributed run cannot do."""
+def check_launch(launch: Launch, config: Any, resume: bool) -> None:
+    """One-line errors for what a distributed run cannot do; ``config`` is the run's built config
+    (its ``max_train_seconds`` may come from a YAML file as well as from ``--key=value``)."""
     launch.validate()
     if resume:
         raise ConfigError(
             "--resume continues single-process runs only; resume without --nproc/--world_size"
         )
-    if config_dict.get("max_train_seconds") not in (None, "None"):
+    if config["max_train_seconds"] is not None:
         raise ConfigError(
             "max_train_seconds stops each process on its own clock, which would leave the others"
             " waiting; drop it (or --epochs=N) when training with --nproc/--world_size"
@@ -53,11 +53,11 @@ def run_processes(
     from recbole_easrec.artifacts import new_run_dir
     from recbole_easrec.config import build_config, validate_run_config
 
-    check_launch(launch, config_dict, resume)
     overrides = dict(config_dict)
     settings = {key: value for key, value in overrides.items() if key != "output_dir"}
     config = build_config(model, dataset, config_file_list, settings)
     validate_run_config(config)
+    check_launch(launch, config, resume)
     if launch.offset == 0 and not overrides.get("output_dir"):
         overrides["output_dir"] = str(new_run_dir(config["model"], config["dataset"]))
     queue = mp.get_context("spawn").SimpleQueue()
@@ -100,4 +100,3 @@ def run_one_process(
         if launch.offset != 0:
             result["output_dir"] = None
         queue.put({"result": json.loads(json.dumps(result, default=str))})
-    sys.stdout.flush()

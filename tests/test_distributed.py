@@ -52,6 +52,17 @@ def test_resume_and_time_budgets_are_refused() -> None:
         check_launch(Launch(nproc=2), {"max_train_seconds": "60"}, resume=False)
 
 
+def test_a_time_budget_from_a_config_file_is_refused_before_any_process_starts(
+    data: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    settings = tmp_path / "budget.yaml"
+    settings.write_text("max_train_seconds: 60\n", encoding="utf-8")
+    argv = ["--model=LinRec", "--dataset=tiny", f"--data_path={data}", "--nproc=2"]
+    assert main([*argv, f"--config_files={settings}", f"--output_dir={tmp_path / 'run'}"]) == 2
+    assert "max_train_seconds stops each process" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
+
+
 def test_single_process_is_not_distributed() -> None:
     assert not Launch().distributed
     assert Launch(world_size=1).distributed
