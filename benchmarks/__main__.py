@@ -42,6 +42,7 @@ class Bench:
     commands: tuple[tuple[str, ...], ...]
     env: dict[str, str] = field(default_factory=dict)
     suite_out: str | None = None  # suite runs: saved/<...>/suite.json becomes results/NAME.json
+    then: tuple[str, tuple[str, ...]] | None = None  # a script that builds the report instead
 
 
 def bench(script: str, *commands: str, cpu: bool = True) -> Bench:
@@ -60,6 +61,15 @@ def reproduction(dataset: str, epochs: int) -> Bench:
     """One training per model of ``reproduction_ml1m.py`` (its report follows)."""
     lines = [f"--dataset={dataset} --model={m} --epochs={epochs} {REPRO}" for m in REPRO_MODELS]
     return bench("reproduction_ml1m.py", *lines)
+
+
+def judged(name: str, out: str, suite_args: str, report_args: str) -> Bench:
+    """An ml-100k suite writing ``saved/OUT``, then ``space_truth.py`` building results/NAME."""
+    base = suite(out, f"{suite_args} --dataset=ml-100k --workers=2")
+    report = f"{report_args} --dataset ml-100k --out benchmarks/results/{name}"
+    return Bench(
+        base.script, base.commands, base.env, then=("space_truth.py", tuple(shlex.split(report)))
+    )
 
 
 DSL_RUNS = "SASRec-AR,DSL-0.5,DSL-static-0.5,DSL-0.2,DSL-static-0.2,DSL-0.1,DSL-static-0.1"
@@ -101,12 +111,26 @@ BENCHES: dict[str, Bench] = {
     "suite_ml100k_warmup": suite(
         "ml100k_warmup", f"{ML100K} --workers=3 --budget=600 --only=SASRec-AR,EASRec,EASRec-warmup"
     ),
-    "space_truth_cpu": suite(
-        "space_truth_ml100k", "--suite=space_truth_cpu --dataset=ml-100k --workers=2"
+    "space_truth_ml100k": judged(
+        "space_truth_ml100k",
+        "space_truth_ml100k",
+        "--suite=space_truth_cpu",
+        "--truth saved/space_truth_ml100k/suite.json",
     ),
-    "search_cpu": suite("search_ml100k", "--suite=search_cpu --dataset=ml-100k --workers=2"),
+    "search_methods_ml100k": judged(
+        "search_methods_ml100k",
+        "search_ml100k",
+        "--suite=search_cpu",
+        "--truth_from benchmarks/results/space_truth_ml100k.json"
+        " --search saved/search_ml100k/suite.json",
+    ),
+    "serving": bench("serving.py", "--requests=200 --round=20 --batches=3"),
+    "scale": bench("scale.py", "--out=benchmarks/results/scale"),
+    "step_time": bench("step_time.py", "--out=benchmarks/results/step_time"),
+    "loss_precision_ml1m": suite(
+        "loss_precision_ml1m", f"--suite=loss_precision --data_path={DATA_PATH} --workers=2"
+    ),
 }
-SPACE_TRUTH = ("space_truth_cpu", "search_cpu")  # reported by benchmarks/space_truth.py
 
 
 def shell_line(bench: Bench, args: tuple[str, ...]) -> str:
@@ -148,9 +172,11 @@ def run(name: str, extra: list[str]) -> int:
         status = subprocess.run(command, cwd=ROOT, env=env, check=False).returncode
         if status:
             return status
-    if name in SPACE_TRUTH:
-        print("report: python benchmarks/space_truth.py --truth ... (see benchmarks/README.md)")
-        return 0
+    if bench.then:
+        script, args = bench.then
+        print(f"$ python benchmarks/{script} {shlex.join(args)}", flush=True)
+        command = [sys.executable, str(HERE / script), *args]
+        return subprocess.run(command, cwd=ROOT, env=env, check=False).returncode
     if bench.suite_out:
         import_suite(name, bench)
     if bench.script == "reproduction_ml1m.py" or bench.suite_out:
@@ -177,8 +203,6 @@ def report(names: list[str], results: Path) -> int:
         raise UserError(f"cannot rebuild from the JSON in {results}: {error!r}") from error
     for path in written:
         print(f"wrote {path}")
-    for source in sorted(results.glob("space_truth_*.json")):
-        print(f"space truth: python benchmarks/space_truth.py --from_json {source.name}")
     return 0
 
 
@@ -187,6 +211,8 @@ def list_all() -> int:
     for name, bench in BENCHES.items():
         for args in bench.commands:
             print(f"{name:28s} {shell_line(bench, args)}")
+        if bench.then:
+            print(f"{name:28s} python benchmarks/{bench.then[0]} {shlex.join(bench.then[1])}")
     for name in REPORTS:
         if name not in BENCHES:
             print(f"{name:28s} (report only: see benchmarks/README.md)")

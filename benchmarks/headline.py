@@ -58,11 +58,16 @@ def log_times(lines: list[str], started: datetime) -> list[tuple[datetime, str]]
     return stamped
 
 
-def phase_seconds(lines: list[str], started: datetime, finished: datetime) -> dict[str, float]:
-    """Seconds per phase: each phase ends at the last log line matching its pattern."""
+def phase_seconds(
+    lines: list[str],
+    started: datetime,
+    finished: datetime,
+    ends: tuple[tuple[str, str], ...] = PHASE_ENDS,
+) -> dict[str, float]:
+    """Seconds per phase: each phase ends at the last log line matching its pattern in ``ends``."""
     stamped = log_times(lines, started)
     phases, begin = {}, started
-    for name, pattern in PHASE_ENDS:
+    for name, pattern in ends:
         ends = [moment for moment, line in stamped if re.search(pattern, line)]
         if not ends:
             continue

@@ -62,6 +62,111 @@ def speed(results: Path, stem: str) -> list[Path]:
     return [write_report(results / f"{stem}.md", bench.markdown(data, data["command"]))]
 
 
+def serving(results: Path, stem: str) -> list[Path]:
+    import serving as bench
+
+    data = read_json(results / f"{stem}.json")
+    bench.plot(data, results / f"{stem}.png")
+    return [
+        write_report(results / f"{stem}.md", bench.report(data, data["command"])),
+        results / f"{stem}.png",
+    ]
+
+
+def space_truth(results: Path, stem: str) -> list[Path]:
+    """A ground-truth report (and its searches' judging) of ``benchmarks/space_truth.py``."""
+    import space_truth as bench
+
+    bench.render(read_json(results / f"{stem}.json"), results / stem)
+    return [results / f"{stem}.md", results / f"{stem}.png"]
+
+
+def scale(results: Path, stem: str) -> list[Path]:
+    import scale as bench
+
+    data = read_json(results / f"{stem}.json")
+    return [write_report(results / f"{stem}.md", bench.markdown(data))]
+
+
+def _ndcg(record: Record, mode: str = "full") -> float | None:
+    if mode == "full":
+        return (record.get("test_result") or {}).get("ndcg@10")
+    return ((record.get("extra_test_results") or {}).get(mode) or {}).get("ndcg@10")
+
+
+def _mean_std(values: Sequence[float]) -> str:
+    import statistics
+
+    if not values:
+        return "–"
+    spread = f" ± {statistics.stdev(values):.4f}" if len(values) > 1 else ""
+    return f"{statistics.mean(values):.4f}{spread}"
+
+
+def _paired_p(pairs: Sequence[tuple[Record, Record]], mode: str) -> str:
+    """Paired t-test p of NDCG@10 under ``mode`` over (run, reference run) pairs of one seed."""
+    xs, ys = [_ndcg(a, mode) for a, _ in pairs], [_ndcg(b, mode) for _, b in pairs]
+    if len(xs) < 2:
+        return "–"
+    from scipy.stats import ttest_rel
+
+    return f"{float(ttest_rel(xs, ys).pvalue):.3f}"
+
+
+def loss_precision(results: Path, stem: str) -> list[Path]:
+    """Suite ``loss_precision``: each variant against ``CE`` (fp32, full cross-entropy), by seed."""
+    data = read_json(results / f"{stem}.json")
+    runs = [r for r in data["runs"] if r.get("status") == "ok"]
+    groups = list(dict.fromkeys(r["group"] for r in runs))
+    seed = {r["name"]: r["settings"]["seed"] for r in runs}
+    reference = {seed[r["name"]]: r for r in runs if r["group"] == "CE"}
+    lines = [
+        f"# Loss and precision at convergence: LinRec on {data['dataset']} (issue 11, items 4 and 5)",
+        "",
+        f"Command: `{data['report']['command']}`. {data['report'].get('load', '')}",
+        "",
+        "LinRec's shipped defaults (N = 50, d = 64, D = 256, L = 2, autoregressive, batch 64),"
+        " early stopping on validation NDCG@10 (patience 10), one run per seed. Test NDCG@10 under"
+        " full ranking (headline) and pop100 (the papers' protocol); p: paired t-test against"
+        " `CE` over the seeds both ran.",
+        "",
+        "| variant | seeds | NDCG@10 full | NDCG@10 pop100 | valid NDCG@10 | Δ full vs CE |"
+        " p full | p pop100 | epochs | s per epoch (with validation) | × CE |",
+        "|---|---:|---|---|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    per_epoch_ce = None
+    for group in groups:
+        members = sorted((r for r in runs if r["group"] == group), key=lambda r: seed[r["name"]])
+        paired = [(r, reference[seed[r["name"]]]) for r in members if seed[r["name"]] in reference]
+        full = [_ndcg(r) for r in members]
+        delta = [_ndcg(r) - _ndcg(ce) for r, ce in paired]
+        done = [r for r in members if (r.get("epochs_run") or {}).get("train")]
+        epochs = [r["epochs_run"]["train"] for r in done]
+        train = [r["efficiency"]["train_seconds"] for r in done]
+        per_epoch = sum(train) / sum(epochs) if epochs else None
+        per_epoch_ce = per_epoch if group == "CE" else per_epoch_ce
+        ratio = per_epoch / per_epoch_ce if per_epoch and per_epoch_ce else None
+        lines.append(
+            f"| {group} | {len(members)} | {_mean_std(full)} |"
+            f" {_mean_std([_ndcg(r, 'pop100') for r in members])} |"
+            f" {_mean_std([r['best_valid_result']['ndcg@10'] for r in members])} |"
+            f" {'–' if group == 'CE' else f'{sum(delta) / max(len(delta), 1):+.4f}'} |"
+            f" {'–' if group == 'CE' else _paired_p(paired, 'full')} |"
+            f" {'–' if group == 'CE' else _paired_p(paired, 'pop100')} |"
+            f" {fmt(sum(epochs) / len(epochs) if epochs else None, 1)} | {fmt(per_epoch, 1)} |"
+            f" {fmt(ratio, 2)} |"
+        )
+    return [write_report(results / f"{stem}.md", "\n".join(lines) + "\n")]
+
+
+def step_time(results: Path, stem: str) -> list[Path]:
+    import step_time as bench
+
+    data = read_json(results / f"{stem}.json")
+    png = bench.plot(data, results / f"{stem}.png")
+    return [write_report(results / f"{stem}.md", bench.markdown(data)), png]
+
+
 def tune_study(results: Path, stem: str) -> list[Path]:
     import tune_linrec_ml100k as bench
 
@@ -174,6 +279,9 @@ REPORTS: dict[str, Renderer] = {
     "inference_latency_ml1m": inference_latency,
     "lambda_sweep_ml1m": lambda_sweep_valid,
     "reproduction_ml100k": reproduction,
+    "search_methods_ml100k": space_truth,
+    "serving": serving,
+    "space_truth_ml100k": space_truth,
     "reproduction_ml1m": reproduction,
     "speed": speed,
     "suite_ml100k": suite,

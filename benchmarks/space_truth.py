@@ -513,7 +513,6 @@ def render(data: Record, out: Path) -> None:
             rules_table(data["selection_rules"]),
         ]
     md.write_text("\n".join(parts) + "\n", encoding="utf-8")
-    print(f"wrote {md} and {out.with_suffix('.png')}")
 
 
 def main(argv: list[str] | None = None) -> int:

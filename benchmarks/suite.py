@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -231,6 +232,32 @@ def search_cpu() -> list[Run]:
     ]
 
 
+# Issue 11 items 4 and 5: the loss and the precision at convergence, LinRec's shipped defaults on
+# ML-1M (N = 50, d = 64, D = 256, L = 2, autoregressive, batch 64), early stopping, 3 seeds.
+LOSS_PRECISION: dict[str, dict[str, Any]] = {
+    "CE": {"loss_type": "CE"},
+    "sampled_ce-K1000": {"loss_type": "sampled_ce", "sampled_negatives": 1000},
+    "bf16": {"loss_type": "CE", "precision": "bf16"},
+}
+
+
+def loss_precision() -> list[Run]:
+    """Full CE against sampled softmax and fp32 against bf16 for LinRec, trained to convergence."""
+    base = {
+        "MAX_ITEM_LIST_LENGTH": 50,
+        "epochs": 300,
+        "stopping_step": 10,
+        "eval_batch_size": 512,
+        "extra_eval_modes": ["pop100"],
+        "show_progress": False,
+    }
+    return [
+        Run(f"LinRec-{name}-s{seed}", "LinRec", {**base, **settings, "seed": seed}, name)
+        for seed in TRUTH_SEEDS
+        for name, settings in LOSS_PRECISION.items()
+    ]
+
+
 SUITES: dict[str, Callable[[], list[Run]]] = {
     "ml1m_ar": ml1m_ar,
     "ml1m_prefix": ml1m_prefix,
@@ -238,6 +265,7 @@ SUITES: dict[str, Callable[[], list[Run]]] = {
     "space_truth_cpu": space_truth_cpu,
     "space_truth_paper": space_truth_paper,
     "search_cpu": search_cpu,
+    "loss_precision": loss_precision,
 }
 KEPT = (
     "best_valid_result",
@@ -273,6 +301,18 @@ def summarise(run: Run, result: dict[str, Any] | None, error: str | None, second
     return record
 
 
+EPOCH_DONE = re.compile(r"INFO (train|search|retrain): epoch (\d+)/\d+ done")
+
+
+def epochs_run(log: Path) -> dict[str, int]:
+    """Epochs each training phase ran, from the run's ``run.log`` (the progress lines)."""
+    counts: dict[str, int] = {}
+    if log.is_file():
+        for match in EPOCH_DONE.finditer(log.read_text(encoding="utf-8", errors="replace")):
+            counts[match.group(1)] = max(counts.get(match.group(1), 0), int(match.group(2)))
+    return counts
+
+
 def run_suite(
     runs: list[Run], dataset: str, shared: dict[str, Any], out: Path, workers: int
 ) -> list[dict]:
@@ -293,6 +333,7 @@ def run_suite(
         except RuntimeError as exc:
             error = str(exc)
         record = summarise(run, result, error, time.perf_counter() - start)
+        record["epochs_run"] = epochs_run(out / "runs" / run.name / "run.log")
         with lock:
             records[run.name] = record
             ordered = [records[r.name] for r in runs if r.name in records]

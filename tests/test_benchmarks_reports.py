@@ -15,7 +15,6 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 FINDINGS = re.compile(r"<!-- findings -->.*?<!-- /findings -->", re.S)
-OWN_REPORTS = ("space_truth_", "search_methods_", "serving")  # written by their own scripts
 
 
 def load_harness() -> ModuleType:
@@ -44,7 +43,7 @@ def rebuilt(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def committed_reports() -> list[Path]:
-    return [path for path in sorted(RESULTS.glob("*.md")) if not path.name.startswith(OWN_REPORTS)]
+    return sorted(RESULTS.glob("*.md"))
 
 
 def test_every_committed_report_is_rebuilt_identically(rebuilt: Path) -> None:
@@ -60,8 +59,6 @@ def test_every_committed_png_is_rebuilt(rebuilt: Path) -> None:
     pngs = sorted(RESULTS.glob("*.png"))
     assert pngs
     for path in pngs:
-        if path.name.startswith(OWN_REPORTS):
-            continue
         assert (rebuilt / path.name).stat().st_mtime > path.stat().st_mtime
         assert (rebuilt / path.name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
@@ -101,7 +98,7 @@ def test_bad_device_is_one_line_error_before_running() -> None:
 def test_committed_results_quote_no_machine_paths() -> None:
     pattern = re.compile(r"(?<![\w.])/(?:work|tmp|home|root)/")
     for path in sorted(RESULTS.rglob("*")):
-        if path.suffix in (".json", ".md") and not path.name.startswith(OWN_REPORTS):
+        if path.suffix in (".json", ".md"):
             assert not pattern.search(path.read_text(encoding="utf-8")), path.name
 
 
@@ -157,3 +154,23 @@ def test_run_writes_json_and_report_without_machine_paths(tmp_path: Path) -> Non
     assert str(tmp_path) not in out.with_suffix(".json").read_text(encoding="utf-8")
     report = out.with_suffix(".md").read_text(encoding="utf-8")
     assert harness.findings_of(report) and "| " in report
+
+
+def test_benchmarks_readme_lists_every_result_once_with_its_command() -> None:
+    readme = (ROOT / "benchmarks" / "README.md").read_text(encoding="utf-8")
+    assert len(readme.splitlines()) < 400, "benchmarks/README.md grew far past one page"
+    listed = list_benches()
+    for path in committed_reports():
+        link = f"[{path.stem}](results/{path.name})"
+        assert readme.count(link) == 1, f"{path.name} is not listed exactly once"
+        if path.stem in listed:
+            assert f"python -m benchmarks run {path.stem}`" in readme, path.stem
+
+
+def list_benches() -> set[str]:
+    """Names ``python -m benchmarks list`` prints (benchmarks and report-only results)."""
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "list"], cwd=ROOT, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    return {line.split()[0] for line in done.stdout.splitlines() if "(report only" not in line}
