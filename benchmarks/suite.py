@@ -3,7 +3,8 @@
 Each run is ``run_recbole_easrec(model, dataset, config_dict=shared ∪ run overrides)`` in its own
 Python process (:func:`recbole_easrec.compare.run_in_subprocess`), so a failing run only costs its
 own row and several small models can share one machine (or one GPU) at once. After every finished
-run ``OUT/suite.json`` is rewritten (atomically), so an interrupted suite keeps what finished.
+run ``OUT/suite.json`` is rewritten (atomically), so an interrupted suite keeps what finished;
+started again with the same ``--out``, it reuses every run that finished with the same settings.
 
 Usage::
 
@@ -313,6 +314,22 @@ def epochs_run(log: Path) -> dict[str, int]:
     return counts
 
 
+def finished_run(
+    run_dir: Path, model: str, settings: dict[str, Any]
+) -> tuple[dict[str, Any], float] | None:
+    """The result and wall seconds of a run that already finished in ``run_dir`` with the same
+    model and settings (a suite started again skips it), else ``None``."""
+    request, result = run_dir / "request.json", run_dir / "result.json"
+    if not (request.is_file() and result.is_file()):
+        return None
+    asked = json.loads(request.read_text(encoding="utf-8"))
+    recorded = {k: v for k, v in asked["config_dict"].items() if k != "output_dir"}
+    if asked["model"] != model or recorded != json.loads(json.dumps(settings)):
+        return None
+    seconds = result.stat().st_mtime - request.stat().st_mtime
+    return json.loads(result.read_text(encoding="utf-8")), seconds
+
+
 def run_suite(
     runs: list[Run], dataset: str, shared: dict[str, Any], out: Path, workers: int
 ) -> list[dict]:
@@ -327,12 +344,18 @@ def run_suite(
         if run.model == "EASRec" and settings.get("max_train_seconds"):
             # two phases (search, retraining): the same total training time as the other runs
             settings["max_train_seconds"] = settings["max_train_seconds"] / 2
-        error, result = None, None
-        try:
-            result = run_in_subprocess(run.model, dataset, None, settings, out / "runs" / run.name)
-        except RuntimeError as exc:
-            error = str(exc)
-        record = summarise(run, result, error, time.perf_counter() - start)
+        error, result, seconds = None, None, None
+        kept = finished_run(out / "runs" / run.name, run.model, settings)
+        if kept:
+            result, seconds = kept
+        else:
+            try:
+                result = run_in_subprocess(
+                    run.model, dataset, None, settings, out / "runs" / run.name
+                )
+            except RuntimeError as exc:
+                error = str(exc)
+        record = summarise(run, result, error, seconds or time.perf_counter() - start)
         record["epochs_run"] = epochs_run(out / "runs" / run.name / "run.log")
         with lock:
             records[run.name] = record

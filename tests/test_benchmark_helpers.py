@@ -1,8 +1,10 @@
-"""The Gowalla-shaped synthetic data of benchmarks/scale.py (issue 11, item 3)."""
+"""Helpers of the benchmark harness: the Gowalla-shaped data of scale.py (issue 11, item 3), and
+suite.py's reuse of finished runs and its epoch counts."""
 
 from __future__ import annotations
 
 import importlib
+import json
 from pathlib import Path
 from types import ModuleType
 
@@ -59,3 +61,34 @@ def test_plan_parsing(scale: ModuleType) -> None:
     assert scale.parse_plan("1:LinRec,0.5:EASRec") == [(1.0, "LinRec"), (0.5, "EASRec")]
     with pytest.raises(SystemExit, match="SIZE:MODEL"):
         scale.parse_plan("1")
+
+
+@pytest.fixture
+def suite(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
+    return importlib.import_module("suite")
+
+
+def test_a_suite_started_again_reuses_finished_runs_only(suite: ModuleType, tmp_path: Path) -> None:
+    settings = {"epochs": 3, "seed": 2020, "extra_eval_modes": ["pop100"]}
+    request = {"model": "LinRec", "config_dict": {**settings, "output_dir": str(tmp_path)}}
+    (tmp_path / "request.json").write_text(json.dumps(request), encoding="utf-8")
+    assert suite.finished_run(tmp_path, "LinRec", settings) is None  # no result yet
+    (tmp_path / "result.json").write_text(json.dumps({"test_result": {"ndcg@10": 0.1}}))
+    result, seconds = suite.finished_run(tmp_path, "LinRec", settings)
+    assert result["test_result"]["ndcg@10"] == 0.1 and seconds >= 0
+    assert suite.finished_run(tmp_path, "LinRec", {**settings, "seed": 2021}) is None
+    assert suite.finished_run(tmp_path, "EASRec", settings) is None
+
+
+def test_epochs_run_reads_each_phase_from_the_log(suite: ModuleType, tmp_path: Path) -> None:
+    log = tmp_path / "run.log"
+    lines = [
+        "12:00:01 INFO search: epoch 1/10 done, 5s elapsed",
+        "12:00:02 INFO search: epoch 2/10 done, 9s elapsed",
+        "12:00:03 INFO retrain: epoch 1/300 done, 1s elapsed",
+        "12:00:04 INFO train: epoch 7/300 done, 1s elapsed",
+    ]
+    log.write_text("\n".join(lines), encoding="utf-8")
+    assert suite.epochs_run(log) == {"search": 2, "retrain": 1, "train": 7}
+    assert suite.epochs_run(tmp_path / "missing.log") == {}
