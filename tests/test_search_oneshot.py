@@ -195,3 +195,39 @@ def test_random_search_draws_no_more_than_the_budget_allows(tiny_run_config) -> 
     result = run_recbole_easrec("EASRec", "tiny", config_dict=config_dict)
     scores = result["shared_weight_scores"]
     assert 1 <= len(scores) < 6 and all(s["flops_fraction"] <= 0.3 for s in scores)
+
+
+@pytest.mark.parametrize(
+    ("setting", "method", "n_items", "scores"),
+    [
+        ("auto", "paper", 3_707, True),  # ML-1M: the diagnostic is cheap
+        ("auto", "paper", 165_001, False),  # Gowalla: 12 full-ranking passes, skipped
+        ("auto", "proxylessnas", 165_001, False),
+        ("auto", "oneshot", 165_001, True),  # its choice reads the scores
+        ("auto", "sandwich", 165_001, True),
+        (True, "paper", 165_001, True),
+        (False, "sandwich", 100, False),
+    ],
+)
+def test_score_architectures_setting(setting, method, n_items, scores) -> None:
+    from types import SimpleNamespace
+
+    trainer = SimpleNamespace(
+        config={"score_architectures": setting},
+        search_method=method,
+        supernet=SimpleNamespace(n_items=n_items),
+    )
+    assert EASRecTrainer.scores_architectures(trainer) is scores
+
+
+def test_search_without_scoring_still_chooses_by_alpha_beta(tiny_run_config) -> None:
+    config_dict = tiny_run_config(epochs=1, retrain_epochs=1, n_layers=2, score_architectures=False)
+    result = run_recbole_easrec("EASRec", "tiny", config_dict=config_dict)
+    assert result["shared_weight_scores"] == []
+    assert result["architecture"]["n_layers"] in (1, 2)
+
+
+def test_bad_score_architectures_is_a_config_error(tiny_run_config) -> None:
+    config_dict = tiny_run_config(epochs=1, score_architectures="sometimes")
+    with pytest.raises(ConfigError, match="score_architectures must be auto, True or False"):
+        run_recbole_easrec("EASRec", "tiny", config_dict=config_dict)

@@ -150,6 +150,10 @@ def validate_selection(config: Any) -> None:
         raise ConfigError(f"selection_tolerance must be a number in [0, 1), got {tolerance!r}")
     if not 0 <= tolerance < 1:
         raise ConfigError(f"selection_tolerance must be a number in [0, 1), got {tolerance!r}")
+    if config["score_architectures"] not in ("auto", True, False):
+        raise ConfigError(
+            f"score_architectures must be auto, True or False, got {config['score_architectures']!r}"
+        )
     paths = config["sandwich_random_paths"]
     if isinstance(paths, bool) or not isinstance(paths, int) or paths < 0:
         raise ConfigError(f"sandwich_random_paths must be an integer >= 0, got {paths!r}")

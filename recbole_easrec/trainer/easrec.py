@@ -102,6 +102,11 @@ TRACE_PLOT = "search_trace.png"
 COMPACT_CHECKPOINT = "checkpoint_compact.pth"
 
 
+# score_architectures: auto scores on shared weights up to this catalogue size (a diagnostic for
+# the α/β methods: one full-ranking validation pass per architecture, 12 in the default space).
+SCORING_MAX_ITEMS = 50_000
+
+
 class EASRecTrainer(EasRecBaseTrainer):
     """Bilevel search, reconstruction and retraining (see module docstring)."""
 
@@ -456,8 +461,28 @@ class EASRecTrainer(EasRecBaseTrainer):
         self.write_trace()
         if valid_data is not None and self.evolves():
             self.evolve(valid_data, show_progress)
-        elif valid_data is not None:
+        elif valid_data is not None and self.scores_architectures():
             self.score_architectures(valid_data, show_progress)
+
+    def scores_architectures(self) -> bool:
+        """Whether the search ends by scoring every architecture on its shared weights
+        (``score_architectures``). ``auto``: always for the methods that choose by those scores;
+        for the α/β methods, whose choice does not read them (they are a diagnostic), only while a
+        validation pass is cheap: up to :data:`SCORING_MAX_ITEMS` items."""
+        setting = self.config["score_architectures"]
+        if setting != "auto":
+            return bool(setting)
+        if self.search_method in SHARED_WEIGHT_METHODS:
+            return True
+        if self.supernet.n_items <= SCORING_MAX_ITEMS:
+            return True
+        logging.getLogger().info(
+            "shared-weight scores of every architecture skipped: %d items > %d"
+            " (score_architectures: auto; True scores them, one validation pass each)",
+            self.supernet.n_items,
+            SCORING_MAX_ITEMS,
+        )
+        return False
 
     def random_search(self, train_data: Any, valid_data: Any, show_progress: bool) -> list[dict]:
         """``search_method: random``: ``random_samples`` distinct architectures within
