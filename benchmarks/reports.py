@@ -284,6 +284,7 @@ REPORTS: dict[str, Renderer] = {
     "space_truth_ml100k": space_truth,
     "reproduction_ml1m": reproduction,
     "speed": speed,
+    "step_time": step_time,
     "suite_ml100k": suite,
     "suite_ml100k_darts": suite,
     "suite_ml100k_dsl_converged": suite,

@@ -162,23 +162,33 @@ def resolved_loss(config: dict[str, Any], n_items: int) -> str:
     return ("auto → " if config.get("loss_type") == "auto" else "") + picked + negatives
 
 
-def measure(plan: list[tuple[float, str]], seed: int, save: Callable[[dict], None]) -> None:
+def measure(
+    plan: list[tuple[float, str]],
+    seed: int,
+    save: Callable[[dict], None],
+    done: dict[str, Any] | None = None,
+) -> None:
     """Generates each size of dataset in a scratch folder once and runs the plan's models on it,
     calling ``save`` with everything measured so far after every run."""
-    data: dict[str, Any] = {"seed": seed, "zipf_exponent": ZIPF_EXPONENT, "datasets": []}
+    data: dict[str, Any] = done or {"seed": seed, "zipf_exponent": ZIPF_EXPONENT, "datasets": []}
     entries: dict[float, dict[str, Any]] = {}
+    finished = {(e["name"], r["model"]) for e in data["datasets"] for r in e["runs"]}
     with tempfile.TemporaryDirectory() as scratch:
         for size, model in plan:
             name = f"gowalla_x{size:g}".replace(".", "_")
+            if (name, model) in finished:
+                print(f"[scale] {name}: {model} is in the JSON already, kept", flush=True)
+                continue
             if size not in entries:
                 shape = {key: round(value * size) for key, value in GOWALLA.items()}
                 clock = time.perf_counter()
                 generate(Path(scratch), name, seed=seed, **shape)
-                entries[size] = {"name": name, **shape}
-                entries[size]["generate_seconds"] = round(time.perf_counter() - clock, 1)
-                entries[size]["eval_users_per_batch"] = full_sort_rows(shape["items"] + 1)
-                entries[size]["runs"] = []
-                data["datasets"].append(entries[size])
+                kept = [e for e in data["datasets"] if e["name"] == name]
+                if not kept:
+                    data["datasets"].append({"name": name, **shape, "runs": []})
+                entry = entries[size] = kept[0] if kept else data["datasets"][-1]
+                entry["generate_seconds"] = round(time.perf_counter() - clock, 1)
+                entry["eval_users_per_batch"] = full_sort_rows(shape["items"] + 1)
             print(f"[scale {time.strftime('%H:%M:%S')}] {name}: {model} ...", flush=True)
             run_dir = Path(scratch) / "runs" / f"{name}-{model}"
             entries[size]["runs"].append(
@@ -250,6 +260,9 @@ def main() -> None:
         help="SIZE:MODEL pairs in order; SIZE is a multiple of Gowalla's shape (0.01 = smoke run)",
     )
     parser.add_argument("--seed", type=int, default=2020)
+    parser.add_argument(
+        "--append", action="store_true", help="keep the runs OUT.json holds; run only the others"
+    )
     parser.add_argument("--load", default="", help="what else ran on the machine (for the report)")
     parser.add_argument("--report", type=Path, help="only rebuild the Markdown of this JSON")
     args = parser.parse_args()
@@ -264,7 +277,11 @@ def main() -> None:
         write_json(out.with_suffix(".json"), {**header, "run": run})
         write_report(out.with_suffix(".md"), markdown({**header, "run": run}))
 
-    measure(parse_plan(args.runs), args.seed, save)
+    target = out.with_suffix(".json")
+    done = read_json(target)["run"] if args.append and target.exists() else None
+    if done and done["seed"] != args.seed:
+        raise SystemExit(f"--append: {target.name} was generated with seed {done['seed']}")
+    measure(parse_plan(args.runs), args.seed, save, done)
 
 
 if __name__ == "__main__":
