@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from harness import child_json, peak_rss_bytes, read_json, write_json, write_report
+from harness import child_json, peak_rss_bytes, write_json, write_report
 
 PATHS = ("recbole", "lazy")
 GIB = 1024**3
@@ -181,7 +181,8 @@ def markdown(report: dict[str, Any]) -> str:
     lines = [
         f"# Data path: {report['dataset']} at N = {report['max_length']}, before / after",
         "",
-        "Regenerate (about 3 minutes; `--from_json=FILE` rewrites this page from the JSON):",
+        "Regenerate (about 3 minutes; `python -m benchmarks report data_path_ml1m` rewrites this page"
+        " from the JSON):",
         "",
         "```bash",
         report["command"],
@@ -215,7 +216,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--model", default="LinRec")
     parser.add_argument("--paths", default=",".join(PATHS))
     parser.add_argument("--output", default=None, help="write OUTPUT.json and OUTPUT.md")
-    parser.add_argument("--from_json", default=None, help="rewrite OUTPUT.md from this JSON")
     parser.add_argument("--child", choices=PATHS, help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
@@ -224,12 +224,6 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     if args.child:
         print(json.dumps(measure(args.child, args)), flush=True)
-        return
-    if args.from_json:
-        report = read_json(Path(args.from_json))
-        write_report(
-            Path(f"{args.output or Path(args.from_json).with_suffix('')}.md"), markdown(report)
-        )
         return
     load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
     rows = [run_child(path, args) for path in args.paths.split(",")]

@@ -11,7 +11,6 @@ new user would — no other setting — in a child process, then reads the run's
 * the one-screen summary the command ends with, and the numbers behind it.
 
     python benchmarks/headline.py --data_path=../shared/datasets --out=benchmarks/results/headline_ml1m
-    python benchmarks/headline.py --report benchmarks/results/headline_ml1m.json  # Markdown only
 """
 
 from __future__ import annotations
@@ -182,11 +181,7 @@ def main() -> None:
     parser.add_argument("--dataset", default="ml-1m")
     parser.add_argument("--out", default="benchmarks/results/headline_ml1m")
     parser.add_argument("--load", default="", help="what else ran on the machine (for the report)")
-    parser.add_argument("--report", type=Path, help="only rebuild the Markdown of this JSON")
     args = parser.parse_args()
-    if args.report:
-        write_report(args.report.with_suffix(".md"), markdown(read_json(args.report)))
-        return
     out = ROOT / args.out
     with tempfile.TemporaryDirectory() as scratch:
         run = run_headline(args.data_path, Path(scratch) / "run", args.dataset)

@@ -16,19 +16,18 @@ protocols score the same test interactions. The test uses the model of the last 
 Usage (one process per model, then the report)::
 
     python benchmarks/reproduction_ml1m.py --model=SASRec --epochs=1 [--dataset=ml-100k]
-    python benchmarks/reproduction_ml1m.py --report [--dataset=ml-100k]
+    python -m benchmarks report reproduction_ml1m reproduction_ml100k
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from harness import DATA_PATH, RESULTS, write_json, write_report
+from harness import DATA_PATH, RESULTS, write_json
 from suite_report import fmt
 
 FEATURE = {"ml-1m": "genre", "ml-100k": "class"}  # the item feature of FDSA / SASRecF
@@ -202,7 +201,7 @@ def report_header(dataset: str, results: Path = RESULTS) -> str:
         f"      python benchmarks/reproduction_ml1m.py --dataset={dataset} --model=$m"
         f" --epochs={first['epochs_run']} --max_len={first['settings'].get('MAX_ITEM_LIST_LENGTH')}\n"
         "    done\n"
-        f"    python benchmarks/reproduction_ml1m.py --report --dataset={dataset}\n\n"
+        f"    python -m benchmarks report reproduction_{dataset.replace('-', '')}\n\n"
         f"Shared settings: `{json.dumps(first['settings'])}`; every model otherwise keeps its own"
         " defaults (RecBole's YAML for SASRec/FDSA/SASRecF, ours for the Lin* models, identical"
         " apart from the attention; FDSA-type models use selected_features = the item feature named in load_col). One training per model (validation on full ranking); the model"
@@ -221,13 +220,7 @@ def main() -> int:
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--max_len", type=int, default=50)
     parser.add_argument("--data_path", default=DATA_PATH)
-    parser.add_argument("--report", action="store_true")
     args = parser.parse_args()
-    if args.report:
-        text = report_header(args.dataset) + report(args.dataset)
-        write_report(RESULTS / f"reproduction_{args.dataset.replace('-', '')}.md", text)
-        sys.stdout.write(text)
-        return 0
     result = run_model(args.model, args.dataset, args.epochs, args.max_len, args.data_path)
     write_json(result_dir(args.dataset) / f"{args.model}.json", result)
     print(json.dumps(result["test"], indent=1))

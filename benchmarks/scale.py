@@ -17,7 +17,7 @@ The phases come from the run's log timestamps (as in ``headline.py``); peak RSS 
 matrices are capped per batch by ``recbole_easrec.data.sequences.cap_full_sort_batches``.
 
     python benchmarks/scale.py --out=benchmarks/results/scale [--runs=1:LinRec,2:LinRec,1:EASRec]
-    python benchmarks/scale.py --report benchmarks/results/scale.json   # Markdown + PNG only
+    python -m benchmarks report scale                                   # the page from its JSON
 """
 
 from __future__ import annotations
@@ -264,11 +264,7 @@ def main() -> None:
         "--append", action="store_true", help="keep the runs OUT.json holds; run only the others"
     )
     parser.add_argument("--load", default="", help="what else ran on the machine (for the report)")
-    parser.add_argument("--report", type=Path, help="only rebuild the Markdown of this JSON")
     args = parser.parse_args()
-    if args.report:
-        write_report(args.report.with_suffix(".md"), markdown(read_json(args.report)))
-        return
     out = ROOT / args.out
     command = f"python benchmarks/scale.py --runs={args.runs}"
     header = {"command": command, "machine": machine(), "load": args.load}

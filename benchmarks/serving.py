@@ -38,7 +38,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from harness import RESULTS, ROOT, machine, ratio, read_json, write_json, write_report
+from harness import RESULTS, ROOT, machine, ratio, write_json, write_report
 from inference_latency import BASELINE, EASREC, MAX_LEN, MODELS, N_ITEMS, build
 
 from recbole_easrec.artifacts import atomic_target
@@ -257,21 +257,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=1, help="torch / ONNX Runtime threads")
     parser.add_argument("--no_onnx", action="store_true", help="PyTorch eager only")
     parser.add_argument("--out", default=str(RESULTS / "serving"), help="output path stem")
-    parser.add_argument(
-        "--report_only", action="store_true", help="rewrite the .md and .png from the .json"
-    )
     args = parser.parse_args(argv)
     stem = Path(args.out)
-    if args.report_only:
-        result = read_json(stem.with_suffix(".json"))
-        result.setdefault("command", "nice -n 10 .venv/bin/python benchmarks/serving.py")
-    else:
-        result = measure(args)
-        command = "nice -n 10 .venv/bin/python benchmarks/serving.py " + " ".join(
-            argv if argv is not None else sys.argv[1:]
-        )
-        result["command"] = command.strip()
-        write_json(stem.with_suffix(".json"), result)
+    result = measure(args)
+    command = "nice -n 10 .venv/bin/python benchmarks/serving.py " + " ".join(
+        argv if argv is not None else sys.argv[1:]
+    )
+    result["command"] = command.strip()
+    write_json(stem.with_suffix(".json"), result)
     write_report(stem.with_suffix(".md"), report(result, result["command"]))
     plot(result, stem.with_suffix(".png"))
     print(target_line(result["rows"]))

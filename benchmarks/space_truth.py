@@ -10,7 +10,7 @@ Usage::
 
     python benchmarks/space_truth.py --truth T/suite.json [--search S/suite.json] \\
         --dataset ml-100k --out benchmarks/results/space_truth_ml100k
-    python benchmarks/space_truth.py --from_json benchmarks/results/space_truth_ml100k.json
+    python -m benchmarks report space_truth_ml100k search_methods_ml100k   # pages from their JSON
 
 Regeneration keeps the hand-written section between ``<!-- findings -->`` and
 ``<!-- /findings -->`` of an existing ``OUT.md``. Definitions: FLOPs = ``efficiency.flops`` of
@@ -528,14 +528,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dataset", default="ml-100k")
     parser.add_argument("--out", help="path without extension")
     parser.add_argument("--note", default="")
-    parser.add_argument("--from_json", help="rebuild OUT.md and OUT.png from this OUT.json")
     args = parser.parse_args(argv)
-    if args.from_json:
-        source = Path(args.from_json)
-        render(json.loads(source.read_text(encoding="utf-8")), source.with_suffix(""))
-        return 0
     if not (args.truth or args.truth_from) or not args.out:
-        parser.error("--truth (or --truth_from) and --out are needed (or --from_json)")
+        parser.error("--truth (or --truth_from) and --out are needed")
     truth, search = [], []
     if args.truth_from:
         built = json.loads(Path(args.truth_from).read_text(encoding="utf-8"))
@@ -555,7 +550,7 @@ def main(argv: list[str] | None = None) -> int:
         f" --dataset={args.dataset}{data_path} --out=saved/search_{args.dataset} --workers=2"
         if args.search or search
         else None,
-        "report_command": f"python benchmarks/space_truth.py --from_json {out}.json",
+        "report_command": f"python -m benchmarks report {out.name}",
     }
     data = build(truth, search, meta)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -11,7 +11,7 @@ share the machine's load (``harness.time_alternating``: warm-up, then the median
 * ``CE bf16`` / ``sampled_ce bf16`` — the same under ``precision: bf16`` (bfloat16 autocast).
 
     python benchmarks/step_time.py --out=benchmarks/results/step_time [--threads=1 --repeats=5]
-    python benchmarks/step_time.py --report benchmarks/results/step_time.json   # Markdown + PNG
+    python -m benchmarks report step_time                                    # Markdown + PNG
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from harness import ROOT, machine, read_json, time_alternating, write_json, write_report
+from harness import ROOT, machine, time_alternating, write_json, write_report
 
 CATALOGUES = "3707,10000,20000,50000"  # ML-1M and larger (item ids with the padding id)
 VARIANTS: dict[str, dict[str, Any]] = {
@@ -149,26 +149,20 @@ def main() -> None:
     parser.add_argument("--catalogues", default=CATALOGUES, help="item counts, comma-separated")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--load", default="", help="what else ran on the machine (for the report)")
-    parser.add_argument(
-        "--report", type=Path, help="only rebuild the Markdown and PNG of this JSON"
-    )
     args = parser.parse_args()
     catalogues = tuple(int(size) for size in args.catalogues.split(","))
-    if args.report:
-        data = read_json(args.report)
-    else:
-        data = {
-            "command": f"python benchmarks/step_time.py --repeats={args.repeats}"
-            f" --threads={args.threads} --catalogues={args.catalogues}",
-            "machine": machine(),
-            "load": args.load,
-            "repeats": args.repeats,
-            "threads": args.threads,
-            "png": f"{Path(args.out).name}.png",
-            "rows": measure(catalogues, args.repeats, args.threads),
-        }
-        write_json((ROOT / args.out).with_suffix(".json"), data)
-    out = args.report.with_suffix("") if args.report else ROOT / args.out
+    data = {
+        "command": f"python benchmarks/step_time.py --repeats={args.repeats}"
+        f" --threads={args.threads} --catalogues={args.catalogues}",
+        "machine": machine(),
+        "load": args.load,
+        "repeats": args.repeats,
+        "threads": args.threads,
+        "png": f"{Path(args.out).name}.png",
+        "rows": measure(catalogues, args.repeats, args.threads),
+    }
+    out = ROOT / args.out
+    write_json(out.with_suffix(".json"), data)
     plot(data, out.with_suffix(".png"))
     write_report(out.with_suffix(".md"), markdown(data))
 
