@@ -283,6 +283,7 @@ REPORTS: dict[str, Renderer] = {
     "serving": serving,
     "space_truth_ml100k": space_truth,
     "reproduction_ml1m": reproduction,
+    "scale": scale,
     "speed": speed,
     "step_time": step_time,
     "suite_ml100k": suite,

@@ -221,7 +221,7 @@ def markdown(data: dict[str, Any]) -> str:
         f" once, the rest Zipf (s = {data['run']['zipf_exponent']}) by popularity, log-normal"
         f" interactions per user (≥ {MIN_PER_USER}). Each run is one `run_recbole_easrec.py` call"
         " with `--epochs=1` (EASRec: one search epoch and one retraining epoch) and the shipped"
-        " defaults otherwise; full-ranking evaluation is exact over all items.",
+        " defaults otherwise; full-ranking evaluation is exact over all items."
         f" Targets for the Gowalla-size LinRec run: ≤ {TARGET_SECONDS // 60} min and"
         f" ≤ {TARGET_RSS // GIB} GiB peak RSS.",
         "",
@@ -242,6 +242,13 @@ def markdown(data: dict[str, Any]) -> str:
                 f" {run['cpu_seconds']:.0f} | {run['peak_rss_bytes'] / GIB:.2f} |"
                 f" {'–' if ndcg is None else f'{ndcg:.4f}'} |"
             )
+    notes = [
+        f"- {entry['name']} {run['model']}: {run['status']}; {run['note']}"
+        for entry in data["run"]["datasets"]
+        for run in entry["runs"]
+        if run.get("note")
+    ]
+    lines += ["", *notes] if notes else []
     lines += [
         "",
         "Regenerate: `python -m benchmarks run scale` (the time is in the table); the page alone:"
