@@ -127,8 +127,8 @@ BENCHES: dict[str, Bench] = {
     "serving": bench("serving.py", "--requests=200 --round=20 --batches=3"),
     "scale": bench("scale.py", "--out=benchmarks/results/scale"),
     "step_time": bench("step_time.py", "--repeats=5 --out=benchmarks/results/step_time"),
-    "loss_precision_ml1m": suite(
-        "loss_precision_ml1m", f"--suite=loss_precision --data_path={DATA_PATH} --workers=2"
+    "sampled_ce_ml1m": suite(
+        "sampled_ce_ml1m", f"--suite=sampled_ce --data_path={DATA_PATH} --workers=2"
     ),
 }
 
