@@ -24,10 +24,13 @@ another row's target, that *is* the row's target ("accidental hit") is masked ou
 Only training uses it: validation, test and serving score every item exactly
 (:meth:`~recbole_easrec.model.base.TransformerRecommender.full_sort_predict`).
 ``loss_type: auto`` (the default of our models) is full ``CE`` up to ``sampled_ce_above_items``
-items and ``sampled_ce`` above (:func:`resolve_loss_type`). The default threshold, 50,000 items, is
-a cost estimate, not yet a measurement: at d = 64 full CE costs ~6·|I|·d multiply-adds per
-position against ~6·K·d here, and at ML-1M's 3,706 items it is already a large share of a LinRec
-step; the NDCG@10 comparison against full CE on ML-1M (issue 11, item 4) is still to be run.
+items and ``sampled_ce`` above (:func:`resolve_loss_type`). The default threshold, 50,000 items,
+rests on two measurements. Cost (``benchmarks/results/step_time.md``): a sampled step (K = 1,000)
+costs the same at any catalogue size, a full-CE step grows with it — 1.4× the sampled step at
+ML-1M's 3,707 items, 3.1× at 10 k, 11× at 50 k; above 50 k full CE is most of an epoch.
+Accuracy (``benchmarks/results/sampled_ce_ml1m.md``, LinRec on ML-1M to convergence): the sampled
+softmax needed more epochs, and across seeds it was not shown to be as accurate as full CE, so
+below the threshold, where full CE is affordable, ``auto`` keeps it.
 """
 
 from __future__ import annotations
