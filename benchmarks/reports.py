@@ -95,22 +95,21 @@ def _ndcg(record: Record, mode: str = "full") -> float | None:
 
 
 def _mean_std(values: Sequence[float]) -> str:
-    import statistics
+    """``mean ± std`` (just the mean for one value) from ``space_truth.mean_std``."""
+    from space_truth import mean_std
 
-    if not values:
+    mean, std = mean_std(values)
+    if mean is None:
         return "–"
-    spread = f" ± {statistics.stdev(values):.4f}" if len(values) > 1 else ""
-    return f"{statistics.mean(values):.4f}{spread}"
+    return f"{mean:.4f}" + (f" ± {std:.4f}" if len(values) > 1 else "")
 
 
 def _paired_p(pairs: Sequence[tuple[Record, Record]], mode: str) -> str:
-    """Paired t-test p of NDCG@10 under ``mode`` over (run, reference run) pairs of one seed."""
-    xs, ys = [_ndcg(a, mode) for a, _ in pairs], [_ndcg(b, mode) for _, b in pairs]
-    if len(xs) < 2:
-        return "–"
-    from scipy.stats import ttest_rel
+    """``space_truth.paired_p`` of NDCG@10 under ``mode`` over (run, reference run) pairs."""
+    from space_truth import paired_p
 
-    return f"{float(ttest_rel(xs, ys).pvalue):.3f}"
+    p = paired_p([_ndcg(a, mode) for a, _ in pairs], [_ndcg(b, mode) for _, b in pairs])
+    return "–" if p is None else f"{p:.3f}"
 
 
 def sampled_ce(results: Path, stem: str) -> list[Path]:
