@@ -314,20 +314,33 @@ def epochs_run(log: Path) -> dict[str, int]:
     return counts
 
 
+def same_request(run_dir: Path, model: str, settings: dict[str, Any]) -> bool:
+    """Whether ``run_dir`` was started for ``model`` with the same ``settings``."""
+    request = run_dir / "request.json"
+    if not request.is_file():
+        return False
+    asked = json.loads(request.read_text(encoding="utf-8"))
+    recorded = {k: v for k, v in asked["config_dict"].items() if k != "output_dir"}
+    return asked["model"] == model and recorded == json.loads(json.dumps(settings))
+
+
 def finished_run(
     run_dir: Path, model: str, settings: dict[str, Any]
 ) -> tuple[dict[str, Any], float] | None:
     """The result and wall seconds of a run that already finished in ``run_dir`` with the same
     model and settings (a suite started again skips it), else ``None``."""
-    request, result = run_dir / "request.json", run_dir / "result.json"
-    if not (request.is_file() and result.is_file()):
+    result = run_dir / "result.json"
+    if not (result.is_file() and same_request(run_dir, model, settings)):
         return None
-    asked = json.loads(request.read_text(encoding="utf-8"))
-    recorded = {k: v for k, v in asked["config_dict"].items() if k != "output_dir"}
-    if asked["model"] != model or recorded != json.loads(json.dumps(settings)):
-        return None
-    seconds = result.stat().st_mtime - request.stat().st_mtime
+    seconds = result.stat().st_mtime - (run_dir / "request.json").stat().st_mtime
     return json.loads(result.read_text(encoding="utf-8")), seconds
+
+
+def unfinished_run(run_dir: Path, model: str, settings: dict[str, Any]) -> bool:
+    """Whether ``run_dir`` holds a stopped run of the same model and settings with a saved
+    epoch state (a suite started again continues it, :mod:`recbole_easrec.resume`)."""
+    state = run_dir / "in_progress" / "state.json"
+    return state.is_file() and same_request(run_dir, model, settings)
 
 
 def run_suite(
@@ -350,9 +363,9 @@ def run_suite(
             result, seconds = kept
         else:
             try:
-                result = run_in_subprocess(
-                    run.model, dataset, None, settings, out / "runs" / run.name
-                )
+                run_dir = out / "runs" / run.name
+                resume = unfinished_run(run_dir, run.model, settings)
+                result = run_in_subprocess(run.model, dataset, None, settings, run_dir, resume)
             except RuntimeError as exc:
                 error = str(exc)
         record = summarise(run, result, error, seconds or time.perf_counter() - start)

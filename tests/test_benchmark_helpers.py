@@ -81,6 +81,19 @@ def test_a_suite_started_again_reuses_finished_runs_only(suite: ModuleType, tmp_
     assert suite.finished_run(tmp_path, "EASRec", settings) is None
 
 
+def test_a_suite_started_again_continues_a_stopped_run_of_the_same_settings(
+    suite: ModuleType, tmp_path: Path
+) -> None:
+    settings = {"epochs": 3, "seed": 2020}
+    request = {"model": "LinRec", "config_dict": {**settings, "output_dir": str(tmp_path)}}
+    (tmp_path / "request.json").write_text(json.dumps(request), encoding="utf-8")
+    assert not suite.unfinished_run(tmp_path, "LinRec", settings)  # no saved epoch yet
+    (tmp_path / "in_progress").mkdir()
+    (tmp_path / "in_progress" / "state.json").write_text("{}", encoding="utf-8")
+    assert suite.unfinished_run(tmp_path, "LinRec", settings)
+    assert not suite.unfinished_run(tmp_path, "LinRec", {**settings, "seed": 2021})
+
+
 def test_epochs_run_reads_each_phase_from_the_log(suite: ModuleType, tmp_path: Path) -> None:
     log = tmp_path / "run.log"
     lines = [
