@@ -22,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -76,36 +77,68 @@ def phase_seconds(
     return phases
 
 
+# Runs the command and prints its own children's peak RSS: the run's alone, not the harness's max.
+RSS_WRAPPER = (
+    "import resource, subprocess, sys; code = subprocess.call(sys.argv[1:]);"
+    " print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss); sys.exit(code)"
+)
+
+
+@dataclass
+class CliRun:
+    """One ``run_recbole_easrec.py`` call in a child process, as measured from outside."""
+
+    returncode: int
+    error: str  # the last line of its stderr
+    wall_seconds: float
+    cpu_seconds: float
+    peak_rss_bytes: int
+    log_lines: list[str]
+    phases_seconds: dict[str, float]
+
+
+def run_cli(arguments: list[str], output_dir: Path, ends: tuple[tuple[str, str], ...]) -> CliRun:
+    """``python run_recbole_easrec.py ARGUMENTS --output_dir=OUTPUT_DIR``: its wall and CPU
+    seconds, peak RSS, log lines and seconds per phase (:func:`phase_seconds` with ``ends``)."""
+    command = [sys.executable, "run_recbole_easrec.py", *arguments, f"--output_dir={output_dir}"]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started, clock = datetime.now(), time.perf_counter()
+    wrapped = [sys.executable, "-c", RSS_WRAPPER, *command]
+    done = subprocess.run(wrapped, cwd=ROOT, capture_output=True, text=True, check=False)
+    wall = time.perf_counter() - clock
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    log = output_dir / "run.log"
+    lines = log.read_text(encoding="utf-8").splitlines() if log.exists() else []
+    phases = phase_seconds(lines, started, started + timedelta(seconds=wall), ends)
+    return CliRun(
+        returncode=done.returncode,
+        error=(done.stderr.strip().splitlines() or ["(no output)"])[-1],
+        wall_seconds=round(wall, 1),
+        cpu_seconds=round(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime, 1),
+        peak_rss_bytes=int((done.stdout.strip().splitlines() or ["0"])[-1]) * 1024,
+        log_lines=lines,
+        phases_seconds={key: round(value, 1) for key, value in phases.items()},
+    )
+
+
 def run_headline(data_path: str, output_dir: Path, dataset: str) -> dict[str, Any]:
     """The headline command in a child process: its phases, peak RSS and result."""
-    command = [
-        sys.executable,
-        "run_recbole_easrec.py",
-        "--model=EASRec",
-        f"--dataset={dataset}",
-        f"--data_path={data_path}",
-        f"--output_dir={output_dir}",
-    ]
-    started = datetime.now()
-    clock = time.perf_counter()
-    completed = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)
-    wall = time.perf_counter() - clock
-    if completed.returncode:
-        raise SystemExit(f"the headline command failed:\n{completed.stderr[-3000:]}")
-    finished = started + timedelta(seconds=wall)
-    lines = (output_dir / "run.log").read_text(encoding="utf-8").splitlines()
+    arguments = ["--model=EASRec", f"--dataset={dataset}", f"--data_path={data_path}"]
+    run = run_cli(arguments, output_dir, PHASE_ENDS)
+    if run.returncode:
+        raise SystemExit(f"the headline command failed: {run.error}")
+    lines = run.log_lines
     result = read_json(output_dir / "result.json")
     return {
         "command": " ".join(
             ["python run_recbole_easrec.py --model=EASRec", f"--dataset={dataset}"]
             + [f"--data_path={data_path}"]
         ),
-        "wall_seconds": round(wall, 1),
+        "wall_seconds": run.wall_seconds,
+        "cpu_seconds": run.cpu_seconds,
         "target_seconds": TARGET_SECONDS,
-        "phases_seconds": {
-            k: round(v, 1) for k, v in phase_seconds(lines, started, finished).items()
-        },
-        "peak_rss_bytes": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024,
+        "phases_seconds": run.phases_seconds,
+        "peak_rss_bytes": run.peak_rss_bytes,
         "search_epochs": sum(bool(re.search(PHASE_ENDS[1][1], line)) for line in lines),
         "retrain_epochs": sum(bool(re.search(PHASE_ENDS[3][1], line)) for line in lines),
         "summary": (output_dir / "summary.txt")

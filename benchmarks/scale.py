@@ -23,19 +23,15 @@ matrices are capped per batch by ``recbole_easrec.data.sequences.cap_full_sort_b
 from __future__ import annotations
 
 import argparse
-import resource
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable
-from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from harness import ROOT, machine, read_json, write_json, write_report
-from headline import phase_seconds
+from headline import run_cli
 
 from recbole_easrec.data.sequences import full_sort_rows
 from recbole_easrec.model.sampled_softmax import resolve_loss_type
@@ -104,52 +100,30 @@ def generate(folder: Path, name: str, users: int, items: int, interactions: int,
     return target
 
 
-# Runs the command and prints its own children's peak RSS: the run's alone, not the harness's max.
-RSS_WRAPPER = (
-    "import resource, subprocess, sys; code = subprocess.call(sys.argv[1:]);"
-    " print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss); sys.exit(code)"
-)
-
-
 def run_one(model: str, name: str, n_items: int, data: Path, run_dir: Path) -> dict[str, Any]:
     """One epoch of ``model`` on dataset ``name`` in a child process: phases and peak RSS."""
-    command = [
-        sys.executable,
-        "run_recbole_easrec.py",
+    arguments = [
         f"--model={model}",
         f"--dataset={name}",
         f"--data_path={data}",
         f"--config_files={data / name / (name + '.yaml')}",
-        f"--output_dir={run_dir}",
         "--epochs=1",
         "--efficiency_repeats=1",
     ]
     if model == "EASRec":
-        command.append("--retrain_epochs=1")
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    started, clock = datetime.now(), time.perf_counter()
-    wrapped = [sys.executable, "-c", RSS_WRAPPER, *command]
-    done = subprocess.run(wrapped, cwd=ROOT, capture_output=True, text=True, check=False)
-    wall = time.perf_counter() - clock
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    log = run_dir / "run.log"
-    lines = log.read_text(encoding="utf-8").splitlines() if log.exists() else []
+        arguments.append("--retrain_epochs=1")
+    run = run_cli(arguments, run_dir, PHASE_ENDS[model])
     record: dict[str, Any] = {
         "model": model,
-        "status": "ok" if done.returncode == 0 else "error",
-        "wall_seconds": round(wall, 1),
-        "cpu_seconds": round(
-            after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime, 1
-        ),
-        "peak_rss_bytes": int(done.stdout.strip().splitlines()[-1]) * 1024,
+        "status": "ok" if run.returncode == 0 else "error",
+        "wall_seconds": run.wall_seconds,
+        "cpu_seconds": run.cpu_seconds,
+        "peak_rss_bytes": run.peak_rss_bytes,
     }
-    if done.returncode:
-        record["error"] = (done.stderr.strip().splitlines() or ["(no output)"])[-1]
-        return record
-    finished = started + timedelta(seconds=wall)
-    global_phases = phase_seconds(lines, started, finished, PHASE_ENDS[model])
-    record["phases_seconds"] = {key: round(value, 1) for key, value in global_phases.items()}
+    if run.returncode:
+        return {**record, "error": run.error}
     result = read_json(run_dir / "result.json")
+    record["phases_seconds"] = run.phases_seconds
     record["test_result"] = result.get("test_result")
     record["loss_type"] = resolved_loss(result["config"], n_items)
     return record
@@ -273,18 +247,29 @@ def main() -> None:
     parser.add_argument("--load", default="", help="what else ran on the machine (for the report)")
     args = parser.parse_args()
     out = ROOT / args.out
-    command = f"python benchmarks/scale.py --runs={args.runs}"
-    header = {"command": command, "machine": machine(), "load": args.load}
+    target = out.with_suffix(".json")
+    previous = read_json(target) if args.append and target.exists() else None
+    if previous and previous["run"]["seed"] != args.seed:
+        raise SystemExit(
+            f"--append: {target.name} was generated with seed {previous['run']['seed']}"
+        )
+    header = {
+        "command": f"python benchmarks/scale.py --runs={args.runs}",
+        "machine": machine(),
+        "load": args.load,
+    }
+    if previous:  # the command and load of the runs kept, then of the runs added
+        kept = previous["command"].split("--runs=")[-1]
+        header["command"] = f"python benchmarks/scale.py --runs={kept},{args.runs}"
+        header["load"] = (
+            f"{previous['load']} Runs added by `--append --runs={args.runs}`: {args.load}"
+        )
 
     def save(run: dict[str, Any]) -> None:
-        write_json(out.with_suffix(".json"), {**header, "run": run})
+        write_json(target, {**header, "run": run})
         write_report(out.with_suffix(".md"), markdown({**header, "run": run}))
 
-    target = out.with_suffix(".json")
-    done = read_json(target)["run"] if args.append and target.exists() else None
-    if done and done["seed"] != args.seed:
-        raise SystemExit(f"--append: {target.name} was generated with seed {done['seed']}")
-    measure(parse_plan(args.runs), args.seed, save, done)
+    measure(parse_plan(args.runs), args.seed, save, previous and previous["run"])
 
 
 if __name__ == "__main__":

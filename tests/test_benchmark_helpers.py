@@ -105,3 +105,15 @@ def test_epochs_run_reads_each_phase_from_the_log(suite: ModuleType, tmp_path: P
     log.write_text("\n".join(lines), encoding="utf-8")
     assert suite.epochs_run(log) == {"search": 2, "retrain": 1, "train": 7}
     assert suite.epochs_run(tmp_path / "missing.log") == {}
+
+
+def test_run_cli_reports_a_failed_run_with_its_one_line_error(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
+    headline = importlib.import_module("headline")
+    run = headline.run_cli(["--model=NoSuchModel", "--dataset=ml-100k"], tmp_path / "run", ())
+    assert run.returncode != 0
+    assert "NoSuchModel" in run.error and "Traceback" not in run.error
+    assert run.peak_rss_bytes > 0 and run.cpu_seconds > 0 and run.wall_seconds > 0
+    assert run.log_lines == [] and set(run.phases_seconds) == {"exit"}
