@@ -146,7 +146,8 @@ def train_and_test(
             show_progress=config["show_progress"],
             callback_fn=fit_callback(trainer, epoch_callback),
         )
-        train_seconds = time.perf_counter() - start
+        # a resumed run counts the training time before the kill too
+        train_seconds = time.perf_counter() - start + getattr(trainer, "seconds_before_resume", 0.0)
         if is_distributed(config):
             check_replicas(getattr(trainer, "model", model_instance))
         load_best = saved and Path(trainer.saved_model_file).is_file()

@@ -115,6 +115,8 @@ def test_easrec_killed_then_resumed_ends_as_the_uninterrupted_run(
     resumed = run(settings, resume=True)
     uninterrupted = run({**settings, "output_dir": str(tmp_path / "uninterrupted")})
     assert_same_run(resumed, uninterrupted)
+    # the training time of the killed process is counted too, not only the resumed part's
+    assert resumed["efficiency"]["train_seconds"] > state["run_seconds"] > 0
     assert not (killed_dir / WORK_DIR).exists()  # the state goes once the run has finished
     written = json.loads((killed_dir / "result.json").read_text())
     assert written["test_result"] == resumed["test_result"]

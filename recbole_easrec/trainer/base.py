@@ -4,6 +4,7 @@ runs with."""
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +54,9 @@ class EasRecBaseTrainer(Trainer):
         self._budget: BudgetedLoader | None = None
         self._epoch_open: int | None = None
         self._clock: EpochClock | None = None
+        # training seconds of the killed process(es) a resumed run continues (all phases)
+        self.seconds_before_resume = 0.0
+        self._started = time.monotonic()
         self.precision = config["precision"]
         if self.precision == "bf16":
             self.enable_amp = True  # RecBole's inner autocast then keeps our bfloat16
@@ -203,6 +207,7 @@ class EasRecBaseTrainer(Trainer):
             "train_loss": {str(k): v for k, v in self.train_loss_dict.items()},
             "epochs_done": self._clock.done if self._clock else 0,
             "phase_seconds": self._clock.elapsed() if self._clock else 0.0,
+            "run_seconds": self.seconds_before_resume + time.monotonic() - self._started,
             "rng": rng_meta,
         }
         return tensors, meta
@@ -220,6 +225,8 @@ class EasRecBaseTrainer(Trainer):
         self.best_valid_result = state["best_valid_result"]
         self.train_loss_dict = {int(k): v for k, v in state["train_loss"].items()}
         seconds = float(state["phase_seconds"])
+        self.seconds_before_resume = float(state.get("run_seconds", seconds))
+        self._started = time.monotonic()
         self._clock = EpochClock(self.phase, self.epochs, int(state["epochs_done"]), seconds)
         if self._budget is not None:  # the budget counts the time before the kill
             self._budget.deadline -= seconds
