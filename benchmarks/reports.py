@@ -7,70 +7,37 @@ hand-written findings block of the file it replaces (``harness.write_report``).
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from harness import RESULTS, read_json, write_report
-from suite_report import fmt
+from space_truth import mean_std, paired_p
+from suite_report import find, fmt, lambda_records, metric, plot_lambda, report
 
 Record = dict[str, Any]
+Renderer = Callable[[Path, str], list[Path]]
 
 
-def attention_scaling(results: Path, stem: str) -> list[Path]:
-    import attention_scaling as bench
+def page(
+    module: str,
+    text: Callable[[Any, Any], str] = lambda bench, data: bench.markdown(data),
+    plot: Callable[[Any, Any, Path], Any] | None = None,
+) -> Renderer:
+    """A report that benchmark ``module`` renders from ``<stem>.json``: ``text(module, data)``,
+    and ``plot(module, data, <stem>.png)`` where it has a plot."""
 
-    data = read_json(results / f"{stem}.json")
-    bench.plot(data["rows"], results / f"{stem}.png")
-    md = write_report(results / f"{stem}.md", bench.markdown(data["rows"], data["meta"]))
-    return [md, results / f"{stem}.png"]
+    def render(results: Path, stem: str) -> list[Path]:
+        bench = importlib.import_module(module)
+        data = read_json(results / f"{stem}.json")
+        png = results / f"{stem}.png"
+        if plot:
+            plot(bench, data, png)
+        md = write_report(results / f"{stem}.md", text(bench, data))
+        return [md, png] if plot else [md]
 
-
-def headline(results: Path, stem: str) -> list[Path]:
-    import headline as bench
-
-    data = read_json(results / f"{stem}.json")
-    return [write_report(results / f"{stem}.md", bench.markdown(data))]
-
-
-def data_path(results: Path, stem: str) -> list[Path]:
-    import data_path as bench
-
-    data = read_json(results / f"{stem}.json")
-    return [write_report(results / f"{stem}.md", bench.markdown(data))]
-
-
-def dsl_sparse_inference(results: Path, stem: str) -> list[Path]:
-    import dsl_sparse_inference as bench
-
-    data = read_json(results / f"{stem}.json")
-    return [write_report(results / f"{stem}.md", bench.write_markdown(data))]
-
-
-def inference_latency(results: Path, stem: str) -> list[Path]:
-    import inference_latency as bench
-
-    data = read_json(results / f"{stem}.json")
-    text = bench.markdown(data, bench.finding_text(data))
-    return [write_report(results / f"{stem}.md", text)]
-
-
-def speed(results: Path, stem: str) -> list[Path]:
-    import speed as bench
-
-    data = read_json(results / f"{stem}.json")
-    return [write_report(results / f"{stem}.md", bench.markdown(data, data["command"]))]
-
-
-def serving(results: Path, stem: str) -> list[Path]:
-    import serving as bench
-
-    data = read_json(results / f"{stem}.json")
-    bench.plot(data, results / f"{stem}.png")
-    return [
-        write_report(results / f"{stem}.md", bench.report(data, data["command"])),
-        results / f"{stem}.png",
-    ]
+    return render
 
 
 def space_truth(results: Path, stem: str) -> list[Path]:
@@ -81,97 +48,84 @@ def space_truth(results: Path, stem: str) -> list[Path]:
     return [results / f"{stem}.md", results / f"{stem}.png"]
 
 
-def scale(results: Path, stem: str) -> list[Path]:
-    import scale as bench
-
-    data = read_json(results / f"{stem}.json")
-    return [write_report(results / f"{stem}.md", bench.markdown(data))]
-
-
-def _ndcg(record: Record, mode: str = "full") -> float | None:
-    if mode == "full":
-        return (record.get("test_result") or {}).get("ndcg@10")
-    return ((record.get("extra_test_results") or {}).get(mode) or {}).get("ndcg@10")
-
-
 def _mean_std(values: Sequence[float]) -> str:
-    """``mean ± std`` (just the mean for one value) from ``space_truth.mean_std``."""
-    from space_truth import mean_std
-
+    """``mean ± std`` (just the mean for one value)."""
     mean, std = mean_std(values)
     if mean is None:
         return "–"
     return f"{mean:.4f}" + (f" ± {std:.4f}" if len(values) > 1 else "")
 
 
+def _ndcg(record: Record, mode: str = "full") -> float | None:
+    return metric(record, "ndcg@10", mode)
+
+
 def _paired_p(pairs: Sequence[tuple[Record, Record]], mode: str) -> str:
     """``space_truth.paired_p`` of NDCG@10 under ``mode`` over (run, reference run) pairs."""
-    from space_truth import paired_p
-
     p = paired_p([_ndcg(a, mode) for a, _ in pairs], [_ndcg(b, mode) for _, b in pairs])
     return "–" if p is None else f"{p:.3f}"
 
 
-def sampled_ce(results: Path, stem: str) -> list[Path]:
-    """Suite ``sampled_ce``: each variant against ``CE`` (full cross-entropy), by seed."""
-    data = read_json(results / f"{stem}.json")
-    runs = [r for r in data["runs"] if r.get("status") == "ok"]
-    groups = list(dict.fromkeys(r["group"] for r in runs))
+def variants(title: str) -> Renderer:
+    """A suite of LinRec variants by seed (``suite.linrec_variants``), each against the first
+    variant; ``title`` names the comparison (``{dataset}`` is filled in)."""
+
+    def render(results: Path, stem: str) -> list[Path]:
+        data = read_json(results / f"{stem}.json")
+        runs = [r for r in data["runs"] if r.get("status") == "ok"]
+        groups = list(dict.fromkeys(r["group"] for r in runs))
+        lines = [
+            f"# {title.format(dataset=data['dataset'])}",
+            "",
+            f"Command: `{data['report']['command']}`. {data['report'].get('load', '')}",
+            "",
+            "LinRec's shipped defaults (N = 50, d = 64, D = 256, L = 2, autoregressive, batch 64),"
+            " early stopping on validation NDCG@10 (patience 10), one run per seed. Test NDCG@10"
+            " under full ranking (headline) and pop100 (the papers' protocol); p: paired t-test"
+            f" against `{groups[0]}` over the seeds both ran.",
+            "",
+            f"| variant | seeds | NDCG@10 full | NDCG@10 pop100 | valid NDCG@10 | Δ full vs {groups[0]}"
+            f" | p full | p pop100 | epochs | training s (with validation) | s per epoch | × {groups[0]} |",
+            "|---|---:|---|---|---|---:|---:|---:|---:|---:|---:|---:|",
+        ]
+        return [
+            write_report(
+                results / f"{stem}.md", "\n".join(lines + variant_rows(runs, groups)) + "\n"
+            )
+        ]
+
+    return render
+
+
+def variant_rows(runs: Sequence[Record], groups: Sequence[str]) -> list[str]:
+    """One table row per variant: quality (mean ± std, paired Δ and p against ``groups[0]``)
+    and training time."""
     seed = {r["name"]: r["settings"]["seed"] for r in runs}
-    reference = {seed[r["name"]]: r for r in runs if r["group"] == "CE"}
-    lines = [
-        f"# Full CE vs sampled softmax at convergence: LinRec on {data['dataset']} (issue 11, item 4)",
-        "",
-        f"Command: `{data['report']['command']}`. {data['report'].get('load', '')}",
-        "",
-        "LinRec's shipped defaults (N = 50, d = 64, D = 256, L = 2, autoregressive, batch 64),"
-        " early stopping on validation NDCG@10 (patience 10), one run per seed. Test NDCG@10 under"
-        " full ranking (headline) and pop100 (the papers' protocol); p: paired t-test against"
-        " `CE` over the seeds both ran.",
-        "",
-        "| variant | seeds | NDCG@10 full | NDCG@10 pop100 | valid NDCG@10 | Δ full vs CE |"
-        " p full | p pop100 | epochs | training s (with validation) | s per epoch | × CE |",
-        "|---|---:|---|---|---|---:|---:|---:|---:|---:|---:|---:|",
-    ]
-    per_epoch_ce = None
+    reference = {seed[r["name"]]: r for r in runs if r["group"] == groups[0]}
+    rows, per_epoch_reference = [], None
     for group in groups:
         members = sorted((r for r in runs if r["group"] == group), key=lambda r: seed[r["name"]])
         paired = [(r, reference[seed[r["name"]]]) for r in members if seed[r["name"]] in reference]
-        full = [_ndcg(r) for r in members]
-        delta = [_ndcg(r) - _ndcg(ce) for r, ce in paired]
+        delta = [_ndcg(r) - _ndcg(ref) for r, ref in paired]
         done = [r for r in members if (r.get("epochs_run") or {}).get("train")]
         epochs = [r["epochs_run"]["train"] for r in done]
         train = [r["efficiency"]["train_seconds"] for r in done]
         per_epoch = sum(train) / sum(epochs) if epochs else None
-        per_epoch_ce = per_epoch if group == "CE" else per_epoch_ce
-        ratio = per_epoch / per_epoch_ce if per_epoch and per_epoch_ce else None
-        lines.append(
-            f"| {group} | {len(members)} | {_mean_std(full)} |"
+        first = group == groups[0]
+        per_epoch_reference = per_epoch if first else per_epoch_reference
+        ratio = per_epoch / per_epoch_reference if per_epoch and per_epoch_reference else None
+        rows.append(
+            f"| {group} | {len(members)} | {_mean_std([_ndcg(r) for r in members])} |"
             f" {_mean_std([_ndcg(r, 'pop100') for r in members])} |"
             f" {_mean_std([r['best_valid_result']['ndcg@10'] for r in members])} |"
-            f" {'–' if group == 'CE' else f'{sum(delta) / max(len(delta), 1):+.4f}'} |"
-            f" {'–' if group == 'CE' else _paired_p(paired, 'full')} |"
-            f" {'–' if group == 'CE' else _paired_p(paired, 'pop100')} |"
+            f" {'–' if first else f'{sum(delta) / max(len(delta), 1):+.4f}'} |"
+            f" {'–' if first else _paired_p(paired, 'full')} |"
+            f" {'–' if first else _paired_p(paired, 'pop100')} |"
             f" {fmt(sum(epochs) / len(epochs) if epochs else None, 1)} |"
             f" {fmt(sum(train) / len(train) if train else None, 0)} | {fmt(per_epoch, 1)} |"
             f" {fmt(ratio, 2)} |"
         )
-    return [write_report(results / f"{stem}.md", "\n".join(lines) + "\n")]
-
-
-def step_time(results: Path, stem: str) -> list[Path]:
-    import step_time as bench
-
-    data = read_json(results / f"{stem}.json")
-    png = bench.plot(data, results / f"{stem}.png")
-    return [write_report(results / f"{stem}.md", bench.markdown(data)), png]
-
-
-def tune_study(results: Path, stem: str) -> list[Path]:
-    import tune_linrec_ml100k as bench
-
-    data = read_json(results / f"{stem}.json")
-    return [write_report(results / f"{stem}.md", bench.markdown(data))]
+    return rows
 
 
 def reproduction(results: Path, stem: str) -> list[Path]:
@@ -185,8 +139,6 @@ def reproduction(results: Path, stem: str) -> list[Path]:
 def suite(results: Path, stem: str) -> list[Path]:
     """A suite's records (``suite.json`` of ``benchmarks/suite.py``) with ``report`` settings;
     ``<stem>_lambda.png`` plots its λ study (EASRec Fig. 4) when it has one."""
-    from suite_report import find, lambda_records, plot_lambda, report
-
     data = read_json(results / f"{stem}.json")
     meta = data.get("report", {})
     text = report(data["runs"], meta.get("title", stem), "", meta.get("reference", "SASRec-AR"))
@@ -209,8 +161,6 @@ def _arch(record: Record) -> str:
 
 def lambda_sweep_valid(results: Path, stem: str) -> list[Path]:
     """The λ study of a run that ended before its test evaluation: best validation metrics."""
-    from suite_report import plot_lambda
-
     data = read_json(results / f"{stem}.json")
     runs = sorted(data["runs"], key=lambda r: r["settings"].get("resource_lambda", 0.1))
     base = runs[0].get("flops")
@@ -268,31 +218,44 @@ def dsl_sweep_valid(results: Path, stem: str) -> list[Path]:
     return [write_report(results / f"{stem}.md", "\n".join(lines))]
 
 
-Renderer = Callable[[Path, str], list[Path]]
 REPORTS: dict[str, Renderer] = {
-    "attention_scaling": attention_scaling,
-    "data_path_ml1m": data_path,
-    "dsl_sparse_inference": dsl_sparse_inference,
+    "attention_scaling": page(
+        "attention_scaling",
+        lambda bench, data: bench.markdown(data["rows"], data["meta"]),
+        lambda bench, data, png: bench.plot(data["rows"], png),
+    ),
+    "data_path_ml1m": page("data_path"),
+    "dsl_sparse_inference": page(
+        "dsl_sparse_inference", lambda bench, data: bench.write_markdown(data)
+    ),
     "dsl_sweep_ml1m": dsl_sweep_valid,
     "easrec_ml1m": suite,
-    "headline_ml1m": headline,
-    "inference_latency_ml1m": inference_latency,
+    "headline_ml1m": page("headline"),
+    "inference_latency_ml1m": page(
+        "inference_latency", lambda bench, data: bench.markdown(data, bench.finding_text(data))
+    ),
     "lambda_sweep_ml1m": lambda_sweep_valid,
-    "sampled_ce_ml1m": sampled_ce,
+    "sampled_ce_ml1m": variants(
+        "Full CE vs sampled softmax at convergence: LinRec on {dataset} (issue 11, item 4)"
+    ),
     "reproduction_ml100k": reproduction,
     "search_methods_ml100k": space_truth,
-    "serving": serving,
+    "serving": page(
+        "serving",
+        lambda bench, data: bench.report(data, data["command"]),
+        lambda bench, data, png: bench.plot(data, png),
+    ),
     "space_truth_ml100k": space_truth,
     "reproduction_ml1m": reproduction,
-    "scale": scale,
-    "speed": speed,
-    "step_time": step_time,
+    "scale": page("scale"),
+    "speed": page("speed", lambda bench, data: bench.markdown(data, data["command"])),
+    "step_time": page("step_time", plot=lambda bench, data, png: bench.plot(data, png)),
     "suite_ml100k": suite,
     "suite_ml100k_darts": suite,
     "suite_ml100k_dsl_converged": suite,
     "suite_ml100k_tau": suite,
     "suite_ml100k_warmup": suite,
-    "tune_linrec_ml100k": tune_study,
+    "tune_linrec_ml100k": page("tune_linrec_ml100k"),
 }
 
 

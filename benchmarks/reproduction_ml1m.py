@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from harness import DATA_PATH, RESULTS, write_json
+from harness import DATA_PATH, RESULTS, read_json, write_json
 from suite_report import fmt
 
 FEATURE = {"ml-1m": "genre", "ml-100k": "class"}  # the item feature of FDSA / SASRecF
@@ -151,25 +151,23 @@ def eval_args(mode: str) -> dict[str, Any]:
 
 def report(dataset: str, results: Path = RESULTS) -> str:
     """Markdown tables from the per-model JSON files of ``dataset``."""
-    runs = {}
-    for model in MODELS:
-        path = result_dir(dataset, results) / f"{model}.json"
-        if path.is_file():
-            runs[model] = json.loads(path.read_text())
+    folder = result_dir(dataset, results)
+    runs = {m: read_json(folder / f"{m}.json") for m in MODELS if (folder / f"{m}.json").is_file()}
+    table3, table4 = (PAPER, PAPER_EFFICIENCY) if dataset == "ml-1m" else ({}, {})
     lines = [
         "| model | protocol | Recall@10 | MRR@10 | NDCG@10 | paper Recall@10 | paper MRR@10 |"
         " paper NDCG@10 |",
         "|---|---|---:|---:|---:|---:|---:|---:|",
     ]
     for model in MODELS:
-        paper = PAPER.get(model, (None, None, None)) if dataset == "ml-1m" else (None,) * 3
+        paper = table3.get(model, (None, None, None))
         if model not in runs:
             lines.append(f"| {model} | – | not run | | | {' | '.join(map(fmt, paper))} |")
             continue
         for mode in MODES:
             test = runs[model]["test"][mode]
             ours = [test.get(k) for k in ("recall@10", "mrr@10", "ndcg@10")]
-            theirs = paper if mode == "pop100" and dataset == "ml-1m" else (None, None, None)
+            theirs = paper if mode == "pop100" else (None, None, None)
             cells = " | ".join(map(fmt, ours)) + " | " + " | ".join(map(fmt, theirs))
             lines.append(f"| {model} | {mode} | {cells} |")
     lines += [
@@ -179,9 +177,7 @@ def report(dataset: str, results: Path = RESULTS) -> str:
         "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for model, run in runs.items():
-        paper_s, paper_gb = PAPER_EFFICIENCY.get(model, (None, None))
-        if dataset != "ml-1m":
-            paper_s = paper_gb = None
+        paper_s, paper_gb = table4.get(model, (None, None))
         lines.append(
             f"| {model} | {run['params']:,} | {run['flops'] / 1e6:.1f} M |"
             f" {run['train_seconds']:.0f} | {run['test_seconds']['full']:.1f} |"
@@ -192,7 +188,7 @@ def report(dataset: str, results: Path = RESULTS) -> str:
 
 def report_header(dataset: str, results: Path = RESULTS) -> str:
     """Title, commands and protocol of the results file."""
-    runs = [json.loads(p.read_text()) for p in sorted(result_dir(dataset, results).glob("*.json"))]
+    runs = [read_json(path) for path in sorted(result_dir(dataset, results).glob("*.json"))]
     first = runs[0] if runs else {"settings": {}, "epochs_run": "?"}
     return (
         f"# {dataset}: six transformer recommenders under three evaluation protocols\n\n"

@@ -12,57 +12,49 @@ Usage::
         --dataset ml-100k --out benchmarks/results/space_truth_ml100k
     python -m benchmarks report space_truth_ml100k search_methods_ml100k   # pages from their JSON
 
-Regeneration keeps the hand-written section between ``<!-- findings -->`` and
-``<!-- /findings -->`` of an existing ``OUT.md``. Definitions: FLOPs = ``efficiency.flops`` of
-``result.json`` (one full-ranking forward of one sequence at N, ``torch.utils.flop_counter``);
-*regret* of a pick = (best ground-truth mean test NDCG@10 among architectures at or below the
-pick's FLOPs − the pick's ground-truth mean) / that best; Kendall τ = rank correlation between a
-search's shared-weight validation scores and the ground truth's mean validation NDCG@10.
+Definitions: FLOPs = ``efficiency.flops`` of ``result.json`` (one full-ranking forward of one
+sequence at N, ``torch.utils.flop_counter``); *regret* of a pick = (best ground-truth mean test
+NDCG@10 among architectures at or below the pick's FLOPs − the pick's ground-truth mean) / that
+best; Kendall τ = rank correlation between a search's shared-weight validation scores and the
+ground truth's mean validation NDCG@10.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import re
 import statistics
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "benchmarks"))
+from harness import findings_of, read_json
+from suite_report import fmt, metric, valid_metric
 
-from suite_report import fmt, metric, valid_metric  # noqa: E402
-
-from recbole_easrec.search.space import BILEVEL_METHODS  # noqa: E402
+from recbole_easrec.search.space import BILEVEL_METHODS
 
 Record = dict[str, Any]
 Key = tuple[int, int, int, str]  # hidden, inner, layers, attention
 METRICS = ("ndcg@10", "recall@10", "mrr@10")
 MODES = ("full", "pop100")
 TOLERANCE = 0.01
-FINDINGS = re.compile(r"<!-- findings -->.*?<!-- /findings -->", re.S)
+SCORE = "ndcg@10_full_mean"  # what the ground truth ranks architectures by
 
 
 # --- aggregation ---------------------------------------------------------------------------------
 
 
+def arch_key(sizes: Record, attention: str = "linear") -> Key:
+    """The key of the architecture whose ``hidden_size``, ``inner_size``, ``n_layers`` are given."""
+    return (sizes["hidden_size"], sizes["inner_size"], sizes["n_layers"], attention)
+
+
 def truth_key(record: Record) -> Key:
-    settings = record["settings"]
-    return (
-        settings["hidden_size"],
-        settings["inner_size"],
-        settings["n_layers"],
-        settings.get("attention_type", "linear"),
-    )
+    return arch_key(record["settings"], record["settings"].get("attention_type", "linear"))
 
 
 def pick_key(record: Record) -> Key:
-    arch = record["architecture"]
-    attention = record["settings"].get("attention_type", "linear")
-    return (arch["hidden_size"], arch["inner_size"], arch["n_layers"], attention)
+    return arch_key(record["architecture"], record["settings"].get("attention_type", "linear"))
 
 
 def mean_std(values: Sequence[float]) -> tuple[float | None, float | None]:
@@ -108,7 +100,7 @@ def aggregate(records: Sequence[Record]) -> list[Record]:
     return entries
 
 
-def pareto_front(entries: Sequence[Record], score: str = "ndcg@10_full_mean") -> list[str]:
+def pareto_front(entries: Sequence[Record], score: str = SCORE) -> list[str]:
     """Names of the architectures no cheaper-or-equal one beats (FLOPs ↓, score ↑)."""
     front, best = [], -1.0
     for entry in sorted(entries, key=lambda e: (e["flops"], -e[score])):
@@ -125,12 +117,10 @@ def best_at_or_below(entries: Sequence[Record], flops: float, score: str) -> Rec
 
 def entries_by_key(entries: Sequence[Record]) -> dict[Key, Record]:
     """The ground-truth entries by (hidden, inner, layers, attention)."""
-    return {
-        (e["hidden_size"], e["inner_size"], e["n_layers"], e["attention_type"]): e for e in entries
-    }
+    return {arch_key(e, e["attention_type"]): e for e in entries}
 
 
-def relative_regret(best: Record, truth: Record, score: str = "ndcg@10_full_mean") -> float:
+def relative_regret(best: Record, truth: Record, score: str = SCORE) -> float:
     """How far ``truth`` falls below ``best``, as a fraction of ``best`` (module docstring)."""
     return (best[score] - truth[score]) / best[score]
 
@@ -165,7 +155,7 @@ def judge_searches(
         picks, taus, regrets = [], [], []
         for run in runs:
             truth = by_key.get(pick_key(run))
-            best = best_at_or_below(entries, truth["flops"], "ndcg@10_full_mean") if truth else None
+            best = best_at_or_below(entries, truth["flops"], SCORE) if truth else None
             regret = None
             if truth and best:
                 regret = relative_regret(best, truth)
@@ -174,7 +164,7 @@ def judge_searches(
             pairs = [
                 (s["valid_score"], by_key[k]["valid_ndcg@10_mean"])
                 for s in scores
-                if (k := (s["hidden_size"], s["inner_size"], s["n_layers"], "linear")) in by_key
+                if (k := arch_key(s)) in by_key
             ]
             tau = kendall_tau([a for a, _ in pairs], [b for _, b in pairs])
             if tau is not None:
@@ -237,15 +227,7 @@ def rule_pick(
     from recbole_easrec.search.space import Architecture, choose
 
     records = run.get("shared_weight_scores") or []
-    keys = {
-        Architecture(s["candidate"], s["n_layers"]): (
-            s["hidden_size"],
-            s["inner_size"],
-            s["n_layers"],
-            "linear",
-        )
-        for s in records
-    }
+    keys = {Architecture(s["candidate"], s["n_layers"]): arch_key(s) for s in records}
     if not keys or any(key not in fractions for key in keys.values()):
         return None
     if source == "probabilities":
@@ -266,7 +248,6 @@ def judge_rules(searches: Sequence[Record], entries: Sequence[Record]) -> list[R
     by_key = entries_by_key(entries)
     largest = max(e["flops"] for e in entries)
     fractions = {key: e["flops"] / largest for key, e in by_key.items()}
-    score = "ndcg@10_full_mean"
     judged = []
     methods = sorted({r["group"] for r in searches if r.get("status") == "ok"})
     for method in methods:
@@ -282,14 +263,14 @@ def judge_rules(searches: Sequence[Record], entries: Sequence[Record]) -> list[R
                 if truth is None:
                     continue
                 limit = truth["flops"] if budget is None else budget * largest
-                best = best_at_or_below(entries, limit, score)
-                regret = relative_regret(best, truth, score)
+                best = best_at_or_below(entries, limit, SCORE)
+                regret = relative_regret(best, truth, SCORE)
                 picks.append(
                     {
                         "seed": run["settings"]["seed"],
                         "architecture": truth["name"],
                         "flops_fraction": truth["flops"] / largest,
-                        "truth_ndcg@10_full_mean": truth[score],
+                        "truth_ndcg@10_full_mean": truth[SCORE],
                         "regret": regret,
                         "on_front": regret <= TOLERANCE,
                     }
@@ -327,6 +308,11 @@ def rules_table(judged: Sequence[Record]) -> str:
 # --- report --------------------------------------------------------------------------------------
 
 
+def pm(record: Record, key: str) -> str:
+    """``mean ± std`` of ``key`` (``record[key_mean]``, ``record[key_std]``)."""
+    return f"{fmt(record[f'{key}_mean'])} ± {fmt(record[f'{key}_std'])}"
+
+
 def truth_table(entries: Sequence[Record], front: Sequence[str], sasrec: Record | None) -> str:
     head = (
         "| architecture | attention | FLOPs | × SASRec FLOPs | params | inference s |"
@@ -335,16 +321,11 @@ def truth_table(entries: Sequence[Record], front: Sequence[str], sasrec: Record 
     )
     lines = [head, "|" + "---|" * 15]
     for e in sorted(entries, key=lambda e: e["flops"]):
-
-        def pm(name: str, mode: str, entry: Record = e) -> str:
-            return f"{fmt(entry[f'{name}_{mode}_mean'])} ± {fmt(entry[f'{name}_{mode}_std'])}"
-
         ratio = e["flops"] / sasrec["flops"] if sasrec else None
+        cells = " | ".join(pm(e, f"{name}_{mode}") for mode in MODES for name in METRICS)
         lines.append(
             f"| {e['name']} | {e['attention_type']} | {fmt(e['flops'])} | {fmt(ratio, 2)} |"
-            f" {fmt(e['params'])} | {fmt(e['inference_seconds'], 3)} |"
-            f" {pm('ndcg@10', 'full')} | {pm('recall@10', 'full')} | {pm('mrr@10', 'full')} |"
-            f" {pm('ndcg@10', 'pop100')} | {pm('recall@10', 'pop100')} | {pm('mrr@10', 'pop100')} |"
+            f" {fmt(e['params'])} | {fmt(e['inference_seconds'], 3)} | {cells} |"
             f" {fmt(e['valid_ndcg@10_mean'])} | {len(e['seeds'])} |"
             f" {'yes' if e['name'] in front else ''} |"
         )
@@ -363,8 +344,7 @@ def search_table(judged: Sequence[Record]) -> str:
         on_front = sum(p["on_front"] for p in j["picks"])
         lines.append(
             f"| {j['method']} | {picks} | {fmt(j.get('flops_vs_sasrec'), 2)} |"
-            f" {fmt(j['ndcg@10_full_mean'])} ± {fmt(j['ndcg@10_full_std'])} |"
-            f" {fmt(j['ndcg@10_pop100_mean'])} ± {fmt(j['ndcg@10_pop100_std'])} |"
+            f" {pm(j, 'ndcg@10_full')} | {pm(j, 'ndcg@10_pop100')} |"
             f" {fmt(j.get('paired_p_vs_sasrec_full'), 3)} |"
             f" {fmt(j.get('paired_p_vs_sasrec_pop100'), 3)} |"
             f" {fmt(j['regret_mean'], 3)} | {on_front}/{len(j['picks'])} |"
@@ -374,26 +354,25 @@ def search_table(judged: Sequence[Record]) -> str:
 
 
 def summary_lines(entries: Sequence[Record], sasrec: Record | None) -> list[str]:
-    score = "ndcg@10_full_mean"
-    best = max(entries, key=lambda e: e[score])
+    best = max(entries, key=lambda e: e[SCORE])
     lines = [
-        f"- Best architecture (test NDCG@10, full ranking): **{best['name']}** {best[score]:.4f}."
+        f"- Best architecture (test NDCG@10, full ranking): **{best['name']}** {best[SCORE]:.4f}."
     ]
     if sasrec:
         lines.append(
-            f"- Full-size softmax SASRec: {sasrec[score]:.4f} full, "
+            f"- Full-size softmax SASRec: {sasrec[SCORE]:.4f} full, "
             f"{sasrec['ndcg@10_pop100_mean']:.4f} pop100, {fmt(sasrec['flops'])} FLOPs."
         )
         cheap = best_at_or_below(
-            [e for e in entries if e["attention_type"] == "linear"], 0.3 * sasrec["flops"], score
+            [e for e in entries if e["attention_type"] == "linear"], 0.3 * sasrec["flops"], SCORE
         )
         if cheap:
-            gap = (cheap[score] - sasrec[score]) / sasrec[score]
+            gap = (cheap[SCORE] - sasrec[SCORE]) / sasrec[SCORE]
             lines.append(
-                f"- Best at ≤ 30 % of SASRec's FLOPs: **{cheap['name']}** {cheap[score]:.4f}"
+                f"- Best at ≤ 30 % of SASRec's FLOPs: **{cheap['name']}** {cheap[SCORE]:.4f}"
                 f" ({gap:+.1%} vs SASRec, {cheap['flops'] / sasrec['flops']:.2f}× its FLOPs)."
             )
-        within = [e for e in entries if e[score] >= sasrec[score] * (1 - TOLERANCE)]
+        within = [e for e in entries if e[SCORE] >= sasrec[SCORE] * (1 - TOLERANCE)]
         if within:
             cheapest = min(within, key=lambda e: e["flops"])
             lines.append(
@@ -459,8 +438,7 @@ def render(data: Record, out: Path) -> None:
     plot(entries, front, judged, out.with_suffix(".png"))
     md = out.with_suffix(".md")
     old = md.read_text(encoding="utf-8") if md.is_file() else ""
-    kept = FINDINGS.search(old)
-    findings = kept.group(0) if kept else "<!-- findings -->\n(none yet)\n<!-- /findings -->"
+    findings = findings_of(old) or "<!-- findings -->\n(none yet)\n<!-- /findings -->"
     parts = [
         f"# Ground truth of EASRec's search space: {data['dataset']}",
         "",
@@ -533,12 +511,12 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--truth (or --truth_from) and --out are needed")
     truth, search = [], []
     if args.truth_from:
-        built = json.loads(Path(args.truth_from).read_text(encoding="utf-8"))
+        built = read_json(args.truth_from)
         truth, search = list(built["truth_runs"]), list(built["search_runs"])
     if args.truth:
-        truth += json.loads(Path(args.truth).read_text(encoding="utf-8"))["runs"]
+        truth += read_json(args.truth)["runs"]
     for path in args.search:
-        search += json.loads(Path(path).read_text(encoding="utf-8"))["runs"]
+        search += read_json(path)["runs"]
     data_path = "" if args.dataset == "ml-100k" else " --data_path=../shared/datasets"
     out = Path(args.out)
     meta = {

@@ -6,9 +6,9 @@ Usage::
         [--note "machine, budget, …"] [--reference SASRec-AR]
 
 writes ``NAME.json`` (the suite's records, title and reference) and ``NAME.md`` (keeping its
-findings section); ``python -m benchmarks report NAME`` rebuilds the Markdown from the JSON alone. Every table says which protocol each number comes from: ``full`` = ranking
-against all items (our headline), ``uni100`` / ``pop100`` = against 100 uniformly / popularity-
-sampled negatives (``pop100`` is the EASRec and LinRec papers' protocol).
+findings section); ``python -m benchmarks report NAME`` rebuilds the Markdown from the JSON alone.
+Protocols: ``full`` = ranking against all items (our headline), ``uni100`` / ``pop100`` = against
+100 uniformly / popularity-sampled negatives (``pop100``: the EASRec and LinRec papers' protocol).
 """
 
 from __future__ import annotations
@@ -271,6 +271,32 @@ def tau_label(record: Record) -> str:
 # --- the report ----------------------------------------------------------------------------------
 
 
+def setting(key: str, default: Any) -> Callable[[Record], str]:
+    """``key value`` of a run's settings (``default`` where the run keeps it)."""
+    return lambda r: f"{key} {r['settings'].get(key, default)}"
+
+
+# Each ablation: its section title, the runs shown beside EASRec, and their setting's label.
+ABLATIONS: tuple[tuple[str, tuple[str, ...], Callable[[Record], str]], ...] = (
+    (
+        "Gates ablation (EASRec Table V)",
+        ("EASRec-gates1", "EASRec-gates0"),
+        setting("gate_layers", 2),
+    ),
+    (
+        "Architecture data: validation batches vs held-out training users",
+        ("EASRec-holdout",),
+        setting("arch_data", "valid"),
+    ),
+    ("Gumbel temperature schedule (gumbel_tau_decay)", ("EASRec-fast-tau",), tau_label),
+    (
+        "Weight warm-up before α/β updates (arch_warmup_epochs)",
+        ("EASRec-warmup",),
+        setting("arch_warmup_epochs", 0),
+    ),
+)
+
+
 def find(records: Sequence[Record], name: str) -> Record | None:
     return next((r for r in records if r["name"] == name and r.get("status") == "ok"), None)
 
@@ -282,47 +308,15 @@ def report(records: Sequence[Record], title: str, note: str, reference_name: str
     failed = [r for r in records if r.get("status") != "ok"]
     parts = [f"# {title}", "", note, ""]
     parts += ["## Quality (test split)", "", table(main, quality_columns()), ""]
-    parts += [
-        f"## Cost (ratios against `{reference_name}`)",
-        "",
-        table(main, cost_columns(reference)),
-        "",
-    ]
+    cost = table(main, cost_columns(reference))
+    parts += [f"## Cost (ratios against `{reference_name}`)", "", cost, ""]
     targets = easrec_targets(easrec, reference)
     if targets:
         parts += ["## EASRec targets (issue 5)", "", *targets, ""]
-    gates = [
-        r for r in (easrec, find(records, "EASRec-gates1"), find(records, "EASRec-gates0")) if r
-    ]
-    parts.append(
-        ablation_section(
-            "Gates ablation (EASRec Table V)",
-            gates,
-            lambda r: f"gate_layers {r['settings'].get('gate_layers', 2)}",
-        )
-    )
-    sources = [r for r in (easrec, find(records, "EASRec-holdout")) if r]
-    parts.append(
-        ablation_section(
-            "Architecture data: validation batches vs held-out training users",
-            sources,
-            lambda r: f"arch_data {r['settings'].get('arch_data', 'valid')}",
-        )
-    )
-    schedules = [r for r in (easrec, find(records, "EASRec-fast-tau")) if r]
-    parts.append(
-        ablation_section("Gumbel temperature schedule (gumbel_tau_decay)", schedules, tau_label)
-    )
-    warmups = [r for r in (easrec, find(records, "EASRec-warmup")) if r]
-    parts.append(
-        ablation_section(
-            "Weight warm-up before α/β updates (arch_warmup_epochs)",
-            warmups,
-            lambda r: f"arch_warmup_epochs {r['settings'].get('arch_warmup_epochs', 0)}",
-        )
-    )
-    lambdas = lambda_records(records, easrec)
-    parts.append(lambda_section(lambdas))
+    for heading, names, label in ABLATIONS:
+        runs = [r for r in (easrec, *(find(records, name) for name in names)) if r]
+        parts.append(ablation_section(heading, runs, label))
+    parts.append(lambda_section(lambda_records(records, easrec)))
     parts.append(dsl_section(records, reference))
     if failed:
         parts += ["## Runs that failed", ""]

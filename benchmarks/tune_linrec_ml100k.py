@@ -23,9 +23,13 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from harness import RESULTS, ROOT, write_json, write_report
+from harness import RESULTS, ROOT, ratio, read_json, write_json, write_report
 
 METRICS = ("recall@10", "mrr@10", "ndcg@10")
+TRIAL_COLUMNS = (
+    "trial_id status learning_rate hidden_size inner_size n_layers n_heads hidden_dropout_prob"
+    " weight_decay epochs_reported valid_ndcg@10 test_ndcg@10"
+).split()
 
 
 def budget(epochs: int, max_len: int = 50) -> dict[str, Any]:
@@ -67,19 +71,16 @@ def run_study(
     return run_tune("LinRec", "ml-100k", options, overrides=budget(epochs, max_len))
 
 
-def ratio(new: float | None, old: float | None) -> float | None:
-    return None if new is None or not old else new / old
-
-
 def summary(default: dict, rows: list[dict], study_dir: Path, args: argparse.Namespace) -> dict:
     best_config = yaml.safe_load((study_dir / "tune" / "best_config.yaml").read_text())
     finished = [r for r in rows if r["status"] == "ok"]
     best = max(finished, key=lambda r: float(r["valid_ndcg@10"]))
     ours = {split: {m: float(best[f"{split}_{m}"]) for m in METRICS} for split in ("valid", "test")}
     base = {"valid": default["best_valid_result"], "test": default["test_result"]}
+    shared = budget(args.epochs, args.max_len)
     return {
         "command": " ".join(["python", "benchmarks/tune_linrec_ml100k.py", *sys.argv[1:]]),
-        "budget": budget(args.epochs, args.max_len),
+        "budget": shared,
         "num_samples": args.num_samples,
         "scheduler": "asha",
         "trials": {
@@ -90,9 +91,7 @@ def summary(default: dict, rows: list[dict], study_dir: Path, args: argparse.Nam
         },
         "search_space": yaml.safe_load((ROOT / "properties/hyper/linrec.yaml").read_text()),
         "best_trial": best["trial_id"],
-        "best_config": {
-            k: best_config[k] for k in best_config if k not in budget(args.epochs, args.max_len)
-        },
+        "best_config": {k: best_config[k] for k in best_config if k not in shared},
         "default": base,
         "tuned": ours,
         "ratio_tuned_over_default": {
@@ -134,24 +133,10 @@ def markdown(result: dict) -> str:
 
 
 def trials_table(rows: list[dict]) -> str:
-    keys = [
-        "trial_id",
-        "status",
-        "learning_rate",
-        "hidden_size",
-        "inner_size",
-        "n_layers",
-        "n_heads",
-        "hidden_dropout_prob",
-        "weight_decay",
-        "epochs_reported",
-        "valid_ndcg@10",
-        "test_ndcg@10",
-    ]
-    lines = ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
+    lines = ["| " + " | ".join(TRIAL_COLUMNS) + " |", "|" + "---|" * len(TRIAL_COLUMNS)]
     for row in rows:
         cells = []
-        for key in keys:
+        for key in TRIAL_COLUMNS:
             value = row.get(key, "")
             try:
                 number = float(value)
@@ -176,7 +161,7 @@ def main() -> int:
     start = time.perf_counter()
     default_file = study_dir / "default" / "result.json"
     default = (
-        json.loads(default_file.read_text())
+        read_json(default_file)
         if default_file.is_file()
         else run_default(study_dir, args.epochs, args.max_len)
     )
