@@ -1,20 +1,12 @@
 """Inference latency, FLOPs and peak memory of SASRec (RecBole) vs LinRec as the sequence grows.
 
-Settings (issue 2): d = 128, inner 256, 4 layers, 4 heads, N ∈ {50, 100, 200, 400, 800}, ML-1M's
-item count (3,707 incl. padding), full-ranking scores (``full_sort_predict``) for a batch of
-sequences of exactly N items, eval mode, CPU. Models:
-
-* ``SASRec`` — RecBole's own implementation (softmax attention, explicit matmuls);
-* ``softmax (ours)`` — our shared stack with ``attention_type: softmax`` (fused SDPA kernel);
-* ``LinRec`` — our shared stack with LinRec's linear attention (eq. 5).
-
-Each (model, N) runs in its own subprocess so that the process's peak RSS belongs to that
-measurement alone; ``peak_memory_bytes`` is that peak minus the RSS after the model was built
-(i.e. the memory the forward passes added). Latency is the best (minimum) of ``--repeats`` timed
-calls after one warm-up: on a shared 2-core machine the minimum is the least disturbed by other load. Ratios are against RecBole's SASRec at the same N, measured in the same run.
-
-Usage: ``python benchmarks/attention_scaling.py [--lengths 50 100 200 400 800] [--batch 32]``
-writes ``benchmarks/results/attention_scaling.{json,md,png}``.
+Issue 2: the paper's ML-1M sizes (d 128, inner 256, 4 layers, 4 heads), N ∈ {50 … 800},
+full-ranking ``full_sort_predict`` of ``--batch`` sequences of exactly N items, eval mode, CPU, for
+RecBole's ``SASRec``, our stack with softmax attention (``softmax (ours)``) and ``LinRec``. Each
+(model, N) runs in its own subprocess, so that its peak RSS (minus the RSS once the model is built)
+is its own; latency is the minimum of ``--repeats`` calls after one warm-up (the least disturbed by
+other load). Ratios are against SASRec at the same N, in the same run. Writes
+``benchmarks/results/attention_scaling.{json,md,png}``.
 """
 
 from __future__ import annotations
@@ -42,7 +34,6 @@ def measure(label: str, length: int, batch: int, repeats: int) -> dict:
     import psutil
     import torch
 
-    import recbole_easrec  # noqa: F401
     from recbole_easrec.config import build_config
     from recbole_easrec.efficiency import count_flops, median_seconds, peak_memory_bytes
     from recbole_easrec.saving import DatasetInfo
@@ -163,7 +154,6 @@ def main() -> None:
         "repeats": args.repeats,
         "date": time.strftime("%Y-%m-%d"),
     }
-    args.output.parent.mkdir(parents=True, exist_ok=True)
     write_json(args.output.with_suffix(".json"), {"meta": meta, "rows": rows})
     write_report(args.output.with_suffix(".md"), markdown(rows, meta))
     plot(rows, args.output.with_suffix(".png"))

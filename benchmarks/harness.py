@@ -94,11 +94,6 @@ def reset_peak_rss() -> None:
         pass
 
 
-def median_seconds(call: Callable[[], Any], repeats: int, warmup: int = 1) -> float:
-    """Median wall time of ``call`` over ``repeats`` timed calls after ``warmup`` untimed ones."""
-    return time_alternating({"call": call}, repeats, warmup)["call"]
-
-
 def time_alternating(
     calls: Mapping[str, Callable[[], Any]], repeats: int, warmup: int = 1
 ) -> dict[str, float]:

@@ -1,36 +1,13 @@
 """Full-ranking inference cost on ML-1M shapes (issue 5): EASRec's compact nets vs SASRec, LinRec.
 
-Every model is built from its architecture alone, with random weights (its own initialisation):
-latency, FLOPs, parameter count and memory do not depend on the weight values, so no training and
-no dataset loading is needed. Models are built as ``load_model`` rebuilds a saved run: the resolved
-config (:func:`recbole_easrec.config.build_config`, plugin and RecBole YAML defaults) and
-:class:`recbole_easrec.saving.DatasetInfo` for the item count (3706 ML-1M items + padding = 3707).
-
-Protocol (RecBole's full-ranking test pass): ``model.eval()``, ``torch.no_grad()``,
-``full_sort_predict`` on batches of ``--batch`` test sequences, each ``[batch, 200]`` (RecBole pads
-every sequence to ``MAX_ITEM_LIST_LENGTH``, real items left-aligned, zeros after), scores against
-every item. Sequence lengths: ``--lengths ml1m`` (default) uses ML-1M's real test-history lengths
-(per user, interactions − 1, capped at 200; read from ``--data_path``), ``--lengths full`` puts
-every user at 200; item ids are uniform random real items. The same batches feed every model.
-The top-k and metric computation that follow in RecBole are the same for every model and left out.
-
-* Time: seconds of one full pass over ``--users`` test users; ``--repeats`` rounds after one
-  warm-up call (64 rows) per model; within a round every model runs once, in an order rotated each round,
-  so that load from other processes on the shared CPU falls on all models alike. Reported: the
-  median pass per model, its ratio to RecBole's SASRec, and the median of the per-round ratios.
-* FLOPs: :func:`recbole_easrec.efficiency.model_flops` (the counter behind result.json): one
-  full-ranking forward of one sequence at length 200, encoder alone as ``encoder_flops``.
-* Params: :func:`recbole_easrec.efficiency.count_parameters`.
-* Peak memory of inference: measured in a fresh subprocess per model (``--probe``): resident set
-  growth (Linux VmHWM after − VmRSS before) over one ``full_sort_predict`` of one ``--batch``
-  batch, after model and inputs exist and after a 2-row warm-up call (so that library code
-  pages and lazy one-time state are not counted). The subprocess runs with ``MALLOC_MMAP_THRESHOLD_=65536`` so
-  that every tensor above 64 KiB is its own mapping, returned to the OS when freed: the growth is
-  then the peak of live activation memory (plus allocator overhead), not heap reuse. Weights are
-  reported separately (params × 4 bytes).
-
-Run: ``.venv/bin/python benchmarks/inference_latency.py`` (writes
-benchmarks/results/inference_latency_ml1m.{json,md}).
+Every model is built as ``load_model`` rebuilds a saved run (resolved config, ``DatasetInfo`` with
+3707 item ids), with random weights: latency, FLOPs, parameters and memory do not depend on the
+weight values, so nothing is trained or loaded. One pass is ``full_sort_predict`` (eval, no grad)
+over ``--users`` RecBole-padded ``[batch, 200]`` test sequences (ML-1M's real test-history lengths,
+or all 200 with ``--lengths full``); the models' ``--repeats`` passes are interleaved, the order
+rotated each round. FLOPs: :func:`recbole_easrec.efficiency.model_flops`; peak memory: RSS growth
+over one batch in a fresh subprocess per model (``--probe``). The report's Protocol section gives
+the details. Writes ``benchmarks/results/inference_latency_ml1m.{json,md}``.
 """
 
 from __future__ import annotations
@@ -137,7 +114,7 @@ def full_pass(model: Any, batches: list[Interaction]) -> float:
 
 
 def probe_memory(name: str, args: argparse.Namespace) -> dict[str, int]:
-    """(In the subprocess.) RSS growth over one full-ranking batch; see module docstring."""
+    """(In the subprocess.) RSS growth over one full-ranking batch, after a 2-row warm-up."""
     torch.set_num_threads(args.threads)
     model = build(name)
     batch = make_batches(model, test_lengths(args)[: args.batch], args.batch)[0]
@@ -156,18 +133,11 @@ def probe_memory(name: str, args: argparse.Namespace) -> dict[str, int]:
 
 
 def run_probe(name: str, args: argparse.Namespace) -> dict[str, int]:
+    """:func:`probe_memory` in a fresh process; every tensor over 64 KiB its own mapping, so that
+    freed ones leave the RSS."""
     env = {**os.environ, "MALLOC_MMAP_THRESHOLD_": "65536", "OMP_NUM_THREADS": str(args.threads)}
-    return child_json([__file__, "--probe", name, *probe_args(args)], env)
-
-
-def probe_args(args: argparse.Namespace) -> list[str]:
-    return [
-        f"--threads={args.threads}",
-        f"--batch={args.batch}",
-        f"--users={args.users}",
-        f"--lengths={args.lengths}",
-        f"--data_path={args.data_path}",
-    ]
+    keys = ("threads", "batch", "users", "lengths", "data_path")
+    return child_json([__file__, "--probe", name, *(f"--{k}={vars(args)[k]}" for k in keys)], env)
 
 
 def measure(args: argparse.Namespace) -> dict[str, Any]:

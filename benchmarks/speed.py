@@ -1,35 +1,18 @@
 """Speed on ML-1M at the paper's settings (issue 6): RecBole's SASRec vs LinRec per training mode.
 
-One process, one data load (RecBole's loading, prefix augmentation and leave-one-out split,
-unchanged). For every variant it measures:
+One process, one RecBole data load (prefix augmentation, leave-one-out split). Per variant: seconds
+per epoch (``--batches`` timed training steps after one warm-up, scaled to the epoch's batches),
+throughput (training targets per second: one per sample in prefix mode, one per real position in
+autoregressive mode) and peak RSS (VmHWM, reset per variant). The variants marked full in
+``VARIANTS`` are also trained from scratch for ``--budget`` wall-clock seconds (no validation),
+then evaluated (full ranking, test split). A ``torch.profiler`` table of two autoregressive LinRec
+steps is written too.
 
-* seconds per training epoch: ``--batches`` training steps are timed (after one warm-up step) and
-  scaled to the epoch's number of batches (a full RecBole prefix epoch is far too long here);
-* throughput: training targets (sequences learned from) per second: one per sample in prefix mode,
-  one per real position in autoregressive mode;
-* full-ranking evaluation seconds on the test split and peak resident memory (VmHWM, reset per
-  variant through ``/proc/self/clear_refs``);
-* NDCG@10 / Recall@10 (full ranking, test split) after ``--budget`` wall-clock seconds of training
-  from scratch (no validation, no early stopping; the same budget for every variant).
-
-Speed-ups are timed one at a time so that each one's share is visible:
-
-* autograd anomaly detection: importing RecBole's models turns it on for the whole process
-  (``recbole/model/sequential_recommender/sine.py`` calls ``torch.autograd.set_detect_anomaly(True)``
-  at import), so RecBole's SASRec runs with it "as shipped"; our trainer turns it off while
-  training (``EasRecBaseTrainer.fit``). Variants marked "anomaly on/off" set it explicitly;
-* linear attention (LinRec prefix vs SASRec prefix);
-* ``train_mode: autoregressive`` (one sequence per user, a loss at every position);
-* ``torch.compile`` of the encoder (``+ compile``); bfloat16 CPU autocast (``+ bf16``, not run by
-  default: slower on this CPU in an earlier run).
-
-Only the variants marked full in ``VARIANTS`` are also trained for the wall-clock budget and
-evaluated (full-ranking test evaluation of the budget-trained model, timed); the others are timed
-on training batches only, to keep the whole run near 10 minutes. A short ``torch.profiler`` table
-of two autoregressive LinRec steps is written too.
-
-Run: ``.venv/bin/python benchmarks/speed.py`` (writes benchmarks/results/speed.{json,md}; the
-Findings section of the .md is written by hand after a run).
+The variants add one speed-up at a time: autograd anomaly detection off (importing RecBole's models
+turns it on process-wide, in ``recbole/model/sequential_recommender/sine.py``; our trainer turns it
+off while training), linear attention, ``train_mode: autoregressive``, ``torch.compile`` of the
+encoder, bfloat16 CPU autocast (not run by default: slower on this CPU). Writes
+``benchmarks/results/speed.{json,md}``; the findings in the .md are written by hand.
 """
 
 from __future__ import annotations
@@ -59,9 +42,6 @@ from recbole_easrec.config import build_config
 from recbole_easrec.trainer import resolve_trainer
 from recbole_easrec.training_modes import TARGETS_FIELD, AutoregressiveLoader
 
-PAPER = PAPER_ML1M
-
-
 # name: (model, config overrides, anomaly detection on while training, full measurement)
 VARIANTS: dict[str, tuple[str, dict[str, Any], bool, bool]] = {
     "SASRec (RecBole), prefix, anomaly on (as shipped)": ("SASRec", {}, True, True),
@@ -77,7 +57,7 @@ DEFAULT_VARIANTS = [name for name in VARIANTS if not name.endswith("+ bf16")]
 
 def build(model_name: str, overrides: dict[str, Any], args: argparse.Namespace) -> Any:
     settings = {
-        **PAPER,
+        **PAPER_ML1M,
         "data_path": args.data_path,
         "train_batch_size": args.batch_size,
         "eval_batch_size": args.eval_batch_size,
@@ -107,7 +87,7 @@ def targets_in(batch: Any) -> int:
 
 def time_batches(model: Any, loader: Any, n: int, autocast: bool) -> dict[str, float]:
     """Seconds per batch and targets per second over ``n`` batches after one warm-up batch."""
-    optimizer = torch.optim.Adam(model.parameters(), lr=PAPER["learning_rate"])
+    optimizer = torch.optim.Adam(model.parameters(), lr=PAPER_ML1M["learning_rate"])
     model.train()
     batches = iter(loader)
     train_step(model, optimizer, next(batches), autocast)
@@ -122,7 +102,7 @@ def time_batches(model: Any, loader: Any, n: int, autocast: bool) -> dict[str, f
 
 def train_for(model: Any, loader: Any, budget: float) -> dict[str, float]:
     """Train from scratch for ``budget`` wall-clock seconds (epochs restart the loader)."""
-    optimizer = torch.optim.Adam(model.parameters(), lr=PAPER["learning_rate"])
+    optimizer = torch.optim.Adam(model.parameters(), lr=PAPER_ML1M["learning_rate"])
     model.train()
     steps, targets, start = 0, 0, time.perf_counter()
     while time.perf_counter() - start < budget:
@@ -152,7 +132,7 @@ def profile_table(model: Any, loader: Any) -> str:
     """Top operators (self CPU time) of two training steps."""
     from torch.profiler import ProfilerActivity, profile
 
-    optimizer = torch.optim.Adam(model.parameters(), lr=PAPER["learning_rate"])
+    optimizer = torch.optim.Adam(model.parameters(), lr=PAPER_ML1M["learning_rate"])
     model.train()
     batches = iter(loader)
     train_step(model, optimizer, next(batches), autocast=False)
@@ -164,19 +144,13 @@ def profile_table(model: Any, loader: Any) -> str:
 
 def run_variant(name: str, args: argparse.Namespace, data: tuple) -> dict[str, Any]:
     """Time one variant with anomaly detection set as the variant says (restored afterwards)."""
-    model_name, overrides, anomaly, full = VARIANTS[name]
-    with torch.autograd.set_detect_anomaly(anomaly):
-        return measure_variant(name, model_name, overrides, full, args, data)
+    with torch.autograd.set_detect_anomaly(VARIANTS[name][2]):
+        return measure_variant(name, args, data)
 
 
-def measure_variant(
-    name: str,
-    model_name: str,
-    overrides: dict[str, Any],
-    full: bool,
-    args: argparse.Namespace,
-    data: tuple,
-) -> dict[str, Any]:
+def measure_variant(name: str, args: argparse.Namespace, data: tuple) -> dict[str, Any]:
+    """Times, and for a full variant trains and evaluates, one variant."""
+    model_name, overrides, _, full = VARIANTS[name]
     train_data, _, test_data = data
     extra = {"compile": name.endswith("+ compile"), "bf16": name.endswith("+ bf16")}
     if overrides.get("train_mode") == "autoregressive":
@@ -238,17 +212,12 @@ def targets_section(rows: list[dict[str, Any]], base: dict, fair: dict) -> list[
         ratio = fastest["targets_per_second"] / ref["targets_per_second"]
         mine = fastest.get("test_after_budget", {}).get("ndcg@10")
         theirs = ref.get("test_after_budget", {}).get("ndcg@10")
-        ndcg = (
-            "NDCG@10 after the budget not measured for both"
-            if mine is None or theirs is None
-            else f"NDCG@10 after the budget {mine:.4f} vs {theirs:.4f}"
-            f" ({'equal or better' if mine >= theirs else 'worse'})"
-        )
-        verdict = (
-            "met"
-            if ratio >= 10 and mine is not None and theirs is not None and mine >= theirs
-            else "missed"
-        )
+        measured = mine is not None and theirs is not None
+        ndcg = "NDCG@10 after the budget not measured for both"
+        if measured:
+            better = "equal or better" if mine >= theirs else "worse"
+            ndcg = f"NDCG@10 after the budget {mine:.4f} vs {theirs:.4f} ({better})"
+        verdict = "met" if ratio >= 10 and measured and mine >= theirs else "missed"
         lines.append(
             f"- ≥10× throughput of `{reference}` at equal or better NDCG@10: **{verdict}** — "
             f"`{fastest['variant']}` {ratio:.1f}×; {ndcg}."
