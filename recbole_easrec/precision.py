@@ -59,5 +59,9 @@ def training_precision(precision: str, device: torch.device) -> Iterator[None]:
     if precision != "bf16":
         yield
         return
-    with torch.autocast(device_type=device.type, dtype=torch.bfloat16):
+    # cache_enabled=False: autocast keeps each weight's bfloat16 copy until its *outermost* region
+    # exits, and this region spans a whole epoch of optimiser steps, so a cached copy would go
+    # stale after the first step (training on the epoch's first weights: NDCG@10 0.025 against
+    # fp32's 0.057 on ml-100k). RecBole's inner per-step autocast inherits the setting.
+    with torch.autocast(device_type=device.type, dtype=torch.bfloat16, cache_enabled=False):
         yield

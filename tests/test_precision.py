@@ -38,6 +38,27 @@ def test_training_precision_context() -> None:
         assert (a @ b).dtype == torch.float32
 
 
+def test_every_step_of_a_bf16_epoch_sees_the_weights_the_last_step_left() -> None:
+    """The epoch-long region must not reuse autocast's bfloat16 copy of a weight after the
+    optimiser changed it (that trained every step of an epoch on its first step's weights)."""
+    torch.manual_seed(0)
+    layer, x = nn.Linear(8, 8), torch.randn(4, 8)
+    optimiser = torch.optim.SGD(layer.parameters(), lr=1.0)
+    with training_precision("bf16", torch.device("cpu")):
+        for _ in range(2):  # RecBole's loop: one inner autocast per step
+            with torch.autocast(device_type="cpu", enabled=True):
+                loss = layer(x).float().square().sum()
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+        with torch.autocast(device_type="cpu", enabled=True):
+            inside = layer(x)
+    with torch.autocast(device_type="cpu", dtype=torch.bfloat16):
+        fresh = layer(x)
+    assert inside.dtype == torch.bfloat16
+    torch.testing.assert_close(inside, fresh, rtol=0, atol=0)
+
+
 # ours (RecBole's training loop), RecBole's own SASRec, EASRec (its own search epochs)
 @pytest.mark.parametrize("model", ["LinRec", "SASRec", "EASRec"])
 def test_bf16_trains_in_bfloat16_and_evaluates_in_float32(
