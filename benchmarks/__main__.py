@@ -130,6 +130,9 @@ BENCHES: dict[str, Bench] = {
     "sampled_ce_ml1m": suite(
         "sampled_ce_ml1m", f"--suite=sampled_ce --data_path={DATA_PATH} --workers=2"
     ),
+    "precision_ml100k": suite(
+        "precision_ml100k", "--suite=precision --dataset=ml-100k --workers=2"
+    ),
 }
 
 

@@ -235,6 +235,9 @@ REPORTS: dict[str, Renderer] = {
         "inference_latency", lambda bench, data: bench.markdown(data, bench.finding_text(data))
     ),
     "lambda_sweep_ml1m": lambda_sweep_valid,
+    "precision_ml100k": variants(
+        "float32 vs bfloat16 training at convergence: LinRec on {dataset} (issue 11, item 5)"
+    ),
     "sampled_ce_ml1m": variants(
         "Full CE vs sampled softmax at convergence: LinRec on {dataset} (issue 11, item 4)"
     ),
