@@ -161,16 +161,16 @@ def targets(row: dict[str, Any]) -> list[str]:
         "",
         f"- Peak RSS ≤ 1.5 GB: {'met' if peak <= 1.5 else 'missed'} ({peak:.2f} GB).",
         f"- Ready to train ≤ 10 s: {'met' if cpu <= 10 else 'missed'} in CPU time ({cpu:.1f} s);"
-        f" wall {row['ready_to_train_seconds']:.1f} s on the shared CPU.",
+        f" wall {row['ready_to_train_seconds']:.1f} s.",
     ]
     engines = row.get("csv_engines")
     if engines:
         python, c = engines["cpu_seconds"]["python"], engines["cpu_seconds"]["c"]
         lines.append(
-            f'- Of that, RecBole\'s `read_csv(engine="python")` of the .inter file is {python:.1f} s'
-            f" CPU; pandas' C engine reads it in {c:.1f} s (frames equal: {engines['equal']}),"
-            f" which would make it {cpu - python + c:.1f} s. The read is RecBole's"
-            " `Dataset._load_feat`, patched in `recbole_easrec/compat.py`, not in this data path."
+            f'- RecBole reads the .inter file with `read_csv(engine="python")`: {python:.1f} s CPU'
+            f" here. `recbole_easrec/compat.py` gives its `Dataset._load_feat` pandas' C engine"
+            f" instead when the separator is one character: {c:.1f} s, the same frame (equal:"
+            f" {engines['equal']})."
         )
     return lines + [""]
 
@@ -196,9 +196,9 @@ def markdown(report: dict[str, Any]) -> str:
         "",
         *phase_table(rows),
         "",
-        f"Machine: {report['machine']}; load average {report['load_average']} when started — the",
-        "CPU was shared with other long benchmarks, so wall seconds are upper bounds; the",
-        "process's CPU time is the fairer measure. `split_check` is not run on RecBole's rows: it",
+        f"Machine: {report['machine']}; load average {report['load_average']} when started (on a"
+        " shared CPU wall seconds are upper bounds and the process's CPU time is the fairer"
+        " measure). `split_check` is not run on RecBole's rows: it",
         "turns every stored history into Python ints (196 M at N = 200 on ML-1M), so the old",
         "`prepare_data` was slower still than the `recbole` column.",
         "",

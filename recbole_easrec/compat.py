@@ -35,6 +35,9 @@ RecBole 1.2.1 was released against NumPy 1, pandas 1 and torch < 2.6. :func:`app
    :func:`recbole_easrec.distributed.wrap_model`. Checkpoints are written by every rank, each into
    its own folder (the weights are the same on all ranks), so each loads its best epoch without a
    shared file system.
+8. **A faster read of the atomic files.** ``Dataset._load_feat`` asks ``pandas.read_csv`` for
+   its python engine; with a one-character separator it now gets the C engine (the same frame,
+   floats parsed ``round_trip``): 4.5 s → 0.3 s CPU for ML-1M's ``.inter`` file.
 
 Ray: RecBole pins ``ray<=2.6.3`` only in its package metadata; nothing here imports
 ``recbole.quick_start`` (which imports ray at module level), so the pin is avoided by installing
@@ -106,7 +109,13 @@ def _read_csv_filling_sequences(*args: Any, **kwargs: Any) -> pd.DataFrame:
     """``pandas.read_csv`` for RecBole's atomic files: empty sequence cells become ``""``.
 
     RecBole names each column ``field:type`` in ``dtype``; sequence columns end in ``_seq``.
+    RecBole asks for the python engine; with a one-character separator (its default, a tab) the
+    C engine reads the same frame (floats parsed ``round_trip``, as Python parses them) in a
+    tenth of the time: 4.0 of the 13 s until ML-1M is ready to train
+    (``benchmarks/results/data_path_ml1m.md``).
     """
+    if kwargs.get("engine") == "python" and len(str(kwargs.get("delimiter", ","))) == 1:
+        kwargs = {**kwargs, "engine": "c", "float_precision": "round_trip"}
     frame = pd.read_csv(*args, **kwargs)
     sequence_columns = [c for c in (kwargs.get("dtype") or {}) if str(c).endswith("_seq")]
     for column in sequence_columns:
