@@ -110,9 +110,8 @@ def _read_csv_filling_sequences(*args: Any, **kwargs: Any) -> pd.DataFrame:
 
     RecBole names each column ``field:type`` in ``dtype``; sequence columns end in ``_seq``.
     RecBole asks for the python engine; with a one-character separator (its default, a tab) the
-    C engine reads the same frame (floats parsed ``round_trip``, as Python parses them) in a
-    tenth of the time: 4.0 of the 13 s until ML-1M is ready to train
-    (``benchmarks/results/data_path_ml1m.md``).
+    C engine reads the same frame (floats parsed ``round_trip``, as Python parses them) much
+    faster (item 8 above; ``benchmarks/results/data_path_ml1m.md``).
     """
     if kwargs.get("engine") == "python" and len(str(kwargs.get("delimiter", ","))) == 1:
         kwargs = {**kwargs, "engine": "c", "float_precision": "round_trip"}
