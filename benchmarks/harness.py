@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import platform
 import re
@@ -19,7 +20,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -179,3 +180,32 @@ def write_report(path: Path, generated: str) -> Path:
     path = Path(path)
     old = path.read_text(encoding="utf-8") if path.exists() else ""
     return write_text_atomic(path, scrub_text(with_findings(generated, findings_of(old))))
+
+
+def fmt(value: Any, digits: int = 4) -> str:
+    """A table cell: ``–`` for missing, ``yes``/``no``, thousands separators, ``digits`` decimals."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.{digits}f}"
+    return str(value)
+
+
+def table(
+    rows: Sequence[Any], columns: Sequence[tuple[str, Callable[[Any], Any]]], align: str = ""
+) -> str:
+    """A Markdown table: one ``(header, cell(row))`` pair a column; cells that are not strings go
+    through :func:`fmt`. ``align`` holds one character a column (``l``, ``r``; default none)."""
+    rule = {"l": ":---", "r": "---:"}
+    lines = [
+        "| " + " | ".join(name for name, _ in columns) + " |",
+        "|" + "".join(rule.get(a, "---") + "|" for a in align.ljust(len(columns))),
+    ]
+    for row in rows:
+        cells = (get(row) for _, get in columns)
+        lines.append("| " + " | ".join(c if isinstance(c, str) else fmt(c) for c in cells) + " |")
+    return "\n".join(lines)

@@ -12,9 +12,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from harness import RESULTS, read_json, write_report
+from harness import RESULTS, fmt, read_json, write_report
 from space_truth import mean_std, paired_p
-from suite_report import find, fmt, lambda_records, metric, plot_lambda, report
+from suite_report import find, lambda_records, metric, plot_lambda, report
 
 Record = dict[str, Any]
 Renderer = Callable[[Path, str], list[Path]]

@@ -27,8 +27,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from harness import DATA_PATH, RESULTS, read_json, write_json
-from suite_report import fmt
+from harness import DATA_PATH, RESULTS, fmt, read_json, write_json
 
 FEATURE = {"ml-1m": "genre", "ml-100k": "class"}  # the item feature of FDSA / SASRecF
 MODES = ("full", "uni100", "pop100")

@@ -28,8 +28,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from harness import findings_of, read_json
-from suite_report import fmt, metric, valid_metric
+from harness import findings_of, fmt, read_json
+from suite_report import metric, valid_metric
 
 from recbole_easrec.search.space import BILEVEL_METHODS
 

@@ -15,12 +15,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from harness import ratio, write_json, write_report
+from harness import fmt, ratio, table, write_json, write_report
 
 from recbole_easrec.search.controllers import TAU_DECAY, gumbel_temperature
 
@@ -56,31 +55,6 @@ def architecture(record: Record) -> str:
         return ""
     gates = f", gates {arch['gate_layers']}" if "gate_layers" in arch else ""
     return f"d={arch['hidden_size']}, D={arch['inner_size']}, L={arch['n_layers']}{gates}"
-
-
-# --- formatting ----------------------------------------------------------------------------------
-
-
-def fmt(value: Any, digits: int = 4) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "–"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, int):
-        return f"{value:,}"
-    if isinstance(value, float):
-        return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.{digits}f}"
-    return str(value)
-
-
-def table(records: Sequence[Record], columns: Sequence[Column]) -> str:
-    lines = [
-        "| " + " | ".join(name for name, _ in columns) + " |",
-        "|" + "---|" * len(columns),
-    ]
-    for record in records:
-        lines.append("| " + " | ".join(fmt(get(record)) for _, get in columns) + " |")
-    return "\n".join(lines)
 
 
 def by_group(records: Sequence[Record], *groups: str) -> list[Record]:
