@@ -30,8 +30,6 @@ from reports import REPORTS, regenerate  # noqa: E402
 from recbole_easrec.errors import UserError  # noqa: E402
 
 ML100K = "--suite=ml100k_ar --dataset=ml-100k --set=efficiency_repeats=3"
-REPRO = "--max_len=20 --data_path=" + DATA_PATH
-REPRO_MODELS = ("SASRec", "LinRec", "FDSA", "LinFDSA", "SASRecF", "LinSASRecF")
 
 
 @dataclass(frozen=True)
@@ -57,12 +55,6 @@ def suite(out: str, args: str, cpu: bool = True) -> Bench:
     return Bench(base.script, base.commands, base.env, f"saved/{out}")
 
 
-def reproduction(dataset: str, epochs: int) -> Bench:
-    """One training per model of ``reproduction_ml1m.py`` (its report follows)."""
-    lines = [f"--dataset={dataset} --model={m} --epochs={epochs} {REPRO}" for m in REPRO_MODELS]
-    return bench("reproduction_ml1m.py", *lines)
-
-
 def judged(name: str, out: str, suite_args: str, report_args: str) -> Bench:
     """An ml-100k suite writing ``saved/OUT``, then ``space_truth.py`` building results/NAME."""
     base = suite(out, f"{suite_args} --dataset=ml-100k --workers=2")
@@ -74,23 +66,29 @@ def judged(name: str, out: str, suite_args: str, report_args: str) -> Bench:
 
 DSL_RUNS = "SASRec-AR,DSL-0.5,DSL-static-0.5,DSL-0.2,DSL-static-0.2,DSL-0.1,DSL-static-0.1"
 BENCHES: dict[str, Bench] = {
-    "attention_scaling": Bench("attention_scaling.py", (("--repeats", "9"),)),
+    "attention_scaling": Bench("inference.py", (("--study=scaling", "--repeats=9"),)),
     "dsl_sparse_inference": bench("dsl_sparse_inference.py", "--threads=1 --repeats=7"),
     "data_path_ml1m": bench(
-        "data_path.py",
-        f"--data_path={DATA_PATH} --dataset=ml-1m --max_length=200"
-        " --output=benchmarks/results/data_path_ml1m",
+        "pipeline.py", f"--study=data_path --data_path={DATA_PATH} --dataset=ml-1m --max_length=200"
     ),
-    "headline_ml1m": Bench("headline.py", ((f"--data_path={DATA_PATH}",),)),
-    "inference_latency_ml1m": bench("inference_latency.py", f"--data_path={DATA_PATH}"),
+    "headline_ml1m": Bench("pipeline.py", (("--study=headline", f"--data_path={DATA_PATH}"),)),
+    "inference_latency_ml1m": bench(
+        "inference.py", f"--study=full_ranking --data_path={DATA_PATH}"
+    ),
     "speed": bench(
-        "speed.py", f"--data_path={DATA_PATH} --batches=3 --budget=60 --variants=all --threads=1"
+        "training_speed.py",
+        f"--study=variants --data_path={DATA_PATH} --batches=3 --batch_size=256"
+        " --ar_batch_size=64 --eval_batch_size=512 --budget=60 --variants=all --threads=1",
     ),
     "tune_linrec_ml100k": bench(
         "tune_linrec_ml100k.py", "--num_samples=8 --epochs=2 --max_len=20 --cpus=1"
     ),
-    "reproduction_ml1m": reproduction("ml-1m", 1),
-    "reproduction_ml100k": reproduction("ml-100k", 2),
+    "reproduction_ml1m": suite(
+        "reproduction_ml1m", f"--suite=reproduction_ml1m --data_path={DATA_PATH} --workers=1"
+    ),
+    "reproduction_ml100k": suite(
+        "reproduction_ml100k", "--suite=reproduction_ml100k --dataset=ml-100k --workers=1"
+    ),
     "easrec_ml1m": suite(
         "easrec_ml1m",
         f"--suite=ml1m_ar --data_path={DATA_PATH} --workers=4 --budget=360"
@@ -124,9 +122,12 @@ BENCHES: dict[str, Bench] = {
         "--truth_from benchmarks/results/space_truth_ml100k.json"
         " --search saved/search_ml100k/suite.json",
     ),
-    "serving": bench("serving.py", "--requests=200 --round=20 --batches=3"),
-    "scale": bench("scale.py", "--out=benchmarks/results/scale"),
-    "step_time": bench("step_time.py", "--repeats=5 --out=benchmarks/results/step_time"),
+    "serving": bench("inference.py", "--study=serving --requests=200 --round=20 --batches=3"),
+    "scale": bench("pipeline.py", "--study=scale"),
+    "step_time": bench(
+        "training_speed.py",
+        "--study=catalogue --repeats=5 --threads=1 --catalogues=3707,10000,20000,50000",
+    ),
     "sampled_ce_ml1m": suite(
         "sampled_ce_ml1m", f"--suite=sampled_ce --data_path={DATA_PATH} --workers=2"
     ),
@@ -182,7 +183,7 @@ def run(name: str, extra: list[str]) -> int:
         return subprocess.run(command, cwd=ROOT, env=env, check=False).returncode
     if bench.suite_out:
         import_suite(name, bench)
-    if bench.script == "reproduction_ml1m.py" or bench.suite_out:
+    if bench.suite_out:
         for path in regenerate([name]):
             print(f"wrote {path.relative_to(ROOT)}")
     return 0

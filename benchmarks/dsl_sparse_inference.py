@@ -4,10 +4,8 @@ At densities 1.0 / 0.5 / 0.2 / 0.1 (random masks), dense ``x @ W.T`` vs CSR
 ``(W_csr @ x.T).T.contiguous()`` for the full-ranking **scoring** product (what
 ``dsl_sparse_inference: True`` runs) and the FFN / attention **projections**, and a DSL
 **model**'s whole ``full_sort_predict`` with ``dsl_sparse_inference`` off vs on. Each case
-alternates dense and sparse calls (``--repeats`` timed pairs) and reports medians and the ratio
-sparse / dense (< 1: sparse faster). Writes ``benchmarks/results/dsl_sparse_inference.{json,md}``.
-
-    python benchmarks/dsl_sparse_inference.py --threads=1 --repeats=7
+alternates dense and sparse calls (``--repeats`` timed pairs): medians and the ratio sparse / dense
+(< 1: sparse faster). Run: ``python -m benchmarks run dsl_sparse_inference``.
 """
 
 from __future__ import annotations
@@ -23,10 +21,8 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from harness import RESULTS, machine, time_alternating, write_json, write_report
+from harness import RESULTS, machine, table, time_alternating, write_json, write_report
 from torch import Tensor
-
-NAME = "dsl_sparse_inference"
 
 PRODUCT_CASES = [  # (part, dataset, rows of W, columns of W, rows of x): x @ Wᵀ
     ("scoring", "ml-1m", 3707, 128, 256),
@@ -57,6 +53,7 @@ def random_masked(shape: tuple[int, int], density: float, generator: torch.Gener
 
 
 def to_csr(weight: Tensor) -> Tensor:
+    """``weight`` in CSR storage (without PyTorch's beta warning)."""
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Sparse CSR tensor support")
         return weight.to_sparse_csr()
@@ -116,16 +113,10 @@ def dsl_model(case: dict[str, int], density: float, sparse_inference: bool) -> A
     from recbole_easrec.model.dsl import DSL
     from recbole_easrec.saving import DatasetInfo
 
-    settings = {
-        "hidden_size": case["hidden_size"],
-        "inner_size": case["inner_size"],
-        "MAX_ITEM_LIST_LENGTH": case["max_len"],
-        "density": density,
-        "dsl_sparse_inference": sparse_inference,
-        "state": "WARNING",
-        "seed": 0,
-    }
-    config = build_config("DSL", "ml-1m", config_dict=settings)
+    sizes = {key: case[key] for key in ("hidden_size", "inner_size")}
+    settings = {**sizes, "MAX_ITEM_LIST_LENGTH": case["max_len"], "density": density}
+    switch = {"dsl_sparse_inference": sparse_inference, "state": "WARNING", "seed": 0}
+    config = build_config("DSL", "ml-1m", config_dict={**settings, **switch})
     return DSL(config, DatasetInfo({"item_id": case["items"]})).eval()
 
 
@@ -138,44 +129,31 @@ def model_rows(densities: list[float], repeats: int) -> list[dict[str, Any]]:
         generator = torch.Generator().manual_seed(2)
         seq = torch.randint(1, case["items"], (case["batch"], case["max_len"]), generator=generator)
         lengths = torch.full((case["batch"],), case["max_len"])
-        shape = (
-            f"{case['batch']} seqs × {case['max_len']}, hidden {case['hidden_size']}, "
-            f"{case['items']} items"
-        )
+        shape = "{batch} seqs × {max_len}, hidden {hidden_size}, {items} items".format(**case)
         for density in densities:
             dense, sparse = dsl_model(case, density, False), dsl_model(case, density, True)
             sparse.load_state_dict(dense.state_dict())
             batch = Interaction({dense.ITEM_SEQ: seq, dense.ITEM_SEQ_LEN: lengths})
-            calls = (
-                partial(dense.full_sort_predict, batch),
-                partial(sparse.full_sort_predict, batch),
-            )
+            calls = [partial(model.full_sort_predict, batch) for model in (dense, sparse)]
             with torch.no_grad():
                 timing = time_pair(*calls, repeats)
             rows.append(row_of("model full_sort_predict", "ml-1m", shape, timing, density))
     return rows
 
 
-def ratios_by_density(rows: list[dict[str, Any]]) -> dict[float, list[float]]:
-    """The ratios of ``rows`` per density, densest first."""
-    densities = sorted({r["density"] for r in rows}, reverse=True)
-    return {d: [r["ratio"] for r in rows if r["density"] == d] for d in densities}
-
-
-def findings(rows: list[dict[str, Any]]) -> list[str]:
-    """Plain statements derived from the measured ratios."""
-    lines = []
-    for part in dict.fromkeys(r["part"] for r in rows):
-        for density, ratios in ratios_by_density([r for r in rows if r["part"] == part]).items():
-            faster = sum(ratio < 0.9 for ratio in ratios)
-            lines.append(
-                f"{part}, density {density}: sparse/dense {min(ratios):.2f}–{max(ratios):.2f}"
-                f" over {len(ratios)} shape(s); clearly faster (< 0.9) in {faster}"
-            )
-    return lines
-
-
-def write_markdown(report: dict[str, Any]) -> str:
+def markdown(report: dict[str, Any]) -> str:
+    """The rows as one table of sparse/dense time ratios."""
+    cells = {
+        "part": "{part}",
+        "dataset": "{dataset}",
+        "shape": "{shape}",
+        "density": "{density}",
+        "dense ms": "{dense_ms:.2f}",
+        "sparse ms": "{sparse_ms:.2f}",
+        "ratio": "{ratio:.2f}",
+        "max rel. error": "{max_rel_error:.1e}",
+    }
+    columns = [(head, lambda row, cell=cell: cell.format(**row)) for head, cell in cells.items()]
     lines = [
         "# DSL: sparse (CSR) vs dense CPU inference",
         "",
@@ -187,62 +165,9 @@ def write_markdown(report: dict[str, Any]) -> str:
         "(MKL) matmul with the result transposed back to a contiguous `[batch, n]` tensor; dense = "
         "`x @ W.T`. Weights: random masks at the density (what DSL trains).",
         "",
-        "| part | dataset | shape | density | dense ms | sparse ms | ratio | max rel. error |",
-        "|---|---|---|---:|---:|---:|---:|---:|",
+        table(report["rows"], columns, "   rrrrr"),
     ]
-    for r in report["rows"]:
-        lines.append(
-            f"| {r['part']} | {r['dataset']} | {r['shape']} | {r['density']} | "
-            f"{r['dense_ms']:.2f} | {r['sparse_ms']:.2f} | {r['ratio']:.2f} | "
-            f"{r['max_rel_error']:.1e} |"
-        )
-    lines += ["", "## Findings (computed from the rows)", ""]
-    lines += [f"- {line}" for line in report["findings"]]
-    lines += ["", "## Conclusion", "", report["conclusion"], "", NOTES, ""]
-    return "\n".join(lines)
-
-
-def verdicts(rows: list[dict[str, Any]], prefix: str) -> dict[str, list[float]]:
-    """Densities where every shape / some shapes / no shape of the parts starting with ``prefix``
-    ran clearly faster sparse (ratio < 0.9; smaller differences are noise on shared cores)."""
-    result: dict[str, list[float]] = {"every": [], "some": [], "none": []}
-    part_rows = [r for r in rows if r["part"].startswith(prefix)]
-    for density, ratios in ratios_by_density(part_rows).items():
-        faster = [ratio < 0.9 for ratio in ratios]
-        result["every" if all(faster) else "some" if any(faster) else "none"].append(density)
-    return result
-
-
-VERDICTS = {
-    "every": "faster for every measured shape",
-    "some": "faster for some shapes only",
-    "none": "no real speed-up",
-}
-PART_LABELS = {
-    "scoring": "Full-ranking scoring against a CSR item table",
-    "projection": "CSR FFN/attention projections",
-    "model": "The whole DSL full_sort_predict with dsl_sparse_inference",
-}
-
-
-def conclusion(rows: list[dict[str, Any]]) -> str:
-    """The verdict per part, from the measured ratios."""
-    sentences = []
-    for prefix, label in PART_LABELS.items():
-        if any(r["part"].startswith(prefix) for r in rows):
-            found = verdicts(rows, prefix).items()
-            parts = [f"{VERDICTS[k]} at density {' / '.join(map(str, d))}" for k, d in found if d]
-            sentences.append(f"{label}: {'; '.join(parts)}.")
-    return " ".join(sentences)
-
-
-NOTES = (
-    "`dsl_sparse_inference: True` (default False) switches only the scoring product to CSR; the "
-    "model rows include the dense encoder (embedding, attention, FFN), which the option leaves "
-    "unchanged and which dominates the time at these shapes, so a speed-up of the scoring "
-    "product alone barely moves the whole `full_sort_predict`. Sparse MKL kernels pay index "
-    "overhead per non-zero, so they lose to dense GEMM at density 0.5 and above everywhere."
-)
+    return "\n".join(lines) + "\n"
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -251,7 +176,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--densities", default="1.0,0.5,0.2,0.1")
     parser.add_argument("--parts", default="scoring,projection,model")
-    parser.add_argument("--out", default=str(RESULTS / NAME), help="path without .json/.md")
+    parser.add_argument("--out", default=str(RESULTS / "dsl_sparse_inference"), help="no suffix")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     densities = [float(d) for d in args.densities.split(",")]
@@ -266,11 +191,9 @@ def main(argv: list[str] | None = None) -> None:
         "repeats": args.repeats,
         "seconds": time.perf_counter() - start,
         "rows": rows,
-        "findings": findings(rows),
-        "conclusion": conclusion(rows),
     }
     write_json(Path(f"{args.out}.json"), report)
-    write_report(Path(f"{args.out}.md"), write_markdown(report))
+    write_report(Path(f"{args.out}.md"), markdown(report))
 
 
 if __name__ == "__main__":

@@ -14,7 +14,14 @@ from typing import Any
 
 from harness import RESULTS, fmt, read_json, write_report
 from space_truth import mean_std, paired_p
-from suite_report import find, lambda_records, metric, plot_lambda, report
+from suite_report import (
+    find,
+    lambda_records,
+    metric,
+    plot_lambda,
+    report,
+    reproduction_report,
+)
 
 Record = dict[str, Any]
 Renderer = Callable[[Path, str], list[Path]]
@@ -129,10 +136,8 @@ def variant_rows(runs: Sequence[Record], groups: Sequence[str]) -> list[str]:
 
 
 def reproduction(results: Path, stem: str) -> list[Path]:
-    import reproduction_ml1m as bench
-
-    dataset = {"reproduction_ml1m": "ml-1m", "reproduction_ml100k": "ml-100k"}[stem]
-    text = bench.report_header(dataset, results) + bench.report(dataset, results)
+    """The paper's Table III/IV models under three protocols (suite ``reproduction_*``)."""
+    text = reproduction_report(read_json(results / f"{stem}.json"), stem)
     return [write_report(results / f"{stem}.md", text)]
 
 
@@ -220,19 +225,17 @@ def dsl_sweep_valid(results: Path, stem: str) -> list[Path]:
 
 REPORTS: dict[str, Renderer] = {
     "attention_scaling": page(
-        "attention_scaling",
-        lambda bench, data: bench.markdown(data["rows"], data["meta"]),
-        lambda bench, data, png: bench.plot(data["rows"], png),
+        "inference",
+        lambda bench, data: bench.scaling_markdown(data),
+        lambda bench, data, png: bench.scaling_plot(data, png),
     ),
-    "data_path_ml1m": page("data_path"),
-    "dsl_sparse_inference": page(
-        "dsl_sparse_inference", lambda bench, data: bench.write_markdown(data)
-    ),
+    "data_path_ml1m": page("pipeline", lambda bench, data: bench.data_path_markdown(data)),
+    "dsl_sparse_inference": page("dsl_sparse_inference"),
     "dsl_sweep_ml1m": dsl_sweep_valid,
     "easrec_ml1m": suite,
-    "headline_ml1m": page("headline"),
+    "headline_ml1m": page("pipeline", lambda bench, data: bench.headline_markdown(data)),
     "inference_latency_ml1m": page(
-        "inference_latency", lambda bench, data: bench.markdown(data, bench.finding_text(data))
+        "inference", lambda bench, data: bench.full_ranking_markdown(data)
     ),
     "lambda_sweep_ml1m": lambda_sweep_valid,
     "precision_ml100k": variants(
@@ -244,15 +247,19 @@ REPORTS: dict[str, Renderer] = {
     "reproduction_ml100k": reproduction,
     "search_methods_ml100k": space_truth,
     "serving": page(
-        "serving",
-        lambda bench, data: bench.report(data, data["command"]),
-        lambda bench, data, png: bench.plot(data, png),
+        "inference",
+        lambda bench, data: bench.serving_markdown(data),
+        lambda bench, data, png: bench.serving_plot(data, png),
     ),
     "space_truth_ml100k": space_truth,
     "reproduction_ml1m": reproduction,
-    "scale": page("scale"),
-    "speed": page("speed", lambda bench, data: bench.markdown(data, data["command"])),
-    "step_time": page("step_time", plot=lambda bench, data, png: bench.plot(data, png)),
+    "scale": page("pipeline", lambda bench, data: bench.scale_markdown(data)),
+    "speed": page("training_speed", lambda bench, data: bench.variants_markdown(data)),
+    "step_time": page(
+        "training_speed",
+        lambda bench, data: bench.catalogue_markdown(data),
+        lambda bench, data, png: bench.plot(data, png),
+    ),
     "suite_ml100k": suite,
     "suite_ml100k_darts": suite,
     "suite_ml100k_dsl_converged": suite,

@@ -24,11 +24,11 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from harness import findings_of, fmt, read_json
+from harness import findings_of, fmt, read_json, table
 from suite_report import metric, valid_metric
 
 from recbole_easrec.search.space import BILEVEL_METHODS
@@ -288,21 +288,28 @@ def judge_rules(searches: Sequence[Record], entries: Sequence[Record]) -> list[R
     return judged
 
 
+def picks_of(judged: Record, key: str = "architecture", digits: int = 4) -> str:
+    """One search's ``key`` of every pick (per seed), comma-separated."""
+    return ", ".join(fmt(p[key], digits) for p in judged["picks"])
+
+
+def on_front(judged: Record) -> str:
+    return f"{sum(p['on_front'] for p in judged['picks'])}/{len(judged['picks'])}"
+
+
 def rules_table(judged: Sequence[Record]) -> str:
-    lines = [
-        "| search | selection rule | picks (per seed) | FLOPs fraction (mean) |"
-        " ground-truth NDCG@10 of the picks | regret (mean) | on front |",
-        "|" + "---|" * 7,
-    ]
-    for j in judged:
-        picks = ", ".join(p["architecture"] for p in j["picks"])
-        truth = ", ".join(fmt(p["truth_ndcg@10_full_mean"]) for p in j["picks"])
-        on_front = sum(p["on_front"] for p in j["picks"])
-        lines.append(
-            f"| {j['method']} | {j['rule']} | {picks} | {fmt(j['flops_fraction_mean'], 3)} |"
-            f" {truth} | {fmt(j['regret_mean'], 3)} | {on_front}/{len(j['picks'])} |"
-        )
-    return "\n".join(lines)
+    return table(
+        judged,
+        [
+            ("search", lambda j: j["method"]),
+            ("selection rule", lambda j: j["rule"]),
+            ("picks (per seed)", picks_of),
+            ("FLOPs fraction (mean)", lambda j: fmt(j["flops_fraction_mean"], 3)),
+            ("ground-truth NDCG@10 of the picks", lambda j: picks_of(j, "truth_ndcg@10_full_mean")),
+            ("regret (mean)", lambda j: fmt(j["regret_mean"], 3)),
+            ("on front", on_front),
+        ],
+    )
 
 
 # --- report --------------------------------------------------------------------------------------
@@ -314,43 +321,47 @@ def pm(record: Record, key: str) -> str:
 
 
 def truth_table(entries: Sequence[Record], front: Sequence[str], sasrec: Record | None) -> str:
-    head = (
-        "| architecture | attention | FLOPs | × SASRec FLOPs | params | inference s |"
-        " NDCG@10 full | Recall@10 full | MRR@10 full | NDCG@10 pop100 | Recall@10 pop100 |"
-        " MRR@10 pop100 | valid NDCG@10 | seeds | Pareto |"
-    )
-    lines = [head, "|" + "---|" * 15]
-    for e in sorted(entries, key=lambda e: e["flops"]):
-        ratio = e["flops"] / sasrec["flops"] if sasrec else None
-        cells = " | ".join(pm(e, f"{name}_{mode}") for mode in MODES for name in METRICS)
-        lines.append(
-            f"| {e['name']} | {e['attention_type']} | {fmt(e['flops'])} | {fmt(ratio, 2)} |"
-            f" {fmt(e['params'])} | {fmt(e['inference_seconds'], 3)} | {cells} |"
-            f" {fmt(e['valid_ndcg@10_mean'])} | {len(e['seeds'])} |"
-            f" {'yes' if e['name'] in front else ''} |"
-        )
-    return "\n".join(lines)
+    def versus_sasrec(e: Record) -> str:
+        return fmt(e["flops"] / sasrec["flops"] if sasrec else None, 2)
+
+    def quality(key: str) -> Callable[[Record], str]:
+        return lambda e: pm(e, key)
+
+    columns: list[tuple[str, Callable[[Record], Any]]] = [
+        ("architecture", lambda e: e["name"]),
+        ("attention", lambda e: e["attention_type"]),
+        ("FLOPs", lambda e: e["flops"]),
+        ("× SASRec FLOPs", versus_sasrec),
+        ("params", lambda e: e["params"]),
+        ("inference s", lambda e: fmt(e["inference_seconds"], 3)),
+    ]
+    labels = {"ndcg@10": "NDCG@10", "recall@10": "Recall@10", "mrr@10": "MRR@10"}
+    columns += [(f"{labels[n]} {m}", quality(f"{n}_{m}")) for m in MODES for n in METRICS]
+    columns += [
+        ("valid NDCG@10", lambda e: e["valid_ndcg@10_mean"]),
+        ("seeds", lambda e: len(e["seeds"])),
+        ("Pareto", lambda e: "yes" if e["name"] in front else ""),
+    ]
+    return table(sorted(entries, key=lambda e: e["flops"]), columns)
 
 
 def search_table(judged: Sequence[Record]) -> str:
-    lines = [
-        "| method | picks (per seed) | FLOPs × SASRec | NDCG@10 full | NDCG@10 pop100 |"
-        " p vs SASRec full | p vs SASRec pop100 | regret (mean) | on front | Kendall τ |"
-        " wall s |",
-        "|" + "---|" * 11,
-    ]
-    for j in judged:
-        picks = ", ".join(p["architecture"] for p in j["picks"])
-        on_front = sum(p["on_front"] for p in j["picks"])
-        lines.append(
-            f"| {j['method']} | {picks} | {fmt(j.get('flops_vs_sasrec'), 2)} |"
-            f" {pm(j, 'ndcg@10_full')} | {pm(j, 'ndcg@10_pop100')} |"
-            f" {fmt(j.get('paired_p_vs_sasrec_full'), 3)} |"
-            f" {fmt(j.get('paired_p_vs_sasrec_pop100'), 3)} |"
-            f" {fmt(j['regret_mean'], 3)} | {on_front}/{len(j['picks'])} |"
-            f" {fmt(j['kendall_tau_mean'], 2)} | {fmt(round(j['search_wall_seconds_mean']))} |"
-        )
-    return "\n".join(lines)
+    return table(
+        judged,
+        [
+            ("method", lambda j: j["method"]),
+            ("picks (per seed)", picks_of),
+            ("FLOPs × SASRec", lambda j: fmt(j.get("flops_vs_sasrec"), 2)),
+            ("NDCG@10 full", lambda j: pm(j, "ndcg@10_full")),
+            ("NDCG@10 pop100", lambda j: pm(j, "ndcg@10_pop100")),
+            ("p vs SASRec full", lambda j: fmt(j.get("paired_p_vs_sasrec_full"), 3)),
+            ("p vs SASRec pop100", lambda j: fmt(j.get("paired_p_vs_sasrec_pop100"), 3)),
+            ("regret (mean)", lambda j: fmt(j["regret_mean"], 3)),
+            ("on front", on_front),
+            ("Kendall τ", lambda j: fmt(j["kendall_tau_mean"], 2)),
+            ("wall s", lambda j: fmt(round(j["search_wall_seconds_mean"]))),
+        ],
+    )
 
 
 def summary_lines(entries: Sequence[Record], sasrec: Record | None) -> list[str]:

@@ -273,6 +273,35 @@ def precision() -> list[Run]:
     return linrec_variants(PRECISIONS)
 
 
+# The EASRec paper's Table III/IV models, one short training each (1 epoch on ML-1M, 2 on ml-100k,
+# N = 20), each tested under full ranking, uni100 and pop100 (docs/reproduction.md); every model
+# keeps its own defaults apart from these settings.
+REPRODUCTION_MODELS = ("SASRec", "LinRec", "FDSA", "LinFDSA", "SASRecF", "LinSASRecF")
+
+
+def reproduction(feature: str, epochs: int) -> list[Run]:
+    """Six models of Table III; ``feature`` is the dataset's genre field (FDSA-type models)."""
+    shared = {
+        "epochs": epochs,
+        "MAX_ITEM_LIST_LENGTH": 20,
+        "train_batch_size": 2048,
+        "eval_batch_size": 2048,
+        "learning_rate": 0.001,
+        "seed": 2020,
+        "show_progress": False,
+        "extra_eval_modes": ["uni100", "pop100"],
+        "load_col": {
+            "inter": ["user_id", "item_id", "rating", "timestamp"],
+            "item": ["item_id", feature],
+        },
+    }
+    features = {"selected_features": [feature]}  # FDSA, SASRecF and their Lin* versions
+    return [
+        Run(model, model, {**shared, **(features if model not in ("SASRec", "LinRec") else {})})
+        for model in REPRODUCTION_MODELS
+    ]
+
+
 SUITES: dict[str, Callable[[], list[Run]]] = {
     "ml1m_ar": ml1m_ar,
     "ml1m_prefix": ml1m_prefix,
@@ -282,6 +311,8 @@ SUITES: dict[str, Callable[[], list[Run]]] = {
     "search_cpu": search_cpu,
     "sampled_ce": sampled_ce,
     "precision": precision,
+    "reproduction_ml1m": lambda: reproduction("genre", 1),
+    "reproduction_ml100k": lambda: reproduction("class", 2),
 }
 KEPT = (
     "best_valid_result",

@@ -1,0 +1,102 @@
+"""benchmarks/suite.py and its reports: a suite started again reuses finished runs and continues
+stopped ones, epochs are read from the log, and the reproduction suites run and render."""
+
+from __future__ import annotations
+
+import importlib
+import json
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+from conftest import write_cycle_dataset
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = {
+    "MAX_ITEM_LIST_LENGTH": 10,
+    "hidden_size": 16,
+    "inner_size": 32,
+    "n_layers": 1,
+    "n_heads": 2,
+    "train_batch_size": 64,
+    "eval_batch_size": 64,
+    "efficiency_repeats": 1,
+    "state": "WARNING",
+}
+
+
+@pytest.fixture
+def bench(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
+    """The benchmarks folder on ``sys.path``; returns its ``suite`` module."""
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
+    return importlib.import_module("suite")
+
+
+def test_reproduction_suites_give_feature_models_their_feature(bench: ModuleType) -> None:
+    for name, feature, epochs in (
+        ("reproduction_ml1m", "genre", 1),
+        ("reproduction_ml100k", "class", 2),
+    ):
+        runs = bench.SUITES[name]()
+        assert [run.model for run in runs] == list(bench.REPRODUCTION_MODELS)
+        for run in runs:
+            assert run.settings["epochs"] == epochs
+            assert run.settings["extra_eval_modes"] == ["uni100", "pop100"]
+            assert run.settings["load_col"]["item"] == ["item_id", feature]
+            wants_feature = run.model not in ("SASRec", "LinRec")
+            assert run.settings.get("selected_features") == ([feature] if wants_feature else None)
+
+
+def test_reproduction_suite_runs_and_renders_three_protocols(
+    bench: ModuleType, tmp_path: Path
+) -> None:
+    data = write_cycle_dataset(tmp_path / "data", with_item_features=True)
+    runs = [r for r in bench.reproduction("category", 1) if r.model in ("LinRec", "LinSASRecF")]
+    shared = {**TINY, "data_path": str(data)}
+    records = bench.run_suite(runs, "tiny", shared, tmp_path / "out", workers=1)
+    assert [r["status"] for r in records] == ["ok", "ok"], [r["error"] for r in records]
+    assert all(set(r["extra_test_results"]) == {"uni100", "pop100"} for r in records)
+    report = importlib.import_module("suite_report").reproduction_report(
+        {"dataset": "tiny", "runs": records}, "reproduction_tiny"
+    )
+    rows = [line for line in report.splitlines() if line.startswith("| LinSASRecF |")]
+    assert [row.split(" | ")[1] for row in rows[:3]] == ["full", "uni100", "pop100"]
+    assert "python -m benchmarks run reproduction_tiny" in report
+
+
+def test_a_suite_started_again_reuses_finished_runs_only(bench: ModuleType, tmp_path: Path) -> None:
+    settings = {"epochs": 3, "seed": 2020, "extra_eval_modes": ["pop100"]}
+    request = {"model": "LinRec", "config_dict": {**settings, "output_dir": str(tmp_path)}}
+    (tmp_path / "request.json").write_text(json.dumps(request), encoding="utf-8")
+    assert bench.finished_run(tmp_path, "LinRec", settings) is None  # no result yet
+    (tmp_path / "result.json").write_text(json.dumps({"test_result": {"ndcg@10": 0.1}}))
+    result, seconds = bench.finished_run(tmp_path, "LinRec", settings)
+    assert result["test_result"]["ndcg@10"] == 0.1 and seconds >= 0
+    assert bench.finished_run(tmp_path, "LinRec", {**settings, "seed": 2021}) is None
+    assert bench.finished_run(tmp_path, "EASRec", settings) is None
+
+
+def test_a_suite_started_again_continues_a_stopped_run_of_the_same_settings(
+    bench: ModuleType, tmp_path: Path
+) -> None:
+    settings = {"epochs": 3, "seed": 2020}
+    request = {"model": "LinRec", "config_dict": {**settings, "output_dir": str(tmp_path)}}
+    (tmp_path / "request.json").write_text(json.dumps(request), encoding="utf-8")
+    assert not bench.unfinished_run(tmp_path, "LinRec", settings)  # no saved epoch yet
+    (tmp_path / "in_progress").mkdir()
+    (tmp_path / "in_progress" / "state.json").write_text("{}", encoding="utf-8")
+    assert bench.unfinished_run(tmp_path, "LinRec", settings)
+    assert not bench.unfinished_run(tmp_path, "LinRec", {**settings, "seed": 2021})
+
+
+def test_epochs_run_reads_each_phase_from_the_log(bench: ModuleType, tmp_path: Path) -> None:
+    log = tmp_path / "run.log"
+    lines = [
+        "12:00:01 INFO search: epoch 1/10 done, 5s elapsed",
+        "12:00:02 INFO search: epoch 2/10 done, 9s elapsed",
+        "12:00:03 INFO retrain: epoch 1/300 done, 1s elapsed",
+        "12:00:04 INFO train: epoch 7/300 done, 1s elapsed",
+    ]
+    log.write_text("\n".join(lines), encoding="utf-8")
+    assert bench.epochs_run(log) == {"search": 2, "retrain": 1, "train": 7}
+    assert bench.epochs_run(tmp_path / "missing.log") == {}
