@@ -27,21 +27,17 @@ Record = dict[str, Any]
 Renderer = Callable[[Path, str], list[Path]]
 
 
-def page(
-    module: str,
-    text: Callable[[Any, Any], str] = lambda bench, data: bench.markdown(data),
-    plot: Callable[[Any, Any, Path], Any] | None = None,
-) -> Renderer:
-    """A report that benchmark ``module`` renders from ``<stem>.json``: ``text(module, data)``,
-    and ``plot(module, data, <stem>.png)`` where it has a plot."""
+def page(module: str, markdown: str = "markdown", plot: str | None = None) -> Renderer:
+    """A report that benchmark ``module`` renders from ``<stem>.json``: its function ``markdown``
+    gives the page, and ``plot(data, <stem>.png)`` draws the figure where there is one."""
 
     def render(results: Path, stem: str) -> list[Path]:
         bench = importlib.import_module(module)
         data = read_json(results / f"{stem}.json")
         png = results / f"{stem}.png"
         if plot:
-            plot(bench, data, png)
-        md = write_report(results / f"{stem}.md", text(bench, data))
+            getattr(bench, plot)(data, png)
+        md = write_report(results / f"{stem}.md", getattr(bench, markdown)(data))
         return [md, png] if plot else [md]
 
     return render
@@ -224,19 +220,13 @@ def dsl_sweep_valid(results: Path, stem: str) -> list[Path]:
 
 
 REPORTS: dict[str, Renderer] = {
-    "attention_scaling": page(
-        "inference",
-        lambda bench, data: bench.scaling_markdown(data),
-        lambda bench, data, png: bench.scaling_plot(data, png),
-    ),
-    "data_path_ml1m": page("pipeline", lambda bench, data: bench.data_path_markdown(data)),
+    "attention_scaling": page("inference", "scaling_markdown", "scaling_plot"),
+    "data_path_ml1m": page("pipeline", "data_path_markdown"),
     "dsl_sparse_inference": page("dsl_sparse_inference"),
     "dsl_sweep_ml1m": dsl_sweep_valid,
     "easrec_ml1m": suite,
-    "headline_ml1m": page("pipeline", lambda bench, data: bench.headline_markdown(data)),
-    "inference_latency_ml1m": page(
-        "inference", lambda bench, data: bench.full_ranking_markdown(data)
-    ),
+    "headline_ml1m": page("pipeline", "headline_markdown"),
+    "inference_latency_ml1m": page("inference", "full_ranking_markdown"),
     "lambda_sweep_ml1m": lambda_sweep_valid,
     "precision_ml100k": variants(
         "float32 vs bfloat16 training at convergence: LinRec on {dataset} (issue 11, item 5)"
@@ -246,20 +236,12 @@ REPORTS: dict[str, Renderer] = {
     ),
     "reproduction_ml100k": reproduction,
     "search_methods_ml100k": space_truth,
-    "serving": page(
-        "inference",
-        lambda bench, data: bench.serving_markdown(data),
-        lambda bench, data, png: bench.serving_plot(data, png),
-    ),
+    "serving": page("inference", "serving_markdown", "serving_plot"),
     "space_truth_ml100k": space_truth,
     "reproduction_ml1m": reproduction,
-    "scale": page("pipeline", lambda bench, data: bench.scale_markdown(data)),
-    "speed": page("training_speed", lambda bench, data: bench.variants_markdown(data)),
-    "step_time": page(
-        "training_speed",
-        lambda bench, data: bench.catalogue_markdown(data),
-        lambda bench, data, png: bench.plot(data, png),
-    ),
+    "scale": page("pipeline", "scale_markdown"),
+    "speed": page("training_speed", "variants_markdown"),
+    "step_time": page("training_speed", "catalogue_markdown", "plot"),
     "suite_ml100k": suite,
     "suite_ml100k_darts": suite,
     "suite_ml100k_dsl_converged": suite,

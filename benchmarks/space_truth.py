@@ -320,6 +320,16 @@ def pm(record: Record, key: str) -> str:
     return f"{fmt(record[f'{key}_mean'])} ± {fmt(record[f'{key}_std'])}"
 
 
+def paired_vs(entry: Record, sasrec: Record | None, mode: str) -> float | None:
+    """Paired t-test p of ``entry``'s test NDCG@10 against SASRec's over the seeds both ran."""
+    if sasrec is None or entry is sasrec:
+        return None
+    seeds = sorted(set(entry["by_seed"]) & set(sasrec["by_seed"]))
+    return paired_p(
+        [entry["by_seed"][s][mode] for s in seeds], [sasrec["by_seed"][s][mode] for s in seeds]
+    )
+
+
 def truth_table(entries: Sequence[Record], front: Sequence[str], sasrec: Record | None) -> str:
     def versus_sasrec(e: Record) -> str:
         return fmt(e["flops"] / sasrec["flops"] if sasrec else None, 2)
@@ -338,6 +348,8 @@ def truth_table(entries: Sequence[Record], front: Sequence[str], sasrec: Record 
     labels = {"ndcg@10": "NDCG@10", "recall@10": "Recall@10", "mrr@10": "MRR@10"}
     columns += [(f"{labels[n]} {m}", quality(f"{n}_{m}")) for m in MODES for n in METRICS]
     columns += [
+        ("p vs SASRec full", lambda e: fmt(paired_vs(e, sasrec, "full"), 3)),
+        ("p vs SASRec pop100", lambda e: fmt(paired_vs(e, sasrec, "pop100"), 3)),
         ("valid NDCG@10", lambda e: e["valid_ndcg@10_mean"]),
         ("seeds", lambda e: len(e["seeds"])),
         ("Pareto", lambda e: "yes" if e["name"] in front else ""),
@@ -520,7 +532,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not (args.truth or args.truth_from) or not args.out:
         parser.error("--truth (or --truth_from) and --out are needed")
-    truth, search = [], []
+    truth, search, built = [], [], {}
     if args.truth_from:
         built = read_json(args.truth_from)
         truth, search = list(built["truth_runs"]), list(built["search_runs"])
@@ -528,11 +540,13 @@ def main(argv: list[str] | None = None) -> int:
         truth += read_json(args.truth)["runs"]
     for path in args.search:
         search += read_json(path)["runs"]
+    # a run trained again (same name) replaces its earlier record instead of adding a seed
+    truth, search = ({r["name"]: r for r in runs}.values() for runs in (truth, search))
     data_path = "" if args.dataset == "ml-100k" else " --data_path=../shared/datasets"
     out = Path(args.out)
     meta = {
         "dataset": args.dataset,
-        "note": args.note,
+        "note": args.note or built.get("note", ""),
         "truth_command": "python benchmarks/suite.py --suite=space_truth_cpu"
         f" --dataset={args.dataset}{data_path} --out=saved/space_truth_{args.dataset} --workers=2",
         "search_command": "python benchmarks/suite.py --suite=search_cpu"

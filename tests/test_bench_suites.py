@@ -100,3 +100,23 @@ def test_epochs_run_reads_each_phase_from_the_log(bench: ModuleType, tmp_path: P
     log.write_text("\n".join(lines), encoding="utf-8")
     assert bench.epochs_run(log) == {"search": 2, "retrain": 1, "train": 7}
     assert bench.epochs_run(tmp_path / "missing.log") == {}
+
+
+def test_space_truth_merges_a_rerun_by_name_instead_of_adding_a_seed(
+    bench: ModuleType, tmp_path: Path
+) -> None:
+    space_truth = importlib.import_module("space_truth")
+    committed = ROOT / "benchmarks" / "results" / "space_truth_ml100k.json"
+    rerun = json.loads(committed.read_text(encoding="utf-8"))["truth_runs"][0]
+    rerun["test_result"] = {**rerun["test_result"], "ndcg@10": 0.5}
+    (tmp_path / "suite.json").write_text(json.dumps({"runs": [rerun]}), encoding="utf-8")
+    out = tmp_path / "merged"
+    space_truth.main(
+        [f"--truth_from={committed}", f"--truth={tmp_path / 'suite.json'}", f"--out={out}"]
+    )
+    merged = json.loads(out.with_suffix(".json").read_text(encoding="utf-8"))
+    name = rerun["name"].rsplit("-s", 1)[0]
+    [entry] = [e for e in merged["architectures"] if e["name"] == name]
+    assert len(entry["seeds"]) == 3
+    assert entry["by_seed"][str(rerun["settings"]["seed"])]["full"] == 0.5
+    assert "Ground truth" in out.with_suffix(".md").read_text(encoding="utf-8")
