@@ -238,6 +238,7 @@ REPORTS: dict[str, Renderer] = {
     "search_methods_ml100k": space_truth,
     "serving": page("inference", "serving_markdown", "serving_plot"),
     "space_truth_ml100k": space_truth,
+    "space_truth_ml1m": space_truth,
     "reproduction_ml1m": reproduction,
     "scale": page("pipeline", "scale_markdown"),
     "speed": page("training_speed", "variants_markdown"),
