@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from harness import findings_of, fmt, read_json, table
-from suite_report import metric, valid_metric
+from suite_report import METRIC_LABELS, metric, valid_metric
 
 from recbole_easrec.search.space import BILEVEL_METHODS
 
@@ -345,8 +345,7 @@ def truth_table(entries: Sequence[Record], front: Sequence[str], sasrec: Record 
         ("params", lambda e: e["params"]),
         ("inference s", lambda e: fmt(e["inference_seconds"], 3)),
     ]
-    labels = {"ndcg@10": "NDCG@10", "recall@10": "Recall@10", "mrr@10": "MRR@10"}
-    columns += [(f"{labels[n]} {m}", quality(f"{n}_{m}")) for m in MODES for n in METRICS]
+    columns += [(f"{METRIC_LABELS[n]} {m}", quality(f"{n}_{m}")) for m in MODES for n in METRICS]
     columns += [
         ("p vs SASRec full", lambda e: fmt(paired_vs(e, sasrec, "full"), 3)),
         ("p vs SASRec pop100", lambda e: fmt(paired_vs(e, sasrec, "pop100"), 3)),

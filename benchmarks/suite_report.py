@@ -314,7 +314,7 @@ PAPER_TABLE4 = {
     "LinSASRecF": (24.8, 17.57),
     "EASRec": (14.8, 11.07),
 }
-TOP10 = ("recall@10", "mrr@10", "ndcg@10")
+METRIC_LABELS = {"recall@10": "Recall@10", "mrr@10": "MRR@10", "ndcg@10": "NDCG@10"}
 
 
 def reproduction_report(data: Record, name: str) -> str:
@@ -324,8 +324,6 @@ def reproduction_report(data: Record, name: str) -> str:
     table3, table4 = (PAPER_TABLE3, PAPER_TABLE4) if dataset == "ml-1m" else ({}, {})
     shared = {k: v for k, v in runs[0]["settings"].items() if k != "selected_features"}
     rows = [(r, mode) for r in runs for mode in ("full", "uni100", "pop100")]
-
-    labels = ("Recall@10", "MRR@10", "NDCG@10")
 
     def paper(index: int) -> Callable[[tuple[Record, str]], Any]:
         return lambda row: (
@@ -339,8 +337,8 @@ def reproduction_report(data: Record, name: str) -> str:
         ("model", lambda row: row[0]["name"]),
         ("protocol", lambda row: row[1]),
     ]
-    quality += [(label, ours(key)) for label, key in zip(labels, TOP10, strict=True)]
-    quality += [(f"paper {label}", paper(i)) for i, label in enumerate(labels)]
+    quality += [(label, ours(key)) for key, label in METRIC_LABELS.items()]
+    quality += [(f"paper {label}", paper(i)) for i, label in enumerate(METRIC_LABELS.values())]
     cost: list[Column] = [
         ("model", lambda r: r["name"]),
         ("params", lambda r: efficiency(r, "params")),
@@ -366,8 +364,8 @@ def reproduction_report(data: Record, name: str) -> str:
                 " full ranking); the model is then tested on the same test interactions under full"
                 " ranking and against 100 uniformly (uni100) or popularity (pop100) sampled negatives."
                 " The recorded runs tested the model of the last epoch (`benchmarks/reproduction_ml1m.py`"
-                " in git history); the suite tests the best validation checkpoint, the same model after"
-                " one epoch. Paper values (EASRec Table III/IV) are the ML-1M test rows, shown beside"
+                " in git history); the suite tests the best validation checkpoint, which is the same"
+                " model after one epoch. Paper values (EASRec Table III/IV) are the ML-1M test rows, shown beside"
                 " our pop100 rows (the paper's protocol) when the dataset is ML-1M. For ml-100k RecBole"
                 " always reads its bundled copy (recbole/dataset_example/ml-100k), whatever data_path"
                 " says.",
