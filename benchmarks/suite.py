@@ -207,6 +207,43 @@ def space_truth_paper() -> list[Run]:
     return space_truth_runs({**PAPER_ML1M, **AUTOREGRESSIVE})
 
 
+# Issue 27's factorial: attention kind × data-aware gates at the ground truth's CPU size, full
+# width and depth, early stopping, 3 seeds. "none" is LinRec (no gates); "gates" EASRecCompact with
+# the search's 2-layer gates. softmax-none is the ground truth's SASRec (same settings; its runs are
+# read from space_truth_ml1m.json by the report). Ordered so that a partial suite is useful: one
+# seed of every cell first (the screen), then the other seeds.
+FACTORIAL_ATTENTION: dict[str, dict[str, Any]] = {
+    "softmax": {"attention_type": "softmax"},
+    "linrec": {"attention_type": "linear"},
+}
+FACTORIAL_GATES: dict[str, tuple[str, dict[str, Any]]] = {
+    "none": ("LinRec", {}),
+    "gates": ("EASRecCompact", {"gate_layers": 2}),
+}
+
+
+def factorial_runs(
+    attention: dict[str, dict[str, Any]], gates: dict[str, tuple[str, dict[str, Any]]]
+) -> list[Run]:
+    """Every (attention, gates) cell once per seed at ``TRUTH_CPU``, seed-major."""
+    return [
+        Run(
+            f"{kind}-{gate}-s{seed}",
+            model,
+            {**TRUTH_CPU, **attention_settings, **gate_settings, "seed": seed},
+            f"{kind}-{gate}",
+        )
+        for seed in TRUTH_SEEDS
+        for kind, attention_settings in attention.items()
+        for gate, (model, gate_settings) in gates.items()
+    ]
+
+
+def factorial_cpu() -> list[Run]:
+    """Attention kind × gates (issue 27), ML-1M at CPU size."""
+    return factorial_runs(FACTORIAL_ATTENTION, FACTORIAL_GATES)
+
+
 # EASRec's searches on the same space and settings as the ground truth; retraining at the ground
 # truth's batch size so that the retrained network and the from-scratch one are comparable.
 SEARCH_METHODS: dict[str, dict[str, Any]] = {
@@ -309,6 +346,7 @@ SUITES: dict[str, Callable[[], list[Run]]] = {
     "space_truth_cpu": space_truth_cpu,
     "space_truth_paper": space_truth_paper,
     "search_cpu": search_cpu,
+    "factorial_cpu": factorial_cpu,
     "sampled_ce": sampled_ce,
     "precision": precision,
     "reproduction_ml1m": lambda: reproduction("genre", 1),
