@@ -56,15 +56,19 @@ def suite(out: str, args: str, cpu: bool = True) -> Bench:
 
 
 def judged(
-    name: str, out: str, suite_args: str, report_args: str, dataset: str = "ml-100k"
+    name: str,
+    out: str,
+    suite_args: str,
+    report_args: str,
+    dataset: str = "ml-100k",
+    reporter: str = "space_truth.py",
 ) -> Bench:
-    """A suite writing ``saved/OUT``, then ``space_truth.py`` building results/NAME."""
+    """A suite writing ``saved/OUT``, then ``reporter`` (``space_truth.py``) building
+    results/NAME."""
     data = "" if dataset == "ml-100k" else f" --data_path={DATA_PATH}"
     base = suite(out, f"{suite_args} --dataset={dataset}{data} --workers=2")
     report = f"{report_args} --dataset {dataset} --out benchmarks/results/{name}"
-    return Bench(
-        base.script, base.commands, base.env, then=("space_truth.py", tuple(shlex.split(report)))
-    )
+    return Bench(base.script, base.commands, base.env, then=(reporter, tuple(shlex.split(report))))
 
 
 DSL_RUNS = "SASRec-AR,DSL-0.5,DSL-static-0.5,DSL-0.2,DSL-static-0.2,DSL-0.1,DSL-static-0.1"
@@ -127,6 +131,18 @@ BENCHES: dict[str, Bench] = {
         "--truth_from benchmarks/results/space_truth_ml1m.json"
         " --truth saved/space_truth_ml1m/suite.json",
         dataset="ml-1m",
+    ),
+    # Issue 27: attention kind × gates; the reference cell is space_truth_ml1m's SASRec, and the
+    # runs of the committed result are kept (a next session trains only what is missing).
+    "factorial_ml1m": judged(
+        "factorial_ml1m",
+        "factorial_ml1m",
+        "--suite=factorial_cpu",
+        "--suite saved/factorial_ml1m/suite.json"
+        " --reference benchmarks/results/space_truth_ml1m.json"
+        " --keep benchmarks/results/factorial_ml1m.json",
+        dataset="ml-1m",
+        reporter="factorial.py",
     ),
     "search_methods_ml100k": judged(
         "search_methods_ml100k",

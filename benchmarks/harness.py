@@ -37,6 +37,38 @@ PAPER_ML1M = {  # the EASRec paper's ML-1M hyper-parameters (Table II), shared b
     "attn_dropout_prob": 0.2,
     "learning_rate": 0.001,
 }
+# Results whose gated models were trained (or timed) before issue 27 made the data-aware gates
+# causal: each page carries this line under its title (harness.with_banner).
+_LEAK = (
+    "> **Superseded (issue 27): trained with the data-aware gate leak.** Its gated models (EASRec,"
+    " EASRecCompact) were trained autoregressively with gates that read the mean of the whole"
+    " sequence, so every position saw its own target; their accuracy does not describe the"
+    " corrected models. Replaced by `factorial_ml1m` (issue 27) and the corrected ground truth and"
+    " searches of issue 28. Ungated rows (SASRec, LinRec, DSL) are unaffected."
+)
+_GATE_COST = (
+    "> **Gate cost outdated (issue 27):** the gated networks here were timed with gates computed"
+    " once per sequence; the causal gates run at every position and cost more"
+    " (`search/resource.py: gate_flops` × N). Ungated rows are unaffected."
+)
+SUPERSEDED: dict[str, str] = {
+    **dict.fromkeys(
+        (
+            "easrec_ml1m",
+            "headline_ml1m",
+            "lambda_sweep_ml1m",
+            "search_methods_ml100k",
+            "space_truth_ml100k",
+            "space_truth_ml1m",
+            "suite_ml100k",
+            "suite_ml100k_darts",
+            "suite_ml100k_tau",
+            "suite_ml100k_warmup",
+        ),
+        _LEAK,
+    ),
+    **dict.fromkeys(("inference_latency_ml1m", "serving"), _GATE_COST),
+}
 FINDINGS_START = "<!-- findings -->"
 FINDINGS_END = "<!-- /findings -->"
 FINDINGS = re.compile(re.escape(FINDINGS_START) + r".*?" + re.escape(FINDINGS_END), re.S)
@@ -173,13 +205,24 @@ def with_findings(generated: str, findings: str | None) -> str:
     return f"{title}\n\n{block}\n\n{rest.lstrip()}".rstrip() + "\n"
 
 
+def with_banner(stem: str, page: str) -> str:
+    """``page`` with the :data:`SUPERSEDED` line of result ``stem`` (if any) under its title."""
+    banner = SUPERSEDED.get(stem)
+    if banner is None or banner in page:
+        return page
+    title, _, rest = page.partition("\n")
+    return f"{title}\n\n{banner}\n\n{rest.lstrip()}"
+
+
 def write_report(path: Path, generated: str) -> Path:
-    """Writes a Markdown report, keeping the findings block of the file it replaces."""
+    """Writes a Markdown report, keeping the findings block of the file it replaces (and the
+    result's :data:`SUPERSEDED` line, if it has one, under the title)."""
     from recbole_easrec.artifacts import write_text_atomic
 
     path = Path(path)
     old = path.read_text(encoding="utf-8") if path.exists() else ""
-    return write_text_atomic(path, scrub_text(with_findings(generated, findings_of(old))))
+    page = with_findings(generated, findings_of(old))
+    return write_text_atomic(path, scrub_text(with_banner(path.stem, page)))
 
 
 def fmt(value: Any, digits: int = 4) -> str:

@@ -224,6 +224,7 @@ REPORTS: dict[str, Renderer] = {
     "data_path_ml1m": page("pipeline", "data_path_markdown"),
     "dsl_sparse_inference": page("dsl_sparse_inference"),
     "dsl_sweep_ml1m": dsl_sweep_valid,
+    "factorial_ml1m": page("factorial", plot="plot"),
     "easrec_ml1m": suite,
     "headline_ml1m": page("pipeline", "headline_markdown"),
     "inference_latency_ml1m": page("inference", "full_ranking_markdown"),

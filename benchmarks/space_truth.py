@@ -28,7 +28,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from harness import findings_of, fmt, read_json, table
+from harness import findings_of, fmt, read_json, table, with_banner
 from suite_report import METRIC_LABELS, metric, valid_metric
 
 from recbole_easrec.search.space import BILEVEL_METHODS
@@ -512,7 +512,7 @@ def render(data: Record, out: Path) -> None:
             "",
             rules_table(data["selection_rules"]),
         ]
-    md.write_text("\n".join(parts) + "\n", encoding="utf-8")
+    md.write_text(with_banner(md.stem, "\n".join(parts)) + "\n", encoding="utf-8")
 
 
 def main(argv: list[str] | None = None) -> int:

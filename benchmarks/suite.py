@@ -208,40 +208,78 @@ def space_truth_paper() -> list[Run]:
 
 
 # Issue 27's factorial: attention kind × data-aware gates at the ground truth's CPU size, full
-# width and depth, early stopping, 3 seeds. "none" is LinRec (no gates); "gates" EASRecCompact with
-# the search's 2-layer gates. softmax-none is the ground truth's SASRec (same settings; its runs are
-# read from space_truth_ml1m.json by the report). Ordered so that a partial suite is useful: one
-# seed of every cell first (the screen), then the other seeds.
+# width and depth (d 64, D 256, L 4), early stopping, 3 seeds. Gates "none" is LinRec (no gates);
+# "token" and "cmean" are EASRecCompact with the search's 2-layer gates reading E_t or the causal
+# mean of E up to t (gate_input). softmax-none is the ground truth's SASRec (same settings), whose
+# runs the report reads from space_truth_ml1m.json, so the suite leaves it out. First the screen
+# (one seed: both gate inputs on softmax, every linear variant without gates), then every cell
+# seed by seed; a next session picks the factorial's remaining cells with --only.
 FACTORIAL_ATTENTION: dict[str, dict[str, Any]] = {
     "softmax": {"attention_type": "softmax"},
-    "linrec": {"attention_type": "linear"},
+    "linrec": {"attention_type": "linear"},  # linear_variant: linrec, the default
+    **{
+        variant: {"attention_type": "linear", "linear_variant": variant}
+        for variant in ("count", "elu1", "norm", "conv", "decay")
+    },
 }
 FACTORIAL_GATES: dict[str, tuple[str, dict[str, Any]]] = {
     "none": ("LinRec", {}),
-    "gates": ("EASRecCompact", {"gate_layers": 2}),
+    "token": ("EASRecCompact", {"gate_layers": 2, "gate_input": "token"}),
+    "cmean": ("EASRecCompact", {"gate_layers": 2, "gate_input": "causal_mean"}),
 }
+FACTORIAL_SCREEN = (
+    "linrec-none",
+    "softmax-token",
+    "softmax-cmean",
+    "elu1-none",
+    "conv-none",
+    "norm-none",
+    "decay-none",
+    "count-none",
+)
 
 
-def factorial_runs(
-    attention: dict[str, dict[str, Any]], gates: dict[str, tuple[str, dict[str, Any]]]
-) -> list[Run]:
-    """Every (attention, gates) cell once per seed at ``TRUTH_CPU``, seed-major."""
-    return [
-        Run(
-            f"{kind}-{gate}-s{seed}",
-            model,
-            {**TRUTH_CPU, **attention_settings, **gate_settings, "seed": seed},
-            f"{kind}-{gate}",
-        )
+def factorial_cell(attention: str, gates: str, seed: int) -> Run:
+    """One cell of the factorial (attention kind, gate input) at ``TRUTH_CPU``, one seed."""
+    model, gate_settings = FACTORIAL_GATES[gates]
+    settings = {**TRUTH_CPU, **FACTORIAL_ATTENTION[attention], **gate_settings, "seed": seed}
+    return Run(f"{attention}-{gates}-s{seed}", model, settings, f"{attention}-{gates}")
+
+
+# The linear variant that joins softmax and linrec in the full factorial: the screen's best
+# (None until the screen has run; then its gated cells and seeds become part of the factorial).
+FACTORIAL_BEST_VARIANT: str | None = None
+
+
+def factorial_expected() -> list[Run]:
+    """The factorial proper: the screen, then {softmax, linrec, the best variant} × {none, token,
+    cmean} seed by seed (softmax-none excepted: the ground truth's SASRec)."""
+    screen = [factorial_cell(*cell.split("-"), TRUTH_SEEDS[0]) for cell in FACTORIAL_SCREEN]
+    kinds = ["softmax", "linrec"] + ([FACTORIAL_BEST_VARIANT] if FACTORIAL_BEST_VARIANT else [])
+    cells = [
+        factorial_cell(attention, gates, seed)
         for seed in TRUTH_SEEDS
-        for kind, attention_settings in attention.items()
-        for gate, (model, gate_settings) in gates.items()
+        for attention in kinds
+        for gates in FACTORIAL_GATES
+        if (attention, gates) != ("softmax", "none")
     ]
+    names = {run.name for run in screen}
+    return screen + [run for run in cells if run.name not in names]
 
 
 def factorial_cpu() -> list[Run]:
-    """Attention kind × gates (issue 27), ML-1M at CPU size."""
-    return factorial_runs(FACTORIAL_ATTENTION, FACTORIAL_GATES)
+    """Attention kind × gates (issue 27), ML-1M at CPU size: the factorial proper in its order,
+    then every other (variant, gates, seed) cell, for ``--only``."""
+    expected = factorial_expected()
+    names = {run.name for run in expected}
+    others = [
+        factorial_cell(attention, gates, seed)
+        for seed in TRUTH_SEEDS
+        for attention in FACTORIAL_ATTENTION
+        for gates in FACTORIAL_GATES
+        if (attention, gates) != ("softmax", "none")
+    ]
+    return expected + [run for run in others if run.name not in names]
 
 
 # EASRec's searches on the same space and settings as the ground truth; retraining at the ground

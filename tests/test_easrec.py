@@ -88,12 +88,12 @@ def set_choice(model: EASRec, candidate: int, depth: int) -> None:
 @pytest.mark.parametrize("gate_layers", [2, 1, 0])
 def test_gate_shapes_and_range(gate_layers: int) -> None:
     gates = CandidateGates(12, 24, gate_layers)
-    delta_1, delta_2 = gates(torch.randn(5, 12))
+    delta_1, delta_2 = gates(torch.randn(5, 7, 12))
     if gate_layers == 0:
         assert delta_1 is None and delta_2 is None
         assert not list(gates.parameters())
         return
-    assert delta_1.shape == (5, 1, 12) and delta_2.shape == (5, 1, 24)
+    assert delta_1.shape == (5, 7, 12) and delta_2.shape == (5, 7, 24)  # one δ per position
     for delta in (delta_1, delta_2):
         assert torch.all(delta > 0) and torch.all(delta < 2)
 
@@ -203,7 +203,7 @@ def test_compact_flops_match_the_analytic_formula(tiny_run_config, tmp_path) -> 
     seq = torch.randint(1, N_ITEMS, (1, model.max_seq_length))
     counted = count_flops(lambda: compact.encode(seq))
     heads, causal = config["n_heads"], model.causal  # causal: the autoregressive default
-    analytic = 2 * layer_flops(model.max_seq_length, hidden, inner, heads, "linear", 2, causal)
+    analytic = 2 * layer_flops(model.max_seq_length, hidden, inner, heads, "linrec", 2, causal)
     assert abs(counted - analytic) / analytic < 0.03
     assert model.candidate_costs[0] == 1.0 and model.candidate_costs[2] < model.candidate_costs[1]
 

@@ -6,44 +6,7 @@ import pytest
 import torch
 
 from recbole_easrec.efficiency import count_flops
-from recbole_easrec.model.layers import TransformerStack, linear_attention
-
-
-def slow_linear_attention(q, k, v, mask=None, causal=False):
-    """Eq. 5 written out token by token: out_t = Σ_s φ(q_t)·φ(k_s) v_s / sqrt(d_h)."""
-    batch, heads, length, head_dim = q.shape
-    out = torch.zeros_like(v)
-    for b in range(batch):
-        for h in range(heads):
-            for t in range(length):
-                qt = torch.nn.functional.elu(q[b, h, t])
-                qt = qt / qt.norm().clamp_min(1e-12)
-                total = torch.zeros(head_dim, dtype=q.dtype)
-                for s in range(length):
-                    if (causal and s > t) or (mask is not None and not mask[b, s]):
-                        continue
-                    ks = torch.nn.functional.elu(k[b, h, s])
-                    ks = ks / ks.norm().clamp_min(1e-12)
-                    total += (qt @ ks) * v[b, h, s]
-                out[b, h, t] = total / head_dim**0.5
-    return out
-
-
-@pytest.mark.parametrize("causal", [False, True])
-def test_linear_attention_matches_direct_eq5(causal):
-    torch.manual_seed(0)
-    q, k, v = (torch.randn(2, 2, 7, 4, dtype=torch.float64) for _ in range(3))
-    mask = torch.tensor([[1, 1, 1, 1, 1, 0, 0], [1, 1, 1, 1, 1, 1, 1]], dtype=torch.bool)
-    fast = linear_attention(q, k, v, mask, causal=causal, chunk_size=3)
-    assert torch.allclose(fast, slow_linear_attention(q, k, v, mask, causal), atol=1e-10)
-
-
-def test_causal_chunking_does_not_change_the_result():
-    torch.manual_seed(1)
-    q, k, v = (torch.randn(1, 2, 50, 8, dtype=torch.float64) for _ in range(3))
-    reference = linear_attention(q, k, v, causal=True, chunk_size=50)
-    for chunk in (1, 7, 16, 64):
-        assert torch.allclose(linear_attention(q, k, v, causal=True, chunk_size=chunk), reference)
+from recbole_easrec.model.layers import TransformerStack
 
 
 def make_stack(attention_type: str, causal: bool) -> TransformerStack:

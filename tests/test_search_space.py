@@ -12,6 +12,7 @@ from recbole.data.interaction import Interaction
 
 from recbole_easrec.efficiency import count_flops
 from recbole_easrec.errors import ConfigError
+from recbole_easrec.model.attention import ATTENTION_KINDS
 from recbole_easrec.model.easrec import EASRec
 from recbole_easrec.quick_start import run_recbole_easrec
 from recbole_easrec.saving import load_model
@@ -34,7 +35,7 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def fractions_of_default_space() -> dict[Architecture, float]:
-    return flops_fractions(WIDTHS, 3, 10, 2, "linear", 2, n_items=31)
+    return flops_fractions(WIDTHS, 3, 10, 2, "linrec", 2, n_items=31)
 
 
 # --- the space and its cost ---------------------------------------------------------------------
@@ -121,16 +122,26 @@ def test_a_budget_no_architecture_meets_is_refused_by_the_model(tiny_run_config,
     assert "\n" not in str(error.value)
 
 
-@pytest.mark.parametrize("train_mode", ["prefix", "autoregressive"])
-@pytest.mark.parametrize("attention_type", ["linear", "softmax"])
+FLOPS_CASES = [
+    (kind, train_mode)
+    for kind in ATTENTION_KINDS
+    for train_mode in ("prefix", "autoregressive")
+    if train_mode == "autoregressive" or not ATTENTION_KINDS[kind].causal_only
+]
+
+
+@pytest.mark.parametrize("kind,train_mode", FLOPS_CASES)
 def test_inference_flops_equal_the_counted_flops_of_every_compact_network(
-    tiny_run_config, tmp_path, attention_type, train_mode
+    tiny_run_config, tmp_path, kind, train_mode
 ) -> None:
     """``flops_fraction`` is built on the count ``result.json`` reports (efficiency.flops), causal
-    attention (autoregressive training) included."""
-    model, config = build_model(
-        tiny_run_config, tmp_path, attention_type=attention_type, train_mode=train_mode
+    attention (autoregressive training) included, for every attention kind of the registry."""
+    attention = (
+        {"attention_type": "softmax"}
+        if kind == "softmax"
+        else {"attention_type": "linear", "linear_variant": kind}
     )
+    model, config = build_model(tiny_run_config, tmp_path, train_mode=train_mode, **attention)
     model.eval()
     seq = torch.randint(1, N_ITEMS, (1, model.max_seq_length))
     lengths = torch.tensor([model.max_seq_length])
@@ -269,19 +280,6 @@ def test_history_exclusion_masks_exactly_the_sequence_items(tiny_run_config, tmp
     masked = torch.isinf(scores)
     assert masked[0].nonzero().flatten().tolist() == [0, 3, 5]
     assert masked[1].nonzero().flatten().tolist() == [0, 7, 8]
-
-
-@pytest.mark.parametrize("length", [5, 64, 150])
-def test_causal_chunk_flops_equal_the_counted_flops_of_causal_linear_attention(length) -> None:
-    """Chunks of 64 positions: one short chunk, exactly one, and several with a remainder."""
-    from recbole_easrec.model.layers import linear_attention
-    from recbole_easrec.search.resource import causal_chunk_flops
-
-    heads, head_dim = 2, 8
-    q, k, v = (torch.rand(1, heads, length, head_dim) for _ in range(3))
-    causal = count_flops(lambda: linear_attention(q, k, v, causal=True))
-    plain = count_flops(lambda: linear_attention(q, k, v, causal=False))
-    assert causal - plain == causal_chunk_flops(length, heads * head_dim)
 
 
 def test_the_default_search_is_the_papers(tiny_run_config, tmp_path):

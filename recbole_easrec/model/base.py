@@ -20,8 +20,14 @@ from recbole.utils import InputType
 from torch import Tensor, nn
 
 from recbole_easrec.defaults import fill_missing_defaults
-from recbole_easrec.model.layers import (
+from recbole_easrec.errors import ConfigError
+from recbole_easrec.model.attention import (
     ATTENTION_TYPES,
+    LINEAR_VARIANTS,
+    attention_name,
+    get_attention_kind,
+)
+from recbole_easrec.model.layers import (
     HIDDEN_ACTIVATIONS,
     TransformerStack,
     init_transformer_weights,
@@ -50,10 +56,40 @@ def validate_transformer_config(config: Any) -> None:
     require_probability(config, "hidden_dropout_prob", "attn_dropout_prob")
     require_divisible(config, "hidden_size", "n_heads")
     require_choice(config, "attention_type", ATTENTION_TYPES)
+    require_choice(config, "linear_variant", LINEAR_VARIANTS)
+    kind = get_attention_kind(attention_name(config["attention_type"], config["linear_variant"]))
+    if kind.causal_only and not is_causal(config):
+        raise ConfigError(
+            f"linear_variant {kind.name} runs forward in time and needs causal attention: set"
+            " train_mode: autoregressive or causal_attention: True, or pick another variant"
+        )
     require_choice(config, "hidden_act", sorted(HIDDEN_ACTIVATIONS))
     require_choice(config, "loss_type", LOSS_TYPES)
     validate_sampled_softmax(config)
     require_choice(config, "train_mode", TRAIN_MODES)
+
+
+def is_causal(config: Any) -> bool:
+    """Whether position t may read only positions ≤ t: ``causal_attention``, or forced by
+    ``train_mode: autoregressive`` (a loss at every position must not see its own target)."""
+    return bool(config["causal_attention"]) or config["train_mode"] == "autoregressive"
+
+
+def layer_settings(config: Any) -> dict[str, Any]:
+    """The keyword arguments of :class:`~recbole_easrec.model.layers.TransformerLayer` read from
+    ``config`` (widths, heads, attention kind, dropout, activation, causality)."""
+    return {
+        "hidden_size": config["hidden_size"],
+        "inner_size": config["inner_size"],
+        "n_heads": config["n_heads"],
+        "attention_type": config["attention_type"],
+        "linear_variant": config["linear_variant"],
+        "hidden_dropout_prob": config["hidden_dropout_prob"],
+        "attn_dropout_prob": config["attn_dropout_prob"],
+        "hidden_act": config["hidden_act"],
+        "layer_norm_eps": config["layer_norm_eps"],
+        "causal": is_causal(config),
+    }
 
 
 def autoregressive_cross_entropy(hidden: Tensor, targets: Tensor, item_table: Tensor) -> Tensor:
@@ -100,9 +136,7 @@ class TransformerRecommender(SequentialRecommender):
         self.loss_type: str = resolve_loss_type(config, self.n_items)
         self.initializer_range: float = config["initializer_range"]
         # autoregressive training puts a loss at every position: position t must not see t+1
-        self.causal: bool = (
-            bool(config["causal_attention"]) or config["train_mode"] == "autoregressive"
-        )
+        self.causal: bool = is_causal(config)
 
         self.item_embedding = nn.Embedding(self.n_items, self.hidden_size, padding_idx=0)
         self.position_embedding = nn.Embedding(self.max_seq_length, self.hidden_size)
@@ -118,18 +152,7 @@ class TransformerRecommender(SequentialRecommender):
 
     def build_encoder(self, config: Any) -> nn.Module:
         """The transformer stack; it maps ``(x, key_padding_mask)`` to a list of layer outputs."""
-        return TransformerStack(
-            config["n_layers"],
-            hidden_size=config["hidden_size"],
-            inner_size=config["inner_size"],
-            n_heads=config["n_heads"],
-            attention_type=config["attention_type"],
-            hidden_dropout_prob=config["hidden_dropout_prob"],
-            attn_dropout_prob=config["attn_dropout_prob"],
-            hidden_act=config["hidden_act"],
-            layer_norm_eps=config["layer_norm_eps"],
-            causal=self.causal,
-        )
+        return TransformerStack(config["n_layers"], **layer_settings(config))
 
     def _init_weights(self, module: nn.Module) -> None:
         init_transformer_weights(module, self.initializer_range)

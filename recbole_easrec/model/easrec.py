@@ -27,7 +27,12 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from recbole_easrec.errors import ConfigError
-from recbole_easrec.model.base import TransformerRecommender, validate_transformer_config
+from recbole_easrec.model.attention import attention_name
+from recbole_easrec.model.base import (
+    TransformerRecommender,
+    layer_settings,
+    validate_transformer_config,
+)
 from recbole_easrec.model.easrec_compact import require_gate_layers
 from recbole_easrec.search.arch_data import validate_arch_data
 from recbole_easrec.search.controllers import gumbel_temperature
@@ -129,12 +134,13 @@ class EASRec(TransformerRecommender):
         self.resource_lambda = float(config["resource_lambda"])
         self.resource_constraint: str = config["resource_constraint"]
         self.search_step = 0
+        self.attention_kind = attention_name(config["attention_type"], config["linear_variant"])
         self.tau_decay = float(config["gumbel_tau_decay"])
         costs = candidate_costs(
             self.encoder.widths,
             self.max_seq_length,
             config["n_heads"],
-            config["attention_type"],
+            self.attention_kind,
             self.gate_layers,
         )
         self.register_buffer("candidate_costs", costs, persistent=False)
@@ -143,7 +149,7 @@ class EASRec(TransformerRecommender):
             config["n_layers"],
             self.max_seq_length,
             config["n_heads"],
-            config["attention_type"],
+            self.attention_kind,
             self.gate_layers,
             self.n_items,
             self.causal,
@@ -155,7 +161,7 @@ class EASRec(TransformerRecommender):
             self.max_seq_length,
             *self.encoder.widths[largest.candidate],
             config["n_heads"],
-            config["attention_type"],
+            self.attention_kind,
             self.gate_layers,
             self.n_items,
             self.causal,
@@ -171,15 +177,8 @@ class EASRec(TransformerRecommender):
             config["n_layers"],
             candidate_widths(config),
             self.gate_layers,
-            hidden_size=config["hidden_size"],
-            inner_size=config["inner_size"],
-            n_heads=config["n_heads"],
-            attention_type=config["attention_type"],
-            hidden_dropout_prob=config["hidden_dropout_prob"],
-            attn_dropout_prob=config["attn_dropout_prob"],
-            hidden_act=config["hidden_act"],
-            layer_norm_eps=config["layer_norm_eps"],
-            causal=self.causal,
+            config["gate_input"],
+            **layer_settings(config),
         )
 
     # --- parameters -------------------------------------------------------------------------------

@@ -1,15 +1,11 @@
 """The transformer stack shared by LinRec, EASRec and DSL.
 
 One post-LayerNorm transformer layer as in SASRec (Kang & McAuley, 2018) and RecBole's
-``TransformerEncoder``, with the attention kind as an option:
-
-* ``softmax`` — scaled dot-product attention, O(N² d) per layer;
-* ``linear`` — LinRec's L2-normalised linear attention (LinRec, Liu et al. 2023, eq. 5;
-  EASRec §II-B), O(N d²) per layer.
+``TransformerEncoder``, with the attention kind as an option (:mod:`recbole_easrec.model.attention`: ``softmax``,
+O(N² d) per layer, or one of the linear kinds, O(N d²), LinRec's eq. 5 by default).
 
 Padding: RecBole right-pads sequences with item 0. Padding positions never influence real
-positions: linear attention zeroes keys and values at padding, softmax attention masks padding keys
-(non-causal) or relies on the causal mask (padding is always after the last real item).
+positions (each attention kind keeps them out).
 """
 
 from __future__ import annotations
@@ -18,7 +14,15 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-ATTENTION_TYPES = ("linear", "softmax")
+from recbole_easrec.model.attention import (
+    ATTENTION_TYPES,
+    LINEAR_VARIANTS,
+    VALUE_CONV_KERNEL,
+    attention_name,
+    get_attention_kind,
+    init_value_conv,
+)
+
 HIDDEN_ACTIVATIONS = {
     "gelu": lambda x: F.gelu(x),
     "relu": F.relu,
@@ -26,77 +30,6 @@ HIDDEN_ACTIVATIONS = {
     "tanh": torch.tanh,
     "sigmoid": torch.sigmoid,
 }
-
-
-def linear_attention(
-    query: Tensor,
-    key: Tensor,
-    value: Tensor,
-    key_padding_mask: Tensor | None = None,
-    causal: bool = False,
-    chunk_size: int = 64,
-) -> Tensor:
-    """LinRec's linear attention (LinRec eq. 5; EASRec eq. 5).
-
-    ``Q' = ℓ2(elu(Q))``, ``K' = ℓ2(elu(K))`` with the L2 norm taken over each token's head
-    dimension (as LinRec's official code does), then ``Q' (K'ᵀ V) / sqrt(d_h)``.
-
-    Args:
-        query, key, value: ``[batch, heads, length, head_dim]``.
-        key_padding_mask: ``[batch, length]``, True at real items; keys and values at padding
-            positions are zeroed so that they add nothing to ``K'ᵀ V``.
-        causal: if True, position t only attends to positions ≤ t. Because the normalisation is
-            per token, the causal form is a running prefix sum of ``k_sᵀ v_s``; it is computed in
-            chunks (exact quadratic form inside a chunk, carried ``K'ᵀ V`` state across chunks)
-            so that memory stays O(N·chunk + d_h²) per head.
-        chunk_size: chunk length for the causal form.
-
-    Returns:
-        ``[batch, heads, length, head_dim]``.
-    """
-    scale = query.shape[-1] ** -0.5
-    query = F.normalize(F.elu(query), dim=-1)
-    key = F.normalize(F.elu(key), dim=-1)
-    if key_padding_mask is not None:
-        keep = key_padding_mask[:, None, :, None].to(key.dtype)
-        key = key * keep
-        value = value * keep
-    if not causal:
-        return (query @ (key.transpose(-2, -1) @ value)) * scale
-    return _causal_linear_attention(query, key, value, chunk_size) * scale
-
-
-def _causal_linear_attention(query: Tensor, key: Tensor, value: Tensor, chunk_size: int) -> Tensor:
-    """``out_t = q_t Σ_{s≤t} k_sᵀ v_s`` computed chunk by chunk (no scale, no normalisation)."""
-    length = query.shape[-2]
-    state = query.new_zeros(*query.shape[:-2], query.shape[-1], value.shape[-1])
-    outputs = []
-    for start in range(0, length, chunk_size):
-        stop = min(start + chunk_size, length)
-        q, k, v = query[..., start:stop, :], key[..., start:stop, :], value[..., start:stop, :]
-        within = torch.tril(q @ k.transpose(-2, -1)) @ v
-        outputs.append(within + q @ state)
-        state = state + k.transpose(-2, -1) @ v
-    return torch.cat(outputs, dim=-2)
-
-
-def softmax_attention(
-    query: Tensor,
-    key: Tensor,
-    value: Tensor,
-    key_padding_mask: Tensor | None = None,
-    causal: bool = False,
-    dropout: float = 0.0,
-) -> Tensor:
-    """Scaled dot-product attention (Vaswani et al. 2017) through PyTorch's fused kernel.
-
-    With ``causal`` the causal mask alone keeps padding out of real positions, because RecBole
-    pads on the right; without it, padding keys are masked.
-    """
-    if causal:
-        return F.scaled_dot_product_attention(query, key, value, dropout_p=dropout, is_causal=True)
-    mask = None if key_padding_mask is None else key_padding_mask[:, None, None, :]
-    return F.scaled_dot_product_attention(query, key, value, attn_mask=mask, dropout_p=dropout)
 
 
 class MultiHeadAttention(nn.Module):
@@ -111,19 +44,31 @@ class MultiHeadAttention(nn.Module):
         attn_dropout_prob: float = 0.0,
         layer_norm_eps: float = 1e-12,
         causal: bool = False,
+        linear_variant: str = "linrec",
     ) -> None:
         super().__init__()
         if attention_type not in ATTENTION_TYPES:
             raise ValueError(
                 f"attention_type must be one of {ATTENTION_TYPES}, got {attention_type!r}"
             )
+        if attention_type == "linear" and linear_variant not in LINEAR_VARIANTS:
+            raise ValueError(
+                f"linear_variant must be one of {LINEAR_VARIANTS}, got {linear_variant!r}"
+            )
         self.n_heads = n_heads
         self.attention_type = attention_type
+        self.kind = get_attention_kind(attention_name(attention_type, linear_variant))
+        if self.kind.causal_only and not causal:
+            raise ValueError(f"attention kind {self.kind.name!r} needs causal attention")
         self.causal = causal
         self.attn_dropout_prob = attn_dropout_prob
         self.query = nn.Linear(hidden_size, hidden_size)
         self.key = nn.Linear(hidden_size, hidden_size)
         self.value = nn.Linear(hidden_size, hidden_size)
+        self.value_conv = None
+        if self.kind.value_conv:  # a depth-wise kernel on V over positions, one per channel
+            self.value_conv = nn.Parameter(torch.empty(hidden_size, VALUE_CONV_KERNEL))
+            init_value_conv(self.value_conv)
         self.dense = nn.Linear(hidden_size, hidden_size)
         self.out_dropout = nn.Dropout(hidden_dropout_prob)
         self.layer_norm = nn.LayerNorm(hidden_size, eps=layer_norm_eps)
@@ -132,14 +77,17 @@ class MultiHeadAttention(nn.Module):
         batch, length, width = x.shape
         return x.view(batch, length, self.n_heads, width // self.n_heads).transpose(1, 2)
 
+    @property
+    def dropout(self) -> float:
+        """Attention-weight dropout now (softmax only; 0 in eval mode)."""
+        return self.attn_dropout_prob if self.training else 0.0
+
     def attend(self, x: Tensor, key_padding_mask: Tensor | None) -> Tensor:
         """The attention output S before the output projection: ``[batch, length, hidden]``."""
         q, k, v = (self._split_heads(layer(x)) for layer in (self.query, self.key, self.value))
-        if self.attention_type == "linear":
-            context = linear_attention(q, k, v, key_padding_mask, self.causal)
-        else:
-            dropout = self.attn_dropout_prob if self.training else 0.0
-            context = softmax_attention(q, k, v, key_padding_mask, self.causal, dropout)
+        context = self.kind.context(
+            q, k, v, key_padding_mask, self.causal, self.dropout, self.value_conv
+        )
         return context.transpose(1, 2).reshape(x.shape)
 
     def attend_one(self, x: Tensor, key_padding_mask: Tensor | None, query_index: Tensor) -> Tensor:
@@ -152,11 +100,9 @@ class MultiHeadAttention(nn.Module):
         x_query = x[torch.arange(batch, device=x.device), query_index].unsqueeze(1)
         q = self._split_heads(self.query(x_query))
         k, v = (self._split_heads(layer(x)) for layer in (self.key, self.value))
-        if self.attention_type == "linear":
-            context = linear_attention(q, k, v, key_padding_mask, causal=False)
-        else:
-            dropout = self.attn_dropout_prob if self.training else 0.0
-            context = softmax_attention(q, k, v, key_padding_mask, False, dropout)
+        context = self.kind.context_at(
+            q, k, v, key_padding_mask, query_index, self.dropout, self.value_conv
+        )
         return context.transpose(1, 2).reshape(x_query.shape)
 
     def forward(
@@ -227,6 +173,7 @@ class TransformerLayer(nn.Module):
         hidden_act: str = "gelu",
         layer_norm_eps: float = 1e-12,
         causal: bool = False,
+        linear_variant: str = "linrec",
     ) -> None:
         super().__init__()
         self.attention = MultiHeadAttention(
@@ -237,6 +184,7 @@ class TransformerLayer(nn.Module):
             attn_dropout_prob,
             layer_norm_eps,
             causal,
+            linear_variant,
         )
         self.feed_forward = FeedForward(
             hidden_size, inner_size, hidden_dropout_prob, hidden_act, layer_norm_eps
@@ -296,6 +244,4 @@ __all__ = [
     "TransformerLayer",
     "TransformerStack",
     "init_transformer_weights",
-    "linear_attention",
-    "softmax_attention",
 ]

@@ -26,6 +26,7 @@ from torch import Tensor
 from recbole_easrec.errors import ConfigError
 from recbole_easrec.model.base import (
     autoregressive_cross_entropy,
+    layer_settings,
     sequence_output_once,
     validate_transformer_config,
 )
@@ -52,18 +53,7 @@ class RecBoleEncoderAdapter(TransformerStack):
 
 def build_linear_encoder(config: Any) -> RecBoleEncoderAdapter:
     """The shared transformer stack with the attention kind and causality read from ``config``."""
-    return RecBoleEncoderAdapter(
-        config["n_layers"],
-        hidden_size=config["hidden_size"],
-        inner_size=config["inner_size"],
-        n_heads=config["n_heads"],
-        attention_type=config["attention_type"],
-        hidden_dropout_prob=config["hidden_dropout_prob"],
-        attn_dropout_prob=config["attn_dropout_prob"],
-        hidden_act=config["hidden_act"],
-        layer_norm_eps=config["layer_norm_eps"],
-        causal=bool(config["causal_attention"]) or config["train_mode"] == "autoregressive",
-    )
+    return RecBoleEncoderAdapter(config["n_layers"], **layer_settings(config))
 
 
 def validate_feature_config(config: Any) -> None:

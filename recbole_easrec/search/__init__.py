@@ -2,7 +2,7 @@
 
 from recbole_easrec.search.arch_data import HoldoutSplit, holdout_users, split_holdout
 from recbole_easrec.search.controllers import ArchitectureController, gumbel_temperature
-from recbole_easrec.search.gates import CandidateGates, DataAwareGate, masked_mean
+from recbole_easrec.search.gates import CandidateGates, DataAwareGate, causal_mean, gate_signal
 from recbole_easrec.search.reconstruct import compact_settings, copy_prefix, reconstruct
 from recbole_easrec.search.resource import candidate_costs, layer_flops, resource_loss
 from recbole_easrec.search.space import Architecture, choose, enumerate_space, sandwich_paths
@@ -23,7 +23,8 @@ __all__ = [
     "holdout_users",
     "kept_width",
     "layer_flops",
-    "masked_mean",
+    "causal_mean",
+    "gate_signal",
     "resource_loss",
     "sliced_layer_forward",
     "split_holdout",

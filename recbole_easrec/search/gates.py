@@ -2,15 +2,25 @@
 
 Each candidate transformer of each layer owns two gates, G_1 (output width: the candidate's hidden
 size h) and G_2 (output width: its inner size I). A gate reads the input batch X — the embedded
-sequence E of the candidate's width, mean-pooled over the real (non-padding) positions, so that
-one vector per sequence is perceived — and returns ``δ = γ · sigmoid(·)`` with γ = 2:
+sequence E of the candidate's width — and returns ``δ = γ · sigmoid(·)`` with γ = 2, one δ per
+position. What position t perceives of E (``gate_input``) reads positions ≤ t only, so that a model
+trained with a loss at every position (``train_mode: autoregressive``) never sees its own target:
+
+* ``token`` — E_t itself (EASRec's official code, DNS-Rec: the gates run per token);
+* ``causal_mean`` — the mean of E over the real positions ≤ t (the paper's "perceive the input
+  batch", made causal; at the last real position it is the mean of the whole sequence).
+
+An earlier version fed every position the mean over the whole sequence, which in autoregressive
+training let position t read items t+1…N, its own target among them (issue 27).
+
+Gate networks:
 
 * ``gate_layers: 2`` — Linear → ReLU → Linear → γ·sigmoid (eq. 6–7, the paper's gates);
 * ``gate_layers: 1`` — Linear → γ·sigmoid (Table V's one-layer ablation);
 * ``gate_layers: 0`` — no gate (δ ≡ 1, Table V's "no gates").
 
 δ1 scales the attention output S before the first FFN dense layer, δ2 the FFN activation before the
-second (eq. 9); both broadcast over positions. The first layer's hidden width equals its input width
+second (eq. 9), position by position. The first layer's hidden width equals its input width
 (our choice; the paper does not state it).
 """
 
@@ -21,12 +31,22 @@ from torch import Tensor, nn
 
 GATE_SCALE = 2.0
 GATE_LAYER_CHOICES = (0, 1, 2)
+GATE_INPUTS = ("token", "causal_mean")
 
 
-def masked_mean(x: Tensor, key_padding_mask: Tensor) -> Tensor:
-    """Mean of ``x`` ``[B, N, w]`` over real positions (``key_padding_mask`` True): ``[B, w]``."""
+def causal_mean(x: Tensor, key_padding_mask: Tensor) -> Tensor:
+    """Mean of ``x`` ``[B, N, w]`` over the real positions ≤ t, at every t: ``[B, N, w]``."""
     keep = key_padding_mask.unsqueeze(-1).to(x.dtype)
-    return (x * keep).sum(1) / keep.sum(1).clamp(min=1.0)
+    return (x * keep).cumsum(1) / keep.cumsum(1).clamp(min=1.0)
+
+
+def gate_signal(x: Tensor, key_padding_mask: Tensor, gate_input: str) -> Tensor:
+    """What the gates read at each position (``gate_input``, module doc): ``[B, N, w]``."""
+    if gate_input == "token":
+        return x
+    if gate_input == "causal_mean":
+        return causal_mean(x, key_padding_mask)
+    raise ValueError(f"gate_input must be one of {GATE_INPUTS}, got {gate_input!r}")
 
 
 class DataAwareGate(nn.Module):
@@ -42,9 +62,9 @@ class DataAwareGate(nn.Module):
         modules.append(nn.Linear(in_features, out_features))
         self.net = nn.Sequential(*modules)
 
-    def forward(self, pooled: Tensor) -> Tensor:
-        """``pooled`` ``[B, in]`` → δ ``[B, 1, out]`` in (0, γ), broadcastable over positions."""
-        return (GATE_SCALE * torch.sigmoid(self.net(pooled))).unsqueeze(1)
+    def forward(self, signal: Tensor) -> Tensor:
+        """``signal`` ``[B, N, in]`` → δ ``[B, N, out]`` in (0, γ), position by position."""
+        return GATE_SCALE * torch.sigmoid(self.net(signal))
 
 
 class CandidateGates(nn.Module):
@@ -59,8 +79,8 @@ class CandidateGates(nn.Module):
             self.input_gate = DataAwareGate(hidden, hidden, gate_layers)
             self.inner_gate = DataAwareGate(hidden, inner, gate_layers)
 
-    def forward(self, pooled: Tensor) -> tuple[Tensor | None, Tensor | None]:
-        """(δ1, δ2) for the pooled input ``[B, hidden]``; ``(None, None)`` without gates."""
+    def forward(self, signal: Tensor) -> tuple[Tensor | None, Tensor | None]:
+        """(δ1, δ2) for the gate signal ``[B, N, hidden]``; ``(None, None)`` without gates."""
         if not self.gate_layers:
             return None, None
-        return self.input_gate(pooled), self.inner_gate(pooled)
+        return self.input_gate(signal), self.inner_gate(signal)

@@ -5,14 +5,15 @@ inner I, n heads, at the configured sequence length N (``MAX_ITEM_LIST_LENGTH``)
 multiply-add as 2 FLOPs exactly as ``torch.utils.flop_counter`` does (matrix products only):
 
 * Q, K, V and output projections: ``4 · 2·N·h²``;
-* linear attention (eq. 5): ``K'ᵀV`` and ``Q'(K'ᵀV)`` per head: ``2 · 2·N·h·(h/n)``;
-  softmax attention: ``QKᵀ`` and ``AV``: ``2 · 2·N²·h``;
-  causal linear attention (``train_mode: autoregressive``), computed in chunks of c positions
-  (``layers.linear_attention``): the same plus the masked ``q kᵀ`` and its product with v inside
-  each chunk, ``2 · 2·h·Σ_chunks c²`` (inference FLOPs only; eq. 15's costs stay non-causal);
+* attention: the kind's own count (:mod:`recbole_easrec.model.attention`, e.g. LinRec's eq. 5
+  ``2 · 2·N·h·(h/n)``, softmax ``2 · 2·N²·h``; causal linear forms add their chunks' products —
+  inference FLOPs only; eq. 15's costs stay non-causal);
 * feed-forward: ``2 · 2·N·h·I``;
-* data-aware gates (once per sequence): 2-layer ``2(h² + h²) + 2(h² + h·I)``, 1-layer
-  ``2h² + 2h·I``, none 0.
+* data-aware gates, per position (they read each position causally, ``gate_input``): 2-layer
+  ``2(h² + h²) + 2(h² + h·I)``, 1-layer ``2h² + 2h·I``, none 0.
+
+The attention kind is named as :func:`recbole_easrec.model.attention.attention_name` names it
+(``softmax``, ``linrec``, ``count``, …).
 
 Our reading of eq. 15: the cost of exiting after layer l with candidate i is the cost of the l
 layers run up to it, ``cost(l, i) = l · FLOPs_i / max_j FLOPs_j`` (normalised by the largest
@@ -32,11 +33,13 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
+from recbole_easrec.model.attention import get_attention_kind
+
 RESOURCE_CONSTRAINTS = ("dynamic", "static", "none")
 
 
 def gate_flops(hidden: int, inner: int, gate_layers: int) -> int:
-    """FLOPs of a candidate's two gates for one sequence."""
+    """FLOPs of a candidate's two gates at one position."""
     if gate_layers == 2:
         return 2 * (hidden * hidden + hidden * hidden) + 2 * (hidden * hidden + hidden * inner)
     if gate_layers == 1:
@@ -44,48 +47,38 @@ def gate_flops(hidden: int, inner: int, gate_layers: int) -> int:
     return 0
 
 
-CAUSAL_CHUNK_SIZE = 64  # the default chunk of recbole_easrec.model.layers.linear_attention
-
-
-def causal_chunk_flops(length: int, hidden: int, chunk_size: int = CAUSAL_CHUNK_SIZE) -> int:
-    """Extra FLOPs of causal linear attention: ``tril(q kᵀ) v`` inside every chunk, all heads."""
-    chunks = [min(chunk_size, length - start) for start in range(0, length, chunk_size)]
-    return 2 * 2 * hidden * sum(c * c for c in chunks)
-
-
 def layer_flops(
     length: int,
     hidden: int,
     inner: int,
     n_heads: int,
-    attention_type: str = "linear",
+    attention: str = "linrec",
     gate_layers: int = 2,
     causal: bool = False,
 ) -> int:
     """FLOPs of one transformer layer at every one of ``length`` positions (module doc)."""
     projections = 4 * 2 * length * hidden * hidden
-    if attention_type == "linear":
-        attention = 2 * 2 * length * hidden * (hidden // n_heads)
-        if causal:
-            attention += causal_chunk_flops(length, hidden)
-    else:
-        attention = 2 * 2 * length * length * hidden
+    mixing = get_attention_kind(attention).flops(length, hidden, n_heads, causal)
     feed_forward = 2 * 2 * length * hidden * inner
-    return projections + attention + feed_forward + gate_flops(hidden, inner, gate_layers)
+    return projections + mixing + feed_forward + length * gate_flops(hidden, inner, gate_layers)
 
 
 def last_layer_flops(
-    length: int, hidden: int, inner: int, n_heads: int, attention_type: str = "linear"
+    length: int,
+    hidden: int,
+    inner: int,
+    n_heads: int,
+    attention: str = "linrec",
+    gate_layers: int = 2,
 ) -> int:
     """FLOPs of a final layer evaluated at the last position only (what inference runs): keys and
-    values at all ``length`` positions, the query, output projection and feed-forward at one."""
+    values at all ``length`` positions, the query, output projection, gates and feed-forward at
+    one."""
     keys_values = 2 * 2 * length * hidden * hidden
     query_output = 2 * 2 * hidden * hidden
-    if attention_type == "linear":  # K'ᵀV over every position, then one query times it
-        attention = 2 * length * hidden * (hidden // n_heads) + 2 * hidden * (hidden // n_heads)
-    else:  # one query row against every key, then against every value
-        attention = 2 * 2 * length * hidden
-    return keys_values + query_output + attention + 2 * 2 * hidden * inner
+    mixing = get_attention_kind(attention).query_flops(length, hidden, n_heads)
+    gates = gate_flops(hidden, inner, gate_layers)
+    return keys_values + query_output + mixing + gates + 2 * 2 * hidden * inner
 
 
 def inference_flops(
@@ -94,32 +87,31 @@ def inference_flops(
     hidden: int,
     inner: int,
     n_heads: int,
-    attention_type: str = "linear",
+    attention: str = "linrec",
     gate_layers: int = 2,
     n_items: int = 0,
     causal: bool = False,
 ) -> int:
     """FLOPs of one full-ranking forward of one sequence of ``length`` items through ``depth``
     layers (the count ``efficiency.flops`` of ``result.json`` measures): ``depth − 1`` layers at
-    every position, the last at the last position only, every layer's gates, and the scores
-    against ``n_items`` item embeddings; ``causal``: the layers before the last are causal
-    (``train_mode: autoregressive``)."""
-    full = layer_flops(length, hidden, inner, n_heads, attention_type, gate_layers, causal)
-    last = last_layer_flops(length, hidden, inner, n_heads, attention_type)
-    gates = gate_flops(hidden, inner, gate_layers)
-    return (depth - 1) * full + last + gates + 2 * hidden * n_items
+    every position, the last at the last position only, and the scores against ``n_items`` item
+    embeddings; ``causal``: the layers before the last are causal (``train_mode:
+    autoregressive``)."""
+    full = layer_flops(length, hidden, inner, n_heads, attention, gate_layers, causal)
+    last = last_layer_flops(length, hidden, inner, n_heads, attention, gate_layers)
+    return (depth - 1) * full + last + 2 * hidden * n_items
 
 
 def candidate_costs(
     widths: Sequence[tuple[int, int]],
     length: int,
     n_heads: int,
-    attention_type: str = "linear",
+    attention: str = "linrec",
     gate_layers: int = 2,
 ) -> Tensor:
     """Per-candidate layer FLOPs normalised by the largest: ``[m]`` in (0, 1]."""
     flops = torch.tensor(
-        [float(layer_flops(length, h, i, n_heads, attention_type, gate_layers)) for h, i in widths]
+        [float(layer_flops(length, h, i, n_heads, attention, gate_layers)) for h, i in widths]
     )
     return flops / flops.max()
 

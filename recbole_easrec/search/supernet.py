@@ -10,7 +10,9 @@ the input, the weights and the output alike, which makes candidate i compute *ex
 physically smaller ``TransformerLayer(h_i, I_i)`` holding those slices computes — the basis of the
 lossless reconstruction of eq. 18 (:mod:`recbole_easrec.search.reconstruct`).
 
-The first layer's candidate i reads the embedded sequence at its own width (item and position
+The attention is the layer's own kind (:mod:`recbole_easrec.model.attention`) called on the sliced
+queries, keys and values (and the first h_i channels of a value kernel), so the supernet and the
+stack share one implementation. The first layer's candidate i reads the embedded sequence at its own width (item and position
 embeddings sliced, embedding LayerNorm over h_i dims), so that the compact network's embedding is
 the slice too. Mixture (eq. 11): ``T^(l) = Σ_i p_i pad_d(T_i^(l))`` (zero-padded to d) and
 ``Y = Σ_l q_l T^(l)``. Candidates with ``p_i = 0`` and layers after the last ``q_l ≠ 0`` are not
@@ -24,9 +26,9 @@ from collections.abc import Callable, Sequence
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from recbole_easrec.model.layers import TransformerLayer, linear_attention, softmax_attention
+from recbole_easrec.model.layers import TransformerLayer
 from recbole_easrec.search.controllers import ArchitectureController
-from recbole_easrec.search.gates import CandidateGates, masked_mean
+from recbole_easrec.search.gates import CandidateGates, gate_signal
 
 
 def kept_width(size: int, prune_ratio: float) -> int:
@@ -56,7 +58,7 @@ def sliced_layer_forward(
 
     Args:
         x: ``[B, N, width]``, the kept part of the layer's input.
-        input_gate, inner_gate: δ1 ``[B, 1, width]`` and δ2 ``[B, 1, inner]`` (or None).
+        input_gate, inner_gate: δ1 ``[B, N, width]`` and δ2 ``[B, N, inner]`` (or None).
 
     Returns:
         ``[B, N, width]``, equal to ``TransformerLayer(width, inner)`` holding the weight slices.
@@ -72,11 +74,10 @@ def sliced_layer_forward(
         split(_sliced_linear(m, x, width, width))
         for m in (attention.query, attention.key, attention.value)
     )
-    if attention.attention_type == "linear":
-        context = linear_attention(q, k, v, key_padding_mask, attention.causal)
-    else:
-        dropout = attention.attn_dropout_prob if layer.training else 0.0
-        context = softmax_attention(q, k, v, key_padding_mask, attention.causal, dropout)
+    conv = None if attention.value_conv is None else attention.value_conv[:width]
+    context = attention.kind.context(
+        q, k, v, key_padding_mask, attention.causal, attention.dropout, conv
+    )
     context = context.transpose(1, 2).reshape(batch, length, width)
     projected = F.dropout(
         _sliced_linear(attention.dense, context, width, width),
@@ -102,12 +103,14 @@ class SuperNet(nn.Module):
         n_layers: int,
         widths: Sequence[tuple[int, int]],
         gate_layers: int,
+        gate_input: str,
         hidden_size: int,
         inner_size: int,
         **layer_kwargs: object,
     ) -> None:
         super().__init__()
         self.hidden_size = hidden_size
+        self.gate_input = gate_input
         self.widths = [tuple(w) for w in widths]
         self.layers = nn.ModuleList(
             TransformerLayer(hidden_size=hidden_size, inner_size=inner_size, **layer_kwargs)
@@ -145,7 +148,7 @@ class SuperNet(nn.Module):
         active, exit_layers = list(candidates), set(exits)
         depth = max(exit_layers) + 1
         inputs = {i: embed(self.widths[i][0]) for i in active}
-        pooled = {i: masked_mean(inputs[i], key_padding_mask) for i in active}
+        signals = {i: gate_signal(inputs[i], key_padding_mask, self.gate_input) for i in active}
         state: Tensor | None = None
         output: Tensor | float = 0.0
         for layer in range(depth):
@@ -153,7 +156,7 @@ class SuperNet(nn.Module):
             for i in active:
                 width, inner = self.widths[i]
                 x = inputs[i] if state is None else state[..., :width]
-                input_gate, inner_gate = self.gates[layer][i](pooled[i])
+                input_gate, inner_gate = self.gates[layer][i](signals[i])
                 out = sliced_layer_forward(
                     self.layers[layer], x, width, inner, key_padding_mask, input_gate, inner_gate
                 )

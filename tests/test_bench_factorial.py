@@ -1,0 +1,101 @@
+"""benchmarks/factorial.py and suite factorial_cpu (issue 27): the cells, their settings, and the
+report built end to end from tiny runs — cells, paired tests against the reference, what is
+missing."""
+
+from __future__ import annotations
+
+import importlib
+import json
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+from conftest import write_cycle_dataset
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = {
+    "MAX_ITEM_LIST_LENGTH": 10,
+    "hidden_size": 16,
+    "inner_size": 32,
+    "n_layers": 1,
+    "n_heads": 2,
+    "epochs": 1,
+    "train_batch_size": 64,
+    "eval_batch_size": 64,
+    "efficiency_repeats": 1,
+    "state": "WARNING",
+}
+
+
+@pytest.fixture
+def bench(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
+    return importlib.import_module("suite")
+
+
+def test_factorial_cells_are_the_ground_truths_settings_with_one_factor_changed(bench) -> None:
+    runs = {run.name: run for run in bench.factorial_cpu()}
+    assert "softmax-none-s2020" not in runs  # the ground truth's SASRec is the reference
+    truth_sasrec = next(r for r in bench.space_truth_cpu() if r.name == "SASRec-s2020")
+    linrec = runs["linrec-none-s2020"]
+    # the same settings as the reference but the attention kind (linear_variant left default)
+    assert {**linrec.settings, "attention_type": "softmax"} == truth_sasrec.settings
+    assert linrec.model == "LinRec" == truth_sasrec.model
+    gated = runs["softmax-cmean-s2021"]
+    assert gated.model == "EASRecCompact"
+    assert gated.settings == {
+        **truth_sasrec.settings,
+        "gate_layers": 2,
+        "gate_input": "causal_mean",
+        "seed": 2021,
+    }
+    assert runs["decay-none-s2022"].settings["linear_variant"] == "decay"
+    names = [run.name for run in bench.factorial_cpu()]
+    screen = [f"{cell}-s2020" for cell in bench.FACTORIAL_SCREEN]
+    assert names[: len(screen)] == screen  # the screen runs first
+    expected = [run.name for run in bench.factorial_expected()]
+    assert names[: len(expected)] == expected and len(set(names)) == len(names)
+
+
+def test_factorial_report_from_tiny_runs(bench, tmp_path: Path) -> None:
+    data = write_cycle_dataset(tmp_path / "data")
+    shared = {**TINY, "data_path": str(data)}
+    cells = [
+        bench.factorial_cell("linrec", "none", 2020),
+        bench.factorial_cell("softmax", "token", 2020),
+    ]
+    cells = [bench.Run(r.name, r.model, {**r.settings, **TINY}, r.group) for r in cells]
+    reference = bench.Run(
+        "SASRec-s2020", "LinRec", {**cells[0].settings, "attention_type": "softmax"}
+    )
+    records = bench.run_suite(cells, "tiny", shared, tmp_path / "suite", workers=1)
+    truth = bench.run_suite([reference], "tiny", shared, tmp_path / "truth", workers=1)
+    assert [r["status"] for r in records + truth] == ["ok"] * 3
+    (tmp_path / "truth.json").write_text(json.dumps({"truth_runs": truth}), encoding="utf-8")
+
+    factorial = importlib.import_module("factorial")
+    out = tmp_path / "factorial_tiny"
+    factorial.main(
+        ["--suite", str(tmp_path / "suite" / "suite.json"), "--reference", str(tmp_path / "truth.json"),
+         "--out", str(out), "--note", "tiny", "--dataset", "tiny"]
+    )  # fmt: skip
+    result = json.loads(out.with_suffix(".json").read_text(encoding="utf-8"))
+    cells_by_name = {c["cell"]: c for c in result["cells"]}
+    assert set(cells_by_name) == {"softmax-none", "linrec-none", "softmax-token"}
+    gated = cells_by_name["softmax-token"]
+    assert gated["gate_input"] == "token" and gated["model"] == "EASRecCompact"
+    ref = cells_by_name["softmax-none"]["by_seed"]["2020"]["full"]
+    assert gated["change_full"] == pytest.approx(gated["by_seed"]["2020"]["full"] / ref - 1)
+    assert gated["p_full"] is None  # one seed: no test
+    assert (
+        "linrec-none-s2020" not in result["missing"] and "softmax-cmean-s2020" in result["missing"]
+    )
+    page = out.with_suffix(".md").read_text(encoding="utf-8")
+    assert "| softmax-token | 1 |" in page and "softmax-cmean-s2020" in page
+    assert out.with_suffix(".png").stat().st_size > 0
+    # a rerun keeps the runs of the committed result (--keep) when the suite folder is gone
+    again = tmp_path / "again"
+    factorial.main(["--keep", str(out.with_suffix(".json")), "--out", str(again)])
+    kept = json.loads(again.with_suffix(".json").read_text(encoding="utf-8"))
+    assert [c["cell"] for c in kept["cells"]] == [c["cell"] for c in result["cells"]]
+    assert kept["note"] == "tiny"
