@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import logging
 import os
 from pathlib import Path
 from typing import Any
@@ -113,6 +114,7 @@ def load_model(run_dir: str | os.PathLike[str], device: str = "cpu") -> nn.Modul
     description = read_description(run_dir / DESCRIPTION_FILE)
     config = SavedConfig(description["config"])
     config["device"] = device
+    upgrade_gate_input(config, run_dir)
     model_class = resolve_model(description["model"])
     model = model_class(config, DatasetInfo(description["counts"]))
     weights = description.get("weights") or {"file": WEIGHTS_FILE, "format": "state_dict"}
@@ -132,6 +134,19 @@ def load_model(run_dir: str | os.PathLike[str], device: str = "cpu") -> nn.Modul
             " belongs to another model: re-run training to write it again"
         ) from None
     return model.to(device).eval()
+
+
+def upgrade_gate_input(config: dict[str, Any], run_dir: Path) -> None:
+    """A gated model saved before issue 27 has no ``gate_input``: its gates read the mean of the
+    whole sequence, which no longer exists. It loads with ``causal_mean`` (at the last position,
+    the one that is scored, the same input) and a warning that it should be retrained."""
+    if config.get("gate_layers") and "gate_input" not in config:
+        config["gate_input"] = "causal_mean"
+        logging.getLogger(__name__).warning(
+            "%s was saved with the old whole-sequence gates (trained with a leak, issue 27); "
+            "loaded with gate_input: causal_mean — retrain it for causal gates",
+            run_dir,
+        )
 
 
 def read_description(path: Path) -> dict[str, Any]:

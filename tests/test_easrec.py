@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import subprocess
 import sys
 from pathlib import Path
@@ -261,9 +262,25 @@ def test_end_to_end_search_without_retraining(tiny_run_config) -> None:
     assert type(model).__name__ == "EASRecCompact"
     assert model.hidden_size == architecture["hidden_size"]
     assert len(model.encoder.layers) == architecture["n_layers"]
+    assert model.encoder.gate_input == "token"  # EASRec.yaml's default, saved in model.json
     evaluated = evaluate_saved_run(run_dir)
     for metric, value in result["test_result"].items():
         assert evaluated["test_result"][metric] == pytest.approx(value, abs=1e-6)
+
+
+def test_a_model_saved_with_the_old_sequence_gates_loads_with_causal_mean(
+    tiny_run_config, caplog
+) -> None:
+    run_dir = Path(tiny_run_config(epochs=1, retrain_epochs=1, n_layers=1)["output_dir"])
+    run_recbole_easrec("EASRec", "tiny", config_dict=tiny_run_config(epochs=1, retrain_epochs=1))
+    description = json.loads((run_dir / "model.json").read_text())
+    del description["config"]["gate_input"]  # as saved before issue 27
+    (run_dir / "model.json").write_text(json.dumps(description))
+    logging.getLogger().addHandler(caplog.handler)  # a run replaces the root logger's handlers
+    with caplog.at_level("WARNING"):
+        model = load_model(run_dir)
+    assert model.encoder.gate_input == "causal_mean"
+    assert "old whole-sequence gates" in caplog.text
 
 
 def test_plain_darts_search_over_sasrec_blocks(tiny_run_config) -> None:
