@@ -143,3 +143,10 @@ def test_flops_formulas_equal_the_counted_flops(name, causal, length):
 def test_an_unknown_kind_is_an_error_that_names_the_known_ones():
     with pytest.raises(ValueError, match="unknown attention kind 'fast'.*linrec"):
         get_attention_kind("fast")
+
+
+def test_the_config_choices_name_every_kind():
+    """``attention_type: softmax`` and every ``linear_variant`` name a registered kind and back."""
+    from recbole_easrec.model.attention import LINEAR_VARIANTS
+
+    assert set(ATTENTION_KINDS) == {"softmax", *LINEAR_VARIANTS}
