@@ -25,8 +25,9 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 
 from harness import fmt, read_json, table, write_json, write_report  # noqa: E402
-from space_truth import mean_std, paired_p  # noqa: E402
 from suite_report import metric, valid_metric  # noqa: E402
+
+from recbole_easrec.stats import format_mean_std, mean_std, paired_p_value  # noqa: E402
 
 Record = dict[str, Any]
 REFERENCE = "softmax-none"
@@ -90,7 +91,7 @@ def versus(entry: Record, reference: Record | None, mode: str) -> tuple[float | 
     ours = [entry["by_seed"][s][mode] for s in seeds]
     theirs = [reference["by_seed"][s][mode] for s in seeds]
     change = sum(ours) / sum(theirs) - 1 if seeds else None
-    return change, paired_p(ours, theirs)
+    return change, paired_p_value(ours, theirs)
 
 
 def build(runs: Sequence[Record], expected: Sequence[str], note: str) -> Record:
@@ -115,8 +116,10 @@ def build(runs: Sequence[Record], expected: Sequence[str], note: str) -> Record:
 
 
 def pm(entry: Record, key: str) -> str:
-    mean, std = entry[f"{key}_mean"], entry[f"{key}_std"]
-    return f"{fmt(mean)} ± {fmt(std)}" if len(entry["seeds"]) > 1 else fmt(mean)
+    """``mean ± std`` over the cell's seeds (the mean alone for one seed, also in a result built
+    before ``recbole_easrec.stats`` made a single seed's std ``None``)."""
+    std = entry[f"{key}_std"] if len(entry["seeds"]) > 1 else None
+    return format_mean_std(entry[f"{key}_mean"], std)
 
 
 def percent(value: float | None) -> str:
