@@ -28,6 +28,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import harness
 from harness import findings_of, fmt, read_json, table, with_banner
 from suite_report import METRIC_LABELS, metric, valid_metric
 
@@ -381,12 +382,7 @@ def summary_lines(entries: Sequence[Record], sasrec: Record | None) -> list[str]
 
 
 def plot(entries: Sequence[Record], front: Sequence[str], judged: Sequence[Record], path: Path):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, axis = plt.subplots(figsize=(8, 5))
+    figure, axis = harness.figure(size=(8, 5))
     for e in entries:
         colour = "tab:red" if e["attention_type"] == "softmax" else "tab:blue"
         axis.errorbar(
@@ -410,9 +406,7 @@ def plot(entries: Sequence[Record], front: Sequence[str], judged: Sequence[Recor
     axis.set_xlabel("FLOPs (one full-ranking forward, log)")
     axis.set_ylabel("test NDCG@10, full ranking (mean ± std over seeds)")
     axis.legend(fontsize="small")
-    figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
+    harness.save_figure(figure, path, dpi=110)
 
 
 def build(truth: Sequence[Record], search: Sequence[Record], meta: Record) -> Record:

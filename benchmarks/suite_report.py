@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import harness
 from harness import fmt, ratio, table
 
 Record = dict[str, Any]
@@ -191,23 +192,15 @@ def plot_lambda(
     points = [p for p in points if p[1] is not None and p[2] is not None]
     if len(points) < 2:
         return None
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     labels = [f"{lam:g}" for lam, _, _ in points]
-    figure, (left, right) = plt.subplots(1, 2, figsize=(9, 3.5))
+    figure, (left, right) = harness.figure(2, (9, 3.5))
     left.bar(labels, [flops for _, flops, _ in points])
     left.set_xlabel("λ")
     left.set_ylabel("FLOPs of the selected network")
     right.plot(labels, [ndcg for _, _, ndcg in points], marker="o")
     right.set_xlabel("λ")
     right.set_ylabel(score_label)
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
-    return path
+    return harness.save_figure(figure, path)
 
 
 def ablation_section(title: str, records: Sequence[Record], label: Callable[[Record], Any]) -> str:

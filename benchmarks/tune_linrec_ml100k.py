@@ -82,6 +82,7 @@ def summary(default: dict, rows: list[dict], study_dir: Path, args: argparse.Nam
         "command": " ".join(["python", "benchmarks/tune_linrec_ml100k.py", *sys.argv[1:]]),
         "budget": shared,
         "num_samples": args.num_samples,
+        "load": args.load,
         "scheduler": "asha",
         "trials": {
             "total": len(rows),
@@ -107,7 +108,7 @@ def markdown(result: dict) -> str:
     lines = [
         "# Ray Tune study of LinRec on ml-100k",
         "",
-        f"Command: `{result['command']}` (CPU, this machine: 2 cores shared with other jobs).",
+        f"Command: `{result['command']}` ({result.get('load') or 'CPU'}).",
         f"Budget for every run: {result['budget']}. Search space: `properties/hyper/linrec.yaml`;"
         f" {result['num_samples']} trials, ASHA on valid NDCG@10 reported every epoch, one trial"
         " at a time. The best trial is chosen on validation only; test numbers are reported, never"
@@ -156,6 +157,7 @@ def main() -> int:
     parser.add_argument("--study_dir", default="saved/tune_linrec_ml100k")
     parser.add_argument("--resume", action="store_true")
     parser.add_argument("--cpus", type=int, default=2, help="CPUs (threads) of the one trial")
+    parser.add_argument("--load", default="", help="what else ran on the machine (report)")
     args = parser.parse_args()
     study_dir = Path(args.study_dir).resolve()
     start = time.perf_counter()
