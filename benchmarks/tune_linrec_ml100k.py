@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from harness import RESULTS, ROOT, ratio, read_json, write_json, write_report
+from harness import RESULTS, ROOT, ratio, read_json, table, write_json, write_report
 
 METRICS = ("recall@10", "mrr@10", "ndcg@10")
 TRIAL_COLUMNS = (
@@ -133,20 +133,18 @@ def markdown(result: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def trial_cell(row: dict, key: str) -> str:
+    """A cell of the trials table: numbers to 4 significant digits (the trial id as it is)."""
+    value = row.get(key, "")
+    try:
+        return str(value) if key == "trial_id" else f"{float(value):.4g}"
+    except (TypeError, ValueError):
+        return str(value)
+
+
 def trials_table(rows: list[dict]) -> str:
-    lines = ["| " + " | ".join(TRIAL_COLUMNS) + " |", "|" + "---|" * len(TRIAL_COLUMNS)]
-    for row in rows:
-        cells = []
-        for key in TRIAL_COLUMNS:
-            value = row.get(key, "")
-            try:
-                number = float(value)
-                value = f"{number:.4g}" if key != "trial_id" else value
-            except (TypeError, ValueError):
-                pass
-            cells.append(str(value))
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+    """Every trial of ``tune_results.csv``, one row each."""
+    return table(rows, [(key, lambda row, key=key: trial_cell(row, key)) for key in TRIAL_COLUMNS])
 
 
 def main() -> int:
