@@ -90,12 +90,6 @@ BENCHES: dict[str, Bench] = {
     "tune_linrec_ml100k": bench(
         "tune_linrec_ml100k.py", "--num_samples=8 --epochs=2 --max_len=20 --cpus=1"
     ),
-    "reproduction_ml1m": suite(
-        "reproduction_ml1m", f"--suite=reproduction_ml1m --data_path={DATA_PATH} --workers=1"
-    ),
-    "reproduction_ml100k": suite(
-        "reproduction_ml100k", "--suite=reproduction_ml100k --dataset=ml-100k --workers=1"
-    ),
     "easrec_ml1m": suite(
         "easrec_ml1m",
         f"--suite=ml1m_ar --data_path={DATA_PATH} --workers=4 --budget=360"
@@ -103,18 +97,8 @@ BENCHES: dict[str, Bench] = {
         cpu=False,
     ),
     "suite_ml100k": suite("ml100k_ar", f"{ML100K} --workers=2 --budget=120"),
-    "suite_ml100k_darts": suite(
-        "ml100k_darts",
-        f"{ML100K} --workers=2 --budget=120 --only=SASRec-AR,EASRec,EASRec-gates0,DARTS-SASRec",
-    ),
     "suite_ml100k_dsl_converged": suite(
         "ml100k_dsl_conv", f"{ML100K} --workers=2 --budget=1200 --only={DSL_RUNS}"
-    ),
-    "suite_ml100k_tau": suite(
-        "ml100k_tau", f"{ML100K} --workers=3 --budget=600 --only=SASRec-AR,EASRec,EASRec-fast-tau"
-    ),
-    "suite_ml100k_warmup": suite(
-        "ml100k_warmup", f"{ML100K} --workers=3 --budget=600 --only=SASRec-AR,EASRec,EASRec-warmup"
     ),
     "space_truth_ml100k": judged(
         "space_truth_ml100k",

@@ -37,6 +37,7 @@ PRODUCT_CASES = [  # (part, dataset, rows of W, columns of W, rows of x): x @ Wá
     ("projection: ffn down", "ml-100k", 64, 256, 256 * 50),
 ]
 SEEDS = {"scoring": 0, "projection": 1}  # the generator seed of each part's cases
+ALTERNATING = "Each ratio comes from alternating dense/sparse calls, median of the repeats."
 MODEL_CASES = [  # ML-1M shapes: long sequences (encoder-bound), short ones in big batches
     {"items": 3707, "hidden_size": 128, "inner_size": 512, "max_len": 200, "batch": 64},
     {"items": 3707, "hidden_size": 128, "inner_size": 512, "max_len": 20, "batch": 2048},
@@ -158,8 +159,7 @@ def markdown(report: dict[str, Any]) -> str:
         "# DSL: sparse (CSR) vs dense CPU inference",
         "",
         f"Command: `{report['command']}`",
-        f"Machine: {json.dumps(report['machine'])}. The cores are shared with other jobs; each "
-        "ratio comes from alternating dense/sparse calls, median of the repeats.",
+        f"Machine: {json.dumps(report['machine'])}. {report.get('load') or ALTERNATING}",
         "",
         "Ratio = sparse time / dense time (< 1: sparse faster). Sparse = `torch.sparse_csr` "
         "(MKL) matmul with the result transposed back to a contiguous `[batch, n]` tensor; dense = "
@@ -177,6 +177,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--densities", default="1.0,0.5,0.2,0.1")
     parser.add_argument("--parts", default="scoring,projection,model")
     parser.add_argument("--out", default=str(RESULTS / "dsl_sparse_inference"), help="no suffix")
+    parser.add_argument("--load", default="", help="what else ran on the machine (report)")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     densities = [float(d) for d in args.densities.split(",")]
@@ -189,6 +190,7 @@ def main(argv: list[str] | None = None) -> None:
         "command": "python benchmarks/dsl_sparse_inference.py " + " ".join(argv or sys.argv[1:]),
         "machine": {**machine(), "mkl": torch.backends.mkl.is_available()},
         "repeats": args.repeats,
+        "load": args.load,
         "seconds": time.perf_counter() - start,
         "rows": rows,
     }

@@ -24,9 +24,18 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 
-from harness import fmt, read_json, table, write_json, write_report  # noqa: E402
-from space_truth import mean_std, paired_p  # noqa: E402
+from harness import (  # noqa: E402
+    figure,
+    fmt,
+    read_json,
+    save_figure,
+    table,
+    write_json,
+    write_report,
+)
 from suite_report import metric, valid_metric  # noqa: E402
+
+from recbole_easrec.stats import format_mean_std, mean_std, paired_p_value  # noqa: E402
 
 Record = dict[str, Any]
 REFERENCE = "softmax-none"
@@ -90,7 +99,7 @@ def versus(entry: Record, reference: Record | None, mode: str) -> tuple[float | 
     ours = [entry["by_seed"][s][mode] for s in seeds]
     theirs = [reference["by_seed"][s][mode] for s in seeds]
     change = sum(ours) / sum(theirs) - 1 if seeds else None
-    return change, paired_p(ours, theirs)
+    return change, paired_p_value(ours, theirs)
 
 
 def build(runs: Sequence[Record], expected: Sequence[str], note: str) -> Record:
@@ -115,8 +124,10 @@ def build(runs: Sequence[Record], expected: Sequence[str], note: str) -> Record:
 
 
 def pm(entry: Record, key: str) -> str:
-    mean, std = entry[f"{key}_mean"], entry[f"{key}_std"]
-    return f"{fmt(mean)} ± {fmt(std)}" if len(entry["seeds"]) > 1 else fmt(mean)
+    """``mean ± std`` over the cell's seeds (the mean alone for one seed, also in a result built
+    before ``recbole_easrec.stats`` made a single seed's std ``None``)."""
+    std = entry[f"{key}_std"] if len(entry["seeds"]) > 1 else None
+    return format_mean_std(entry[f"{key}_mean"], std)
 
 
 def percent(value: float | None) -> str:
@@ -167,13 +178,8 @@ def markdown(data: Record) -> str:
 
 def plot(data: Record, path: Path) -> None:
     """NDCG@10 (full) of every cell with its seeds' std."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     entries = sorted(data["cells"], key=lambda e: -e["ndcg@10_full_mean"])
-    fig, ax = plt.subplots(figsize=(max(6, 0.6 * len(entries) + 2), 4))
+    fig, ax = figure(size=(max(6, 0.6 * len(entries) + 2), 4))
     colours = ["tab:red" if e["cell"] == data["reference"] else "tab:blue" for e in entries]
     ax.bar(
         [e["cell"] for e in entries],
@@ -186,9 +192,7 @@ def plot(data: Record, path: Path) -> None:
     ax.set_ylim(bottom=min(e["ndcg@10_full_mean"] for e in entries) * 0.9)
     ax.set_title("ML-1M, N 50, d 64, L 4 (red: softmax without gates = SASRec)")
     ax.tick_params(axis="x", rotation=60)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save_figure(fig, path, dpi=120)
 
 
 def expected_runs() -> list[str]:

@@ -3,8 +3,10 @@
 * **Paths.** Results live in ``benchmarks/results/``; datasets default to ``../shared/datasets``
   (relative to the repository root). Nothing written under ``results/`` names this machine's
   folders: :func:`scrub_paths` turns absolute paths into repository-relative ones.
-* **Timing.** :func:`time_alternating` warms every callable up, then alternates them
-  ``repeats`` times and reports medians, so that ratios come from the same run and the same load.
+* **Timing.** :func:`alternate` warms every callable up, then lets them take turns (order
+  rotated every round), so that ratios come from the same run and the same load;
+  :func:`time_alternating` gives their medians.
+* **Figures.** :func:`figure` and :func:`save_figure` (PNG, written atomically).
 * **Reports.** :func:`write_report` writes a generated Markdown report and keeps the hand-written
   section between ``<!-- findings -->`` and ``<!-- /findings -->`` of the file it replaces.
 """
@@ -20,7 +22,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -61,9 +63,6 @@ SUPERSEDED: dict[str, str] = {
             "space_truth_ml100k",
             "space_truth_ml1m",
             "suite_ml100k",
-            "suite_ml100k_darts",
-            "suite_ml100k_tau",
-            "suite_ml100k_warmup",
         ),
         _LEAK,
     ),
@@ -127,22 +126,56 @@ def reset_peak_rss() -> None:
         pass
 
 
+def alternate(
+    calls: Mapping[Hashable, Callable[..., Any]],
+    inputs: Sequence[tuple[Any, ...]],
+    round_size: int = 1,
+    warmup: tuple[Any, ...] | None = None,
+    warmups: int = 1,
+) -> dict[Hashable, list[float]]:
+    """Seconds of every ``call(*input)``, after ``warmups`` untimed ``call(*warmup)`` (default: the
+    first input) each. The calls take turns, ``round_size`` inputs at a time, the order rotated
+    every round, so that they share the machine's load alike."""
+    for _ in range(warmups):
+        for call in calls.values():
+            call(*(inputs[0] if warmup is None else warmup))
+    keys, times = list(calls), {key: [] for key in calls}
+    for index, start in enumerate(range(0, len(inputs), round_size)):
+        shift = index % len(keys)
+        for key in keys[shift:] + keys[:shift]:
+            for item in inputs[start : start + round_size]:
+                begin = time.perf_counter()
+                calls[key](*item)
+                times[key].append(time.perf_counter() - begin)
+    return times
+
+
 def time_alternating(
     calls: Mapping[str, Callable[[], Any]], repeats: int, warmup: int = 1
 ) -> dict[str, float]:
-    """Median seconds of each call; the calls alternate so that they share the machine's load."""
+    """Median seconds of each argument-free call over ``repeats`` :func:`alternate` rounds."""
     if repeats < 1:
         raise ValueError(f"repeats must be at least 1, got {repeats}")
-    for _ in range(warmup):
-        for call in calls.values():
-            call()
-    times: dict[str, list[float]] = {name: [] for name in calls}
-    for _ in range(repeats):
-        for name, call in calls.items():
-            start = time.perf_counter()
-            call()
-            times[name].append(time.perf_counter() - start)
+    times = alternate(calls, [()] * repeats, warmups=warmup)
     return {name: statistics.median(values) for name, values in times.items()}
+
+
+def figure(columns: int = 1, size: tuple[float, float] = (6, 4)) -> tuple[Any, Any]:
+    """A Matplotlib figure (no pyplot state) and its ``columns`` axes side by side."""
+    from matplotlib.figure import Figure
+
+    canvas = Figure(figsize=size)
+    return canvas, canvas.subplots(1, columns)
+
+
+def save_figure(canvas: Any, path: Path, dpi: int = 100) -> Path:
+    """Writes a figure of :func:`figure` as a PNG (laid out tightly, atomically)."""
+    from recbole_easrec.artifacts import atomic_target
+
+    canvas.tight_layout()
+    with atomic_target(Path(path)) as temp:
+        canvas.savefig(temp, dpi=dpi, format="png", metadata={"Software": None})
+    return Path(path)
 
 
 def child_json(arguments: list[str], env: Mapping[str, str] | None = None) -> Any:

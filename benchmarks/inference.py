@@ -3,7 +3,7 @@
 Models are built from their architecture alone, as ``load_model`` rebuilds a saved run (3707 item
 ids), eval mode, random weights (seed 0): the cost does not depend on the weight values. Inputs are
 RecBole-padded item-id sequences. Ratios are against RecBole's SASRec at the paper's sizes (d 128,
-D 256, L 4, 4 heads) in the same run; timed calls take turns (:func:`alternate`).
+D 256, L 4, 4 heads) in the same run; timed calls take turns (``harness.alternate``).
 
 * ``--study=scaling`` → ``attention_scaling`` (issue 2): SASRec, our softmax stack and LinRec at
   N ∈ ``--seq_lens``, ``--batch`` sequences of exactly N items, a fresh process per (model, N):
@@ -29,7 +29,7 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Hashable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -39,7 +39,6 @@ import numpy as np
 import torch
 from recbole.data.interaction import Interaction
 
-from recbole_easrec.artifacts import atomic_target
 from recbole_easrec.config import build_config
 from recbole_easrec.efficiency import count_parameters, model_flops
 from recbole_easrec.saving import DatasetInfo
@@ -119,28 +118,6 @@ def predict(model: Any, inputs: Sequence[Interaction]) -> None:
             model.full_sort_predict(batch)
 
 
-def alternate(
-    calls: Mapping[Hashable, Call],
-    inputs: Sequence[tuple[Any, ...]],
-    round_size: int = 1,
-    warmup: tuple[Any, ...] | None = None,
-) -> dict[Hashable, list[float]]:
-    """Seconds of every ``call(*input)``, after one untimed ``call(*warmup)`` (default: the first
-    input) each. The calls take turns, ``round_size`` inputs at a time, the order rotated every
-    round."""
-    for call in calls.values():
-        call(*(inputs[0] if warmup is None else warmup))
-    keys, times = list(calls), {key: [] for key in calls}
-    for index, start in enumerate(range(0, len(inputs), round_size)):
-        shift = index % len(keys)
-        for key in keys[shift:] + keys[:shift]:
-            for item in inputs[start : start + round_size]:
-                begin = time.perf_counter()
-                calls[key](*item)
-                times[key].append(time.perf_counter() - begin)
-    return times
-
-
 def in_child(args: argparse.Namespace, *flags: str, env: Mapping[str, str] | None = None) -> Any:
     """This study's ``--probe`` in a fresh interpreter (a peak RSS of its own): the JSON printed."""
     common = [f"--{key}={getattr(args, key)}" for key in ("study", "batch", "threads")]
@@ -153,7 +130,7 @@ def scaling_probe(label: str, args: argparse.Namespace) -> dict[str, Any]:
     model = build(SCALING[label], length)
     batch = batches([length] * args.batch, args.batch, width=length)
     rss_before = harness.proc_status_kb("VmRSS") * 1024
-    seconds = alternate({label: lambda: predict(model, batch)}, [()] * args.repeats)[label]
+    seconds = harness.alternate({label: lambda: predict(model, batch)}, [()] * args.repeats)[label]
     return {
         "model": label,
         "length": length,
@@ -212,7 +189,7 @@ def full_ranking(args: argparse.Namespace, command: str) -> dict[str, Any]:
         rows[name] |= model_flops(model, data[0])
     load_before = os.getloadavg()
     calls = {name: partial(predict, model) for name, model in models.items()}
-    seconds = alternate(calls, [(data,)] * args.repeats, warmup=([data[0][:64]],))
+    seconds = harness.alternate(calls, [(data,)] * args.repeats, warmup=([data[0][:64]],))
     load_after = os.getloadavg()
     base, base_seconds = rows[BASELINE], seconds[BASELINE]
     env = {"MALLOC_MMAP_THRESHOLD_": "65536", "OMP_NUM_THREADS": str(args.threads)}
@@ -265,9 +242,9 @@ def serving(args: argparse.Namespace, command: str) -> dict[str, Any]:
     engines = [e for e in ENGINES if e != "onnxruntime" or not args.no_onnx]
     with tempfile.TemporaryDirectory() as folder:
         calls = {(n, e): engine_call(n, e, Path(folder)) for n in SERVED for e in engines}
-        single = alternate(calls, uniform_requests(args.requests, 1, seed=0), args.round)
+        single = harness.alternate(calls, uniform_requests(args.requests, 1, seed=0), args.round)
         big = [uniform_requests(args.batch, args.batch, seed=1 + i)[0] for i in range(args.batches)]
-        batch = alternate(calls, big)
+        batch = harness.alternate(calls, big)
     rows = []
     for (name, engine), seconds in single.items():
         ms = np.asarray(seconds) * 1000
@@ -364,10 +341,8 @@ top-k/metrics left out (same for all).
 - Sequence lengths: `{protocol["lengths"]}` — {lengths}
 - Time: median of {protocol["repeats"]} passes per model after a warm-up call (64 rows); the \
 models' passes are **interleaved** (every round runs each model once, order rotated per round). \
-The CPU (2 cores) is shared with another benchmark running concurrently, so absolute seconds are \
-inflated and noisy; interleaving spreads that load over all models alike, and the **ratios to \
-RecBole's SASRec from the same run** are the result. `ratio/round` is the median of per-round \
-ratios (robust to load drifting between rounds).
+{data.get("load") or "The **ratios to RecBole's SASRec from the same run** are the result."} \
+`ratio/round` is the median of per-round ratios (robust to load drifting between rounds).
 - FLOPs: `recbole_easrec.efficiency.model_flops` (the counter result.json uses): one full-ranking \
 forward of one sequence at length 200 (`encoder` = sequence representation only).
 - Peak memory: fresh subprocess per model, resident-set growth (VmHWM − VmRSS) over one \
@@ -405,8 +380,8 @@ def serving_markdown(data: dict[str, Any]) -> str:
 Command: `{data["command"]}`
 
 - **Machine**: {info["cpu"]}, {info["cores_visible"]} cores visible, {settings["threads"]} \
-torch/ONNX Runtime thread(s), torch {info["torch"]}; the machine was shared with other jobs, so \
-absolute times are noisy — read the ratios, measured in alternating rounds of the same run.
+torch/ONNX Runtime thread(s), torch {info["torch"]}; \
+{data.get("load") or "ratios are measured in alternating rounds of the same run."}
 - **Requests**: ML-1M shapes ({settings["n_items"]} item ids), sequences padded to \
 N = {settings["sequence_length"]} with random real lengths 1 … 200; output the top-10 ids and \
 scores (padding and input items excluded); random weights (latency does not depend on them).
@@ -418,19 +393,9 @@ RecBole's SASRec under PyTorch eager.
 """
 
 
-def save(figure: Any, path: Path) -> None:
-    """Writes ``figure`` as a PNG (atomically)."""
-    figure.tight_layout()
-    with atomic_target(path) as temp:
-        figure.savefig(temp, dpi=100, format="png")
-
-
 def scaling_plot(data: dict[str, Any], path: Path) -> None:
     """Latency, FLOPs and peak memory against N (log-log), one line per model."""
-    from matplotlib.figure import Figure
-
-    figure = Figure(figsize=(14, 4))
-    axes = figure.subplots(1, 3)
+    figure, axes = harness.figure(3, (14, 4))
     metrics = (
         ("latency_seconds", "latency (s)"),
         ("flops_per_sequence", "FLOPs / sequence"),
@@ -442,17 +407,14 @@ def scaling_plot(data: dict[str, Any], path: Path) -> None:
             axis.plot(*zip(*points), marker="o", label=label)
         axis.set(xscale="log", yscale="log", xlabel="sequence length N", title=title)
     axes[0].legend()
-    save(figure, path)
+    harness.save_figure(figure, path)
 
 
 def serving_plot(data: dict[str, Any], path: Path) -> None:
     """Batch-1 requests/s and batch-256 rows/s, bars per model and engine."""
-    from matplotlib.figure import Figure
-
     rows = {(r["model"], r["engine"]): r for r in data["rows"]}
     engines = sorted({engine for _, engine in rows})
-    figure = Figure(figsize=(10, 4))
-    axes = figure.subplots(1, 2)
+    figure, axes = harness.figure(2, (10, 4))
     width, where = 0.8 / len(engines), np.arange(len(SERVED))
     for axis, key, title in (
         (axes[0], "requests_per_s", "batch 1: requests/s"),
@@ -465,7 +427,7 @@ def serving_plot(data: dict[str, Any], path: Path) -> None:
         axis.set_xticklabels([m.replace(" (", "\n(") for m in SERVED], fontsize=7)
         axis.set_title(title)
         axis.legend(fontsize="small")
-    save(figure, path)
+    harness.save_figure(figure, path)
 
 
 class Study(NamedTuple):
@@ -502,6 +464,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--round", type=int, default=20, help="serving: requests per round")
     parser.add_argument("--batches", type=int, default=5, help="serving: big-batch calls")
     parser.add_argument("--no_onnx", action="store_true", help="serving: PyTorch eager only")
+    parser.add_argument("--load", default="", help="what else ran on the machine (report)")
     parser.add_argument("--probe", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     for key, value in zip(("batch", "repeats", "threads"), DEFAULTS[args.study]):
@@ -521,6 +484,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     stem = args.out or harness.RESULTS / study.result
     data = study.measure(args, "python benchmarks/inference.py " + shlex.join(argv))
+    data["load"] = args.load
     harness.write_json(stem.with_suffix(".json"), data)
     report = harness.write_report(stem.with_suffix(".md"), study.markdown(data))
     print(report.read_text(encoding="utf-8"))

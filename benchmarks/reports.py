@@ -13,15 +13,15 @@ from pathlib import Path
 from typing import Any
 
 from harness import RESULTS, fmt, read_json, write_report
-from space_truth import mean_std, paired_p
 from suite_report import (
     find,
     lambda_records,
     metric,
     plot_lambda,
     report,
-    reproduction_report,
 )
+
+from recbole_easrec.stats import format_mean_std, mean_std, paired_p_value
 
 Record = dict[str, Any]
 Renderer = Callable[[Path, str], list[Path]]
@@ -51,12 +51,9 @@ def space_truth(results: Path, stem: str) -> list[Path]:
     return [results / f"{stem}.md", results / f"{stem}.png"]
 
 
-def _mean_std(values: Sequence[float]) -> str:
+def _mean_std(values: Sequence[float | None]) -> str:
     """``mean ± std`` (just the mean for one value)."""
-    mean, std = mean_std(values)
-    if mean is None:
-        return "–"
-    return f"{mean:.4f}" + (f" ± {std:.4f}" if len(values) > 1 else "")
+    return format_mean_std(*mean_std(values))
 
 
 def _ndcg(record: Record, mode: str = "full") -> float | None:
@@ -64,8 +61,8 @@ def _ndcg(record: Record, mode: str = "full") -> float | None:
 
 
 def _paired_p(pairs: Sequence[tuple[Record, Record]], mode: str) -> str:
-    """``space_truth.paired_p`` of NDCG@10 under ``mode`` over (run, reference run) pairs."""
-    p = paired_p([_ndcg(a, mode) for a, _ in pairs], [_ndcg(b, mode) for _, b in pairs])
+    """The paired t-test p of NDCG@10 under ``mode`` over (run, reference run) pairs."""
+    p = paired_p_value([_ndcg(a, mode) for a, _ in pairs], [_ndcg(b, mode) for _, b in pairs])
     return "–" if p is None else f"{p:.3f}"
 
 
@@ -129,12 +126,6 @@ def variant_rows(runs: Sequence[Record], groups: Sequence[str]) -> list[str]:
             f" {fmt(ratio, 2)} |"
         )
     return rows
-
-
-def reproduction(results: Path, stem: str) -> list[Path]:
-    """The paper's Table III/IV models under three protocols (suite ``reproduction_*``)."""
-    text = reproduction_report(read_json(results / f"{stem}.json"), stem)
-    return [write_report(results / f"{stem}.md", text)]
 
 
 def suite(results: Path, stem: str) -> list[Path]:
@@ -235,20 +226,15 @@ REPORTS: dict[str, Renderer] = {
     "sampled_ce_ml1m": variants(
         "Full CE vs sampled softmax at convergence: LinRec on {dataset} (issue 11, item 4)"
     ),
-    "reproduction_ml100k": reproduction,
     "search_methods_ml100k": space_truth,
     "serving": page("inference", "serving_markdown", "serving_plot"),
     "space_truth_ml100k": space_truth,
     "space_truth_ml1m": space_truth,
-    "reproduction_ml1m": reproduction,
     "scale": page("pipeline", "scale_markdown"),
     "speed": page("training_speed", "variants_markdown"),
     "step_time": page("training_speed", "catalogue_markdown", "plot"),
     "suite_ml100k": suite,
-    "suite_ml100k_darts": suite,
     "suite_ml100k_dsl_converged": suite,
-    "suite_ml100k_tau": suite,
-    "suite_ml100k_warmup": suite,
     "tune_linrec_ml100k": page("tune_linrec_ml100k"),
 }
 

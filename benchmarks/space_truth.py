@@ -28,10 +28,13 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import harness
 from harness import findings_of, fmt, read_json, table, with_banner
 from suite_report import METRIC_LABELS, metric, valid_metric
 
 from recbole_easrec.search.space import BILEVEL_METHODS
+from recbole_easrec.stats import format_mean_std, kendall_tau, mean_std, pareto_front, regret
+from recbole_easrec.stats import paired_p_value as paired_p
 
 Record = dict[str, Any]
 Key = tuple[int, int, int, str]  # hidden, inner, layers, attention
@@ -55,12 +58,6 @@ def truth_key(record: Record) -> Key:
 
 def pick_key(record: Record) -> Key:
     return arch_key(record["architecture"], record["settings"].get("attention_type", "linear"))
-
-
-def mean_std(values: Sequence[float]) -> tuple[float | None, float | None]:
-    if not values:
-        return None, None
-    return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else 0.0)
 
 
 def aggregate(records: Sequence[Record]) -> list[Record]:
@@ -100,14 +97,11 @@ def aggregate(records: Sequence[Record]) -> list[Record]:
     return entries
 
 
-def pareto_front(entries: Sequence[Record], score: str = SCORE) -> list[str]:
-    """Names of the architectures no cheaper-or-equal one beats (FLOPs ↓, score ↑)."""
-    front, best = [], -1.0
-    for entry in sorted(entries, key=lambda e: (e["flops"], -e[score])):
-        if entry[score] > best:
-            front.append(entry["name"])
-            best = entry[score]
-    return front
+def pareto_names(entries: Sequence[Record], score: str = SCORE) -> list[str]:
+    """Names of the architectures on the Pareto front (FLOPs ↓, ``score`` ↑), cheapest first."""
+    ranked = sorted(entries, key=lambda e: (e["flops"], -e[score]))
+    flags = pareto_front([(e["flops"], e[score]) for e in ranked])
+    return [e["name"] for e, optimal in zip(ranked, flags) if optimal]
 
 
 def best_at_or_below(entries: Sequence[Record], flops: float, score: str) -> Record | None:
@@ -115,30 +109,15 @@ def best_at_or_below(entries: Sequence[Record], flops: float, score: str) -> Rec
     return max(eligible, key=lambda e: e[score]) if eligible else None
 
 
+def regret_of(truth: Record, entries: Sequence[Record], limit: float) -> float | None:
+    """:func:`recbole_easrec.stats.regret` of the ground-truth entry ``truth`` among ``entries``
+    costing at most ``limit`` FLOPs (module docstring)."""
+    return regret(truth[SCORE], [(e["flops"], e[SCORE]) for e in entries], limit)
+
+
 def entries_by_key(entries: Sequence[Record]) -> dict[Key, Record]:
     """The ground-truth entries by (hidden, inner, layers, attention)."""
     return {arch_key(e, e["attention_type"]): e for e in entries}
-
-
-def relative_regret(best: Record, truth: Record, score: str = SCORE) -> float:
-    """How far ``truth`` falls below ``best``, as a fraction of ``best`` (module docstring)."""
-    return (best[score] - truth[score]) / best[score]
-
-
-def kendall_tau(xs: Sequence[float], ys: Sequence[float]) -> float | None:
-    if len(xs) < 2:
-        return None
-    from scipy.stats import kendalltau
-
-    return float(kendalltau(xs, ys).statistic)
-
-
-def paired_p(xs: Sequence[float], ys: Sequence[float]) -> float | None:
-    if len(xs) < 2:
-        return None
-    from scipy.stats import ttest_rel
-
-    return float(ttest_rel(xs, ys).pvalue)
 
 
 def judge_searches(
@@ -155,11 +134,9 @@ def judge_searches(
         picks, taus, regrets = [], [], []
         for run in runs:
             truth = by_key.get(pick_key(run))
-            best = best_at_or_below(entries, truth["flops"], SCORE) if truth else None
-            regret = None
-            if truth and best:
-                regret = relative_regret(best, truth)
-                regrets.append(regret)
+            loss = regret_of(truth, entries, truth["flops"]) if truth else None
+            if loss is not None:
+                regrets.append(loss)
             scores = run.get("shared_weight_scores") or []
             pairs = [
                 (s["valid_score"], by_key[k]["valid_ndcg@10_mean"])
@@ -177,9 +154,9 @@ def judge_searches(
                     "ndcg@10_full": metric(run, "ndcg@10"),
                     "ndcg@10_pop100": metric(run, "ndcg@10", "pop100"),
                     "truth_ndcg@10_full_mean": truth["ndcg@10_full_mean"] if truth else None,
-                    "regret": regret,
+                    "regret": loss,
                     "kendall_tau": tau,
-                    "on_front": bool(regret is not None and regret <= TOLERANCE),
+                    "on_front": bool(loss is not None and loss <= TOLERANCE),
                 }
             )
         entry: Record = {"method": method, "picks": sorted(picks, key=lambda p: p["seed"])}
@@ -260,19 +237,18 @@ def judge_rules(searches: Sequence[Record], entries: Sequence[Record]) -> list[R
             for run in runs:
                 key = rule_pick(run, source, budget, tolerance, fractions)
                 truth = by_key.get(key) if key else None
-                if truth is None:
+                limit = budget * largest if budget else truth and truth["flops"]
+                loss = regret_of(truth, entries, limit) if truth else None
+                if loss is None:  # no pick, or nothing within the budget to judge it by
                     continue
-                limit = truth["flops"] if budget is None else budget * largest
-                best = best_at_or_below(entries, limit, SCORE)
-                regret = relative_regret(best, truth, SCORE)
                 picks.append(
                     {
                         "seed": run["settings"]["seed"],
                         "architecture": truth["name"],
                         "flops_fraction": truth["flops"] / largest,
                         "truth_ndcg@10_full_mean": truth[SCORE],
-                        "regret": regret,
-                        "on_front": regret <= TOLERANCE,
+                        "regret": loss,
+                        "on_front": loss <= TOLERANCE,
                     }
                 )
             if picks:
@@ -316,8 +292,9 @@ def rules_table(judged: Sequence[Record]) -> str:
 
 
 def pm(record: Record, key: str) -> str:
-    """``mean ± std`` of ``key`` (``record[key_mean]``, ``record[key_std]``)."""
-    return f"{fmt(record[f'{key}_mean'])} ± {fmt(record[f'{key}_std'])}"
+    """``mean ± std`` of ``key`` (``record[key_mean]``, ``record[key_std]``; the mean alone for a
+    single seed)."""
+    return format_mean_std(record[f"{key}_mean"], record[f"{key}_std"])
 
 
 def paired_vs(entry: Record, sasrec: Record | None, mode: str) -> float | None:
@@ -405,12 +382,7 @@ def summary_lines(entries: Sequence[Record], sasrec: Record | None) -> list[str]
 
 
 def plot(entries: Sequence[Record], front: Sequence[str], judged: Sequence[Record], path: Path):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, axis = plt.subplots(figsize=(8, 5))
+    figure, axis = harness.figure(size=(8, 5))
     for e in entries:
         colour = "tab:red" if e["attention_type"] == "softmax" else "tab:blue"
         axis.errorbar(
@@ -434,9 +406,7 @@ def plot(entries: Sequence[Record], front: Sequence[str], judged: Sequence[Recor
     axis.set_xlabel("FLOPs (one full-ranking forward, log)")
     axis.set_ylabel("test NDCG@10, full ranking (mean ± std over seeds)")
     axis.legend(fontsize="small")
-    figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
+    harness.save_figure(figure, path, dpi=110)
 
 
 def build(truth: Sequence[Record], search: Sequence[Record], meta: Record) -> Record:
@@ -446,7 +416,7 @@ def build(truth: Sequence[Record], search: Sequence[Record], meta: Record) -> Re
     return {
         **meta,
         "architectures": entries,
-        "pareto_front": pareto_front(entries),
+        "pareto_front": pareto_names(entries),
         "searches": judge_searches(search, linear, sasrec),
         "selection_rules": judge_rules(search, linear),
         "truth_runs": list(truth),

@@ -101,8 +101,6 @@ def ml1m_ar() -> list[Run]:
         Run("EASRec-gates0", "EASRec", {**easrec, "gate_layers": 0}, "gates"),
         Run("EASRec-holdout", "EASRec", {**easrec, "arch_data": "holdout"}, "arch_data"),
         Run("DARTS-SASRec", "EASRec", {**easrec, **DARTS_SASREC}, "darts"),
-        Run("EASRec-fast-tau", "EASRec", {**easrec, "gumbel_tau_decay": 1e-3}, "tau"),
-        Run("EASRec-warmup", "EASRec", {**easrec, "arch_warmup_epochs": 5}, "warmup"),
     ]
     runs += [
         Run(f"EASRec-lambda{lam:g}", "EASRec", {**easrec, "resource_lambda": lam}, "lambda")
@@ -142,11 +140,7 @@ ML100K: dict[str, Any] = {
 }
 
 
-# ml-100k has ~15 autoregressive iterations an epoch (ML-1M ~95): anneal τ to its floor in ~330.
-# Warm-up: ~10 of the ~19 epochs an ml-100k search runs before early stopping.
 ML100K_RUN_SETTINGS: dict[str, dict[str, Any]] = {
-    "EASRec-fast-tau": {"gumbel_tau_decay": 3e-3},
-    "EASRec-warmup": {"arch_warmup_epochs": 10},
     "LinSASRecF-AR": {  # ml-100k's genre field is called "class"
         "load_col": {
             "inter": ["user_id", "item_id", "rating", "timestamp"],
@@ -348,35 +342,6 @@ def precision() -> list[Run]:
     return linrec_variants(PRECISIONS)
 
 
-# The EASRec paper's Table III/IV models, one short training each (1 epoch on ML-1M, 2 on ml-100k,
-# N = 20), each tested under full ranking, uni100 and pop100 (docs/reproduction.md); every model
-# keeps its own defaults apart from these settings.
-REPRODUCTION_MODELS = ("SASRec", "LinRec", "FDSA", "LinFDSA", "SASRecF", "LinSASRecF")
-
-
-def reproduction(feature: str, epochs: int) -> list[Run]:
-    """Six models of Table III; ``feature`` is the dataset's genre field (FDSA-type models)."""
-    shared = {
-        "epochs": epochs,
-        "MAX_ITEM_LIST_LENGTH": 20,
-        "train_batch_size": 2048,
-        "eval_batch_size": 2048,
-        "learning_rate": 0.001,
-        "seed": 2020,
-        "show_progress": False,
-        "extra_eval_modes": ["uni100", "pop100"],
-        "load_col": {
-            "inter": ["user_id", "item_id", "rating", "timestamp"],
-            "item": ["item_id", feature],
-        },
-    }
-    features = {"selected_features": [feature]}  # FDSA, SASRecF and their Lin* versions
-    return [
-        Run(model, model, {**shared, **(features if model not in ("SASRec", "LinRec") else {})})
-        for model in REPRODUCTION_MODELS
-    ]
-
-
 SUITES: dict[str, Callable[[], list[Run]]] = {
     "ml1m_ar": ml1m_ar,
     "ml1m_prefix": ml1m_prefix,
@@ -387,8 +352,6 @@ SUITES: dict[str, Callable[[], list[Run]]] = {
     "factorial_cpu": factorial_cpu,
     "sampled_ce": sampled_ce,
     "precision": precision,
-    "reproduction_ml1m": lambda: reproduction("genre", 1),
-    "reproduction_ml100k": lambda: reproduction("class", 2),
 }
 KEPT = (
     "best_valid_result",

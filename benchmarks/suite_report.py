@@ -8,14 +8,12 @@ popularity-sampled negatives (``pop100``: the EASRec and LinRec papers' protocol
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import harness
 from harness import fmt, ratio, table
-
-from recbole_easrec.search.controllers import TAU_DECAY, gumbel_temperature
 
 Record = dict[str, Any]
 Column = tuple[str, Callable[[Record], Any]]
@@ -194,23 +192,15 @@ def plot_lambda(
     points = [p for p in points if p[1] is not None and p[2] is not None]
     if len(points) < 2:
         return None
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     labels = [f"{lam:g}" for lam, _, _ in points]
-    figure, (left, right) = plt.subplots(1, 2, figsize=(9, 3.5))
+    figure, (left, right) = harness.figure(2, (9, 3.5))
     left.bar(labels, [flops for _, flops, _ in points])
     left.set_xlabel("λ")
     left.set_ylabel("FLOPs of the selected network")
     right.plot(labels, [ndcg for _, _, ndcg in points], marker="o")
     right.set_xlabel("λ")
     right.set_ylabel(score_label)
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
-    return path
+    return harness.save_figure(figure, path)
 
 
 def ablation_section(title: str, records: Sequence[Record], label: Callable[[Record], Any]) -> str:
@@ -227,13 +217,6 @@ def ablation_section(title: str, records: Sequence[Record], label: Callable[[Rec
         ("valid NDCG@10", valid_metric),
     ]
     return "\n".join([f"## {title}", "", table(records, columns), ""])
-
-
-def tau_label(record: Record) -> str:
-    """``decay 5e-05: 340 steps, final τ 0.98`` (τ_t = max(0.01, 1 − decay·t), Table II)."""
-    decay = float(record["settings"].get("gumbel_tau_decay", TAU_DECAY))
-    steps = int(record.get("search_iterations") or 0)
-    return f"decay {decay:g}: {steps} steps, final τ {gumbel_temperature(steps, decay):.2f}"
 
 
 # --- the report ----------------------------------------------------------------------------------
@@ -255,12 +238,6 @@ ABLATIONS: tuple[tuple[str, tuple[str, ...], Callable[[Record], str]], ...] = (
         "Architecture data: validation batches vs held-out training users",
         ("EASRec-holdout",),
         setting("arch_data", "valid"),
-    ),
-    ("Gumbel temperature schedule (gumbel_tau_decay)", ("EASRec-fast-tau",), tau_label),
-    (
-        "Weight warm-up before α/β updates (arch_warmup_epochs)",
-        ("EASRec-warmup",),
-        setting("arch_warmup_epochs", 0),
     ),
 )
 
@@ -292,88 +269,4 @@ def report(records: Sequence[Record], title: str, note: str, reference_name: str
     return "\n".join(part for part in parts if part is not None) + "\n"
 
 
-# --- the paper's Table III/IV models (suites reproduction_ml1m / reproduction_ml100k) -------------
-
-# EASRec paper (arXiv 2402.00390), ML-1M, test set, top-10. Table III: Recall, MRR, NDCG ("(w LinRec)"
-# rows are LinRec, LinFDSA, LinSASRecF here); Table IV: inference seconds and GPU memory (GB).
-PAPER_TABLE3 = {
-    "SASRec": (0.6793, 0.3822, 0.4533),
-    "FDSA": (0.6677, 0.3747, 0.4447),
-    "SASRecF": (0.6783, 0.3941, 0.4620),
-    "LinRec": (0.6790, 0.3949, 0.4627),
-    "LinFDSA": (0.6753, 0.3921, 0.4597),
-    "LinSASRecF": (0.6815, 0.3978, 0.4657),
-    "EASRec": (0.6796, 0.3991, 0.4661),
-}
-PAPER_TABLE4 = {
-    "SASRec": (54.2, 28.26),
-    "FDSA": (92.8, 45.21),
-    "SASRecF": (49.8, 24.88),
-    "LinRec": (30.3, 19.47),
-    "LinFDSA": (24.9, 17.82),
-    "LinSASRecF": (24.8, 17.57),
-    "EASRec": (14.8, 11.07),
-}
 METRIC_LABELS = {"recall@10": "Recall@10", "mrr@10": "MRR@10", "ndcg@10": "NDCG@10"}
-
-
-def reproduction_report(data: Record, name: str) -> str:
-    """Every model under full / uni100 / pop100 beside the paper's ML-1M rows (pop100 is the
-    paper's protocol), then parameters, FLOPs and seconds beside Table IV."""
-    runs, dataset = [r for r in data["runs"] if r.get("status") == "ok"], data["dataset"]
-    table3, table4 = (PAPER_TABLE3, PAPER_TABLE4) if dataset == "ml-1m" else ({}, {})
-    shared = {k: v for k, v in runs[0]["settings"].items() if k != "selected_features"}
-    rows = [(r, mode) for r in runs for mode in ("full", "uni100", "pop100")]
-
-    def paper(index: int) -> Callable[[tuple[Record, str]], Any]:
-        return lambda row: (
-            table3.get(row[0]["name"], (None,) * 3)[index] if row[1] == "pop100" else None
-        )
-
-    def ours(key: str) -> Callable[[tuple[Record, str]], Any]:
-        return lambda row: metric(row[0], key, row[1])
-
-    quality: list[Column] = [
-        ("model", lambda row: row[0]["name"]),
-        ("protocol", lambda row: row[1]),
-    ]
-    quality += [(label, ours(key)) for key, label in METRIC_LABELS.items()]
-    quality += [(f"paper {label}", paper(i)) for i, label in enumerate(METRIC_LABELS.values())]
-    cost: list[Column] = [
-        ("model", lambda r: r["name"]),
-        ("params", lambda r: efficiency(r, "params")),
-        ("FLOPs / sequence", lambda r: f"{efficiency(r, 'flops') / 1e6:.1f} M"),
-        ("train s", lambda r: f"{efficiency(r, 'train_seconds'):.0f}"),
-        ("test pass s (full)", lambda r: fmt((efficiency(r, "test_seconds") or {}).get("full"), 1)),
-        ("epochs", lambda r: (r.get("epochs_run") or {}).get("train")),
-        ("paper infer. s", lambda r: str(table4.get(r["name"], ("–", "–"))[0])),
-        ("paper GPU GB", lambda r: str(table4.get(r["name"], ("–", "–"))[1])),
-    ]
-    return (
-        "\n".join(
-            [
-                f"# {dataset}: six transformer recommenders under three evaluation protocols",
-                "",
-                f"Command: `python -m benchmarks run {name}` (suite `{name}` of `benchmarks/suite.py`,"
-                " one process per model, CPU, OMP_NUM_THREADS=1).",
-                "",
-                f"Shared settings: `{json.dumps(shared)}`; FDSA, SASRecF and their Lin* versions add"
-                " `selected_features` = the item feature named in `load_col`. Every model otherwise"
-                " keeps its own defaults (RecBole's YAML for SASRec/FDSA/SASRecF, ours for the Lin*"
-                " models, identical apart from the attention). One training per model (validation on"
-                " full ranking); the model is then tested on the same test interactions under full"
-                " ranking and against 100 uniformly (uni100) or popularity (pop100) sampled negatives."
-                " The recorded runs tested the model of the last epoch (`benchmarks/reproduction_ml1m.py`"
-                " in git history); the suite tests the best validation checkpoint, which is the same"
-                " model after one epoch. Paper values (EASRec Table III/IV) are the ML-1M test rows, shown beside"
-                " our pop100 rows (the paper's protocol) when the dataset is ML-1M. For ml-100k RecBole"
-                " always reads its bundled copy (recbole/dataset_example/ml-100k), whatever data_path"
-                " says.",
-                "",
-                table(rows, quality, "  " + "r" * 6),
-                "",
-                table(runs, cost, " " + "r" * 7),
-            ]
-        )
-        + "\n"
-    )

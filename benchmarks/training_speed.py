@@ -174,7 +174,7 @@ def variants_study(args: argparse.Namespace) -> Row:
     data = data_preparation(config, create_dataset(config))
     load = {"seconds": time.perf_counter() - start, "peak_rss_bytes": harness.peak_rss_bytes()}
     load["train_samples_prefix"] = len(data[0].dataset)
-    print(json.dumps({"load": load}), flush=True)
+    print(json.dumps({"data_load": load}), flush=True)
     rows = []
     for name in chosen(VARIANTS, args.variants, default=lambda n: "bf16" not in n):
         try:
@@ -187,7 +187,8 @@ def variants_study(args: argparse.Namespace) -> Row:
         "machine": f"{harness.cpu_name()}, {torch.get_num_threads()} threads",
         "torch": torch.__version__,
         "bf16_supported_cpu": bf16,
-        "load": load,
+        "data_load": load,
+        "load": args.load,
         "batches": args.batches,
         "budget_seconds": args.budget,
         "variants": rows,
@@ -196,7 +197,7 @@ def variants_study(args: argparse.Namespace) -> Row:
 
 def variants_markdown(data: Row) -> str:
     """Result ``speed``: throughput, × SASRec, budgeted NDCG@10 per variant, and the profile."""
-    rows, load = data["variants"], data["load"]
+    rows, load = data["variants"], data["data_load"]
     base = next((r for r in rows if r["variant"].startswith("SASRec")), rows[0])
     fair = next((r for r in rows if r["variant"].endswith("anomaly off")), base)
     over = lambda ref: lambda r: fmt(r["targets_per_second"] / ref["targets_per_second"], 1)  # noqa: E731
@@ -218,8 +219,8 @@ def variants_markdown(data: Row) -> str:
         "# Speed on ML-1M at the paper's settings (issue 6)",
         "",
         f"Command: `{data['command']}`  ",
-        f"Machine: {data['machine']}; torch {data['torch']}. The 2 cores were shared with other"
-        " engineers' jobs while this ran, so absolute seconds are noisy; ratios come from one run.",
+        f"Machine: {data['machine']}; torch {data['torch']}."
+        f" {data.get('load') or 'Ratios come from one run.'}",
         "",
         f"Data loading (RecBole, prefix augmentation at N=200, leave-one-out): {load['seconds']:.0f}"
         f" s, peak RSS {load['peak_rss_bytes'] / 2**30:.2f} GiB, {load['train_samples_prefix']}"
@@ -312,12 +313,7 @@ def catalogue_markdown(data: Row) -> str:
 
 def plot(data: Row, path: Path) -> Path:
     """Step seconds against catalogue size, one line per variant (log-log)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, axis = plt.subplots(figsize=(6, 4))
+    figure, axis = harness.figure()
     rows = data["rows"]
     for name in dict.fromkeys(row["variant"] for row in rows):
         points = sorted((r["n_items"], r["step_seconds"]) for r in rows if r["variant"] == name)
@@ -325,10 +321,7 @@ def plot(data: Row, path: Path) -> Path:
     axis.set(xscale="log", yscale="log", xlabel="items in the catalogue", ylabel="s per step")
     axis.set_title("LinRec training step (batch 64, N = 50)")
     axis.legend()
-    figure.tight_layout()
-    figure.savefig(path, dpi=100, metadata={"Software": None})
-    plt.close(figure)
-    return path
+    return harness.save_figure(figure, path)
 
 
 def chosen(names: dict[str, Any], wanted: str, default: Callable[[str], bool] = bool) -> list[str]:

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from harness import RESULTS, ROOT, ratio, read_json, write_json, write_report
+from harness import RESULTS, ROOT, ratio, read_json, table, write_json, write_report
 
 METRICS = ("recall@10", "mrr@10", "ndcg@10")
 TRIAL_COLUMNS = (
@@ -82,6 +82,7 @@ def summary(default: dict, rows: list[dict], study_dir: Path, args: argparse.Nam
         "command": " ".join(["python", "benchmarks/tune_linrec_ml100k.py", *sys.argv[1:]]),
         "budget": shared,
         "num_samples": args.num_samples,
+        "load": args.load,
         "scheduler": "asha",
         "trials": {
             "total": len(rows),
@@ -107,7 +108,7 @@ def markdown(result: dict) -> str:
     lines = [
         "# Ray Tune study of LinRec on ml-100k",
         "",
-        f"Command: `{result['command']}` (CPU, this machine: 2 cores shared with other jobs).",
+        f"Command: `{result['command']}` ({result.get('load') or 'CPU'}).",
         f"Budget for every run: {result['budget']}. Search space: `properties/hyper/linrec.yaml`;"
         f" {result['num_samples']} trials, ASHA on valid NDCG@10 reported every epoch, one trial"
         " at a time. The best trial is chosen on validation only; test numbers are reported, never"
@@ -132,20 +133,18 @@ def markdown(result: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def trial_cell(row: dict, key: str) -> str:
+    """A cell of the trials table: numbers to 4 significant digits (the trial id as it is)."""
+    value = row.get(key, "")
+    try:
+        return str(value) if key == "trial_id" else f"{float(value):.4g}"
+    except (TypeError, ValueError):
+        return str(value)
+
+
 def trials_table(rows: list[dict]) -> str:
-    lines = ["| " + " | ".join(TRIAL_COLUMNS) + " |", "|" + "---|" * len(TRIAL_COLUMNS)]
-    for row in rows:
-        cells = []
-        for key in TRIAL_COLUMNS:
-            value = row.get(key, "")
-            try:
-                number = float(value)
-                value = f"{number:.4g}" if key != "trial_id" else value
-            except (TypeError, ValueError):
-                pass
-            cells.append(str(value))
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+    """Every trial of ``tune_results.csv``, one row each."""
+    return table(rows, [(key, lambda row, key=key: trial_cell(row, key)) for key in TRIAL_COLUMNS])
 
 
 def main() -> int:
@@ -156,6 +155,7 @@ def main() -> int:
     parser.add_argument("--study_dir", default="saved/tune_linrec_ml100k")
     parser.add_argument("--resume", action="store_true")
     parser.add_argument("--cpus", type=int, default=2, help="CPUs (threads) of the one trial")
+    parser.add_argument("--load", default="", help="what else ran on the machine (report)")
     args = parser.parse_args()
     study_dir = Path(args.study_dir).resolve()
     start = time.perf_counter()

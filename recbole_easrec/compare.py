@@ -26,7 +26,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import math
 import os
 import subprocess
 import sys
@@ -43,6 +42,7 @@ from recbole_easrec.artifacts import (
     write_text_atomic,
 )
 from recbole_easrec.errors import ConfigError, UserError
+from recbole_easrec.stats import mean_std, paired_p_value, pareto_front
 
 RESULT_FILE = "result.json"
 ERROR_FILE = "error.txt"
@@ -349,39 +349,6 @@ def metric_order(column: str) -> tuple[int, str]:
     return order.get(family, 9), name
 
 
-def mean_std(values: Sequence[float]) -> tuple[float | None, float | None]:
-    """Mean and sample standard deviation (None where undefined)."""
-    values = [float(v) for v in values if v is not None and not _is_nan(v)]
-    if not values:
-        return None, None
-    mean = sum(values) / len(values)
-    if len(values) < 2:
-        return mean, None
-    variance = sum((v - mean) ** 2 for v in values) / (len(values) - 1)
-    return mean, math.sqrt(variance)
-
-
-def paired_p_value(values: Sequence[float], reference: Sequence[float]) -> float | None:
-    """Two-sided paired t-test (``scipy.stats.ttest_rel``) over seeds both runs finished."""
-    from scipy import stats
-
-    pairs = [
-        (float(a), float(b))
-        for a, b in zip(values, reference)
-        if a is not None and b is not None and not _is_nan(a) and not _is_nan(b)
-    ]
-    if len(pairs) < 2:
-        return None
-    differences = [a - b for a, b in pairs]
-    if all(d == differences[0] for d in differences):
-        return 1.0 if differences[0] == 0 else 0.0
-    return float(stats.ttest_rel([a for a, _ in pairs], [b for _, b in pairs]).pvalue)
-
-
-def _is_nan(value: Any) -> bool:
-    return isinstance(value, float) and math.isnan(value)
-
-
 def summarise(records: Sequence[dict[str, Any]], models: Sequence[str]) -> list[dict[str, Any]]:
     """One row per model: mean (and std, paired-t p-value vs the first model) of every column."""
     columns = value_columns(records)
@@ -413,16 +380,6 @@ def summarise(records: Sequence[dict[str, Any]], models: Sequence[str]) -> list[
                     )
         rows.append(row)
     return rows
-
-
-def pareto_front(points: Sequence[tuple[float, float]]) -> list[bool]:
-    """Whether each ``(cost, quality)`` point is Pareto-optimal (no point is cheaper-or-equal and
-    better-or-equal with one strict)."""
-    flags = []
-    for cost, quality in points:
-        dominated = any(c <= cost and q >= quality and (c < cost or q > quality) for c, q in points)
-        flags.append(not dominated)
-    return flags
 
 
 # --- reports -------------------------------------------------------------------------------------

@@ -1,5 +1,5 @@
 """benchmarks/suite.py and its reports: a suite started again reuses finished runs and continues
-stopped ones, epochs are read from the log, and the reproduction suites run and render."""
+stopped ones, epochs are read from the log, and a suite's runs render under every protocol."""
 
 from __future__ import annotations
 
@@ -32,36 +32,27 @@ def bench(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
     return importlib.import_module("suite")
 
 
-def test_reproduction_suites_give_feature_models_their_feature(bench: ModuleType) -> None:
-    for name, feature, epochs in (
-        ("reproduction_ml1m", "genre", 1),
-        ("reproduction_ml100k", "class", 2),
-    ):
-        runs = bench.SUITES[name]()
-        assert [run.model for run in runs] == list(bench.REPRODUCTION_MODELS)
-        for run in runs:
-            assert run.settings["epochs"] == epochs
-            assert run.settings["extra_eval_modes"] == ["uni100", "pop100"]
-            assert run.settings["load_col"]["item"] == ["item_id", feature]
-            wants_feature = run.model not in ("SASRec", "LinRec")
-            assert run.settings.get("selected_features") == ([feature] if wants_feature else None)
-
-
-def test_reproduction_suite_runs_and_renders_three_protocols(
+def test_a_suite_runs_in_processes_and_its_report_shows_every_protocol(
     bench: ModuleType, tmp_path: Path
 ) -> None:
-    data = write_cycle_dataset(tmp_path / "data", with_item_features=True)
-    runs = [r for r in bench.reproduction("category", 1) if r.model in ("LinRec", "LinSASRecF")]
+    data = write_cycle_dataset(tmp_path / "data")
+    modes = {"epochs": 1, "seed": 2020, "extra_eval_modes": ["uni100", "pop100"]}
+    runs = [
+        bench.Run("SASRec-AR", "LinRec", {**modes, "attention_type": "softmax"}, "baselines"),
+        bench.Run("LinRec-AR", "LinRec", modes, "baselines"),
+    ]
     shared = {**TINY, "data_path": str(data)}
     records = bench.run_suite(runs, "tiny", shared, tmp_path / "out", workers=1)
     assert [r["status"] for r in records] == ["ok", "ok"], [r["error"] for r in records]
     assert all(set(r["extra_test_results"]) == {"uni100", "pop100"} for r in records)
-    report = importlib.import_module("suite_report").reproduction_report(
-        {"dataset": "tiny", "runs": records}, "reproduction_tiny"
-    )
-    rows = [line for line in report.splitlines() if line.startswith("| LinSASRecF |")]
-    assert [row.split(" | ")[1] for row in rows[:3]] == ["full", "uni100", "pop100"]
-    assert "python -m benchmarks run reproduction_tiny" in report
+    saved = json.loads((tmp_path / "out" / "suite.json").read_text(encoding="utf-8"))
+    assert [r["name"] for r in saved["runs"]] == ["SASRec-AR", "LinRec-AR"]
+    page = importlib.import_module("suite_report").report(records, "tiny suite", "", "SASRec-AR")
+    [row] = [line for line in page.splitlines() if line.startswith("| LinRec-AR | 0.")]
+    cells = row.split(" | ")
+    pop100 = records[1]["extra_test_results"]["pop100"]["ndcg@10"]
+    assert cells[1] == f"{records[1]['test_result']['ndcg@10']:.4f}"
+    assert cells[5] == f"{pop100:.4f}"  # NDCG@10 full, Recall, MRR, uni100, then pop100
 
 
 def test_a_suite_started_again_reuses_finished_runs_only(bench: ModuleType, tmp_path: Path) -> None:

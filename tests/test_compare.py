@@ -9,8 +9,6 @@ import pytest
 
 from recbole_easrec.compare import (
     compare_models,
-    paired_p_value,
-    pareto_front,
     parse_model_list,
     summarise,
 )
@@ -97,22 +95,6 @@ def test_repeats_give_mean_std_and_paired_t_test_against_the_first_model():
 
     expected = stats.ttest_rel([0.40, 0.41, 0.43], [0.30, 0.32, 0.31]).pvalue
     assert rows[1]["test_ndcg@10_p"] == pytest.approx(expected)
-
-
-def test_paired_p_value_needs_two_pairs_and_skips_missing():
-    assert paired_p_value([0.1], [0.2]) is None
-    assert paired_p_value([0.1, None, 0.3], [0.2, 0.1, 0.1]) is not None
-    assert paired_p_value([0.1, 0.2], [0.1, 0.2]) == 1.0
-
-
-def test_pareto_front_marks_non_dominated_points():
-    # (cost, quality): the second is dominated by the first (more cost, less quality).
-    assert pareto_front([(1.0, 0.5), (2.0, 0.4), (3.0, 0.6), (0.5, 0.1)]) == [
-        True,
-        False,
-        True,
-        True,
-    ]
 
 
 @pytest.mark.parametrize("value", ["", " , ", "A,B,A"])
