@@ -8,8 +8,11 @@ RecBole 1.2.1 was released against NumPy 1, pandas 1 and torch < 2.6. :func:`app
    types NumPy 1 used, and make ``Config.compatibility_settings`` a no-op.
 2. **torch ≥ 2.6 ``weights_only``.** RecBole pickles the whole ``Config`` into each checkpoint, and
    ``torch.load`` now refuses to unpickle it. Checkpoints are written with tensors and plain values
-   only (the model name instead of the config), so RecBole's own ``torch.load`` calls load them
-   under ``weights_only=True``.
+   only, so RecBole's own ``torch.load`` calls load them under ``weights_only=True``; the config is
+   kept as its plain settings and rebuilt into a ``Config`` on load by :func:`restore_config`, the
+   one function allow-listed with ``torch.serialization.add_safe_globals``. RecBole's
+   ``recbole.quick_start.load_data_and_model`` then reloads RecBole's checkpoints and ours, and
+   ``recbole.utils.get_model`` (the copy that loader uses) also finds this plugin's models.
 3. **pandas ≥ 3 copy-on-write.** ``Series.fillna(..., inplace=True)`` on ``df[col]`` no longer
    changes ``df``: missing feature values stayed NaN (``Dataset._fill_nan``), and missing sequence
    features crashed (``Dataset._load_feat``). We fill by assignment instead.
@@ -181,16 +184,106 @@ def _plain_values(parameters: dict[str, Any] | None) -> dict[str, Any] | None:
     return kept or None
 
 
+def _plain_setting(value: Any) -> Any:
+    """One setting as plain values: enums and devices become marked dicts, NumPy scalars numbers,
+    tuples lists; anything else that is not a plain value becomes its ``str``."""
+    from enum import Enum
+
+    if isinstance(value, Enum):
+        return {ENUM_MARK: type(value).__name__, "name": value.name}
+    if isinstance(value, torch.device):
+        return {DEVICE_MARK: str(value)}
+    if isinstance(value, dict):
+        return {str(key): _plain_setting(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain_setting(item) for item in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    return str(value)
+
+
+def _setting_value(value: Any) -> Any:
+    """The inverse of :func:`_plain_setting` (a saved CUDA device becomes the CPU where no CUDA
+    device is left)."""
+    import recbole.utils.enum_type as enum_types
+
+    if isinstance(value, dict) and ENUM_MARK in value:
+        return getattr(enum_types, value[ENUM_MARK])[value["name"]]
+    if isinstance(value, dict) and DEVICE_MARK in value:
+        device = torch.device(value[DEVICE_MARK])
+        return device if device.type != "cuda" or torch.cuda.is_available() else torch.device("cpu")
+    if isinstance(value, dict):
+        return {key: _setting_value(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_setting_value(item) for item in value]
+    return value
+
+
+ENUM_MARK = "__recbole_enum__"
+DEVICE_MARK = "__torch_device__"
+
+
+def restore_config(saved: dict[str, Any]) -> Any:
+    """A RecBole ``Config`` rebuilt from a checkpoint's plain settings (see :class:`SavedConfig`).
+
+    Registered with ``torch.serialization.add_safe_globals``, so ``torch.load(...,
+    weights_only=True)`` — RecBole's own ``load_data_and_model`` included — returns the config
+    RecBole pickled into checkpoints before torch 2.6: ``config["seed"]``,
+    ``config.final_config_dict``, ``str(config)`` and the model class all work.
+    """
+    from recbole_easrec.config import EasRecConfig
+    from recbole_easrec.registry import resolve_model
+
+    config = object.__new__(EasRecConfig)
+    config.__dict__.update(
+        final_config_dict=_setting_value(dict(saved["settings"])),
+        parameters={key: list(value) for key, value in dict(saved["parameters"]).items()},
+        model=str(saved["model"]),
+        dataset=str(saved["dataset"]),
+        file_config_dict={},
+        variable_config_dict={},
+        cmd_config_dict={},
+        external_config_dict={},
+        internal_config_dict={},
+    )
+    config.yaml_loader = config._build_yaml_loader()
+    config.model_class = resolve_model(config.model)
+    return config
+
+
+class SavedConfig:
+    """A ``Config`` as a checkpoint stores it: plain settings, rebuilt by :func:`restore_config`.
+
+    Pickled as ``restore_config(plain dict)``, the only callable in the file, so the checkpoint
+    stays loadable with ``weights_only=True`` and holds no pickled Python objects.
+    """
+
+    def __init__(self, config: Any) -> None:
+        settings = getattr(config, "final_config_dict", None) or dict(config)
+        self.saved = {
+            "model": str(settings["model"]),
+            "dataset": str(settings["dataset"]),
+            "settings": _plain_setting(dict(settings)),
+            "parameters": _plain_setting(dict(getattr(config, "parameters", {}) or {})),
+        }
+
+    def __reduce__(self) -> tuple[Any, tuple[dict[str, Any]]]:
+        return restore_config, (self.saved,)
+
+
 def _save_checkpoint(self: Any, epoch: int, verbose: bool = True, **kwargs: Any) -> None:
     """``Trainer._save_checkpoint`` that writes tensors and plain values only.
 
-    Loadable with ``torch.load(..., weights_only=True)``; the model name replaces the pickled config.
+    Loadable with ``torch.load(..., weights_only=True)``; the config is stored as plain settings
+    that :func:`restore_config` turns back into a ``Config`` (:class:`SavedConfig`).
     """
     from recbole.utils import set_color
 
     saved_model_file = kwargs.pop("saved_model_file", self.saved_model_file)
     state = {
-        "config": {"model": str(self.config["model"])},
+        "config": SavedConfig(self.config),
         "epoch": int(epoch),
         "cur_step": int(self.cur_step),
         "best_valid_score": float(self.best_valid_score),
@@ -365,7 +458,7 @@ def _save_pretrained_model(self: Any, epoch: int, saved_model_file: str) -> None
     from recbole_easrec.artifacts import save_torch_atomic
 
     state = {
-        "config": {"model": str(self.config["model"])},
+        "config": SavedConfig(self.config),
         "epoch": int(epoch),
         "state_dict": self.model.state_dict(),
         "optimizer": self.optimizer.state_dict(),
@@ -475,6 +568,34 @@ def _trainer_init(self: Any, config: Any, model: Any) -> None:
         self.model = self.distributed_model.module
 
 
+_RECBOLE_GET_MODEL: Any = None
+
+
+def get_model(model_name: str) -> type:
+    """RecBole's ``get_model`` that also finds this plugin's models (``LinRec``, ``EASRec`` …),
+    so ``recbole.quick_start.load_data_and_model`` rebuilds them from their checkpoints."""
+    model_module = importlib.import_module("recbole_easrec.model")
+    if model_name in getattr(model_module, "__all__", ()):
+        return getattr(model_module, model_name)
+    return _RECBOLE_GET_MODEL(model_name)
+
+
+def _patch_get_model() -> None:
+    """Point ``recbole.utils.get_model`` (and ``recbole.quick_start``'s copy, if imported) at
+    :func:`get_model`; RecBole's ``Config`` keeps its own, so RecBole's runs are unchanged."""
+    import sys
+
+    import recbole.utils
+
+    global _RECBOLE_GET_MODEL
+    if _RECBOLE_GET_MODEL is None:
+        _RECBOLE_GET_MODEL = recbole.utils.get_model
+    recbole.utils.get_model = get_model
+    quick_start = sys.modules.get("recbole.quick_start.quick_start")
+    if quick_start is not None:
+        quick_start.get_model = get_model
+
+
 def _patch_pretrained_loaders() -> None:
     """Point the ``torch`` name of each module in :data:`PRETRAINED_LOADERS` at the safe loader."""
     for name in PRETRAINED_LOADERS:
@@ -511,6 +632,8 @@ def apply() -> None:
     _patch_pretrained_loaders()
     dataset_module.pd = _pandas_for_recbole_datasets()
     Trainer._save_checkpoint = _save_checkpoint
+    torch.serialization.add_safe_globals([restore_config])
+    _patch_get_model()
     # RecBole's ``df[col].fillna(..., inplace=True)`` now warns on every load; the gap it leaves is
     # filled by ``_read_csv_filling_sequences`` above, so the warning is noise for our users.
     warnings.filterwarnings(
