@@ -38,7 +38,14 @@ RecBole 1.2.1 was released against NumPy 1, pandas 1 and torch < 2.6. :func:`app
    :func:`recbole_easrec.distributed.wrap_model`. Checkpoints are written by every rank, each into
    its own folder (the weights are the same on all ranks), so each loads its best epoch without a
    shared file system.
-8. **A faster read of the atomic files.** ``Dataset._load_feat`` asks ``pandas.read_csv`` for
+9. **TensorBoard in the run folder.** RecBole names a trainer's events folder after the log file;
+   with our ``run.log`` every run went into ``./log_tensorboard/run``. :func:`get_tensorboard`
+   writes into ``RUN_DIR/log_tensorboard/<Model>-<dataset>-<time>`` instead (one per run).
+10. **Warnings on every run.** ``torch.cuda.amp.GradScaler(...)`` (RecBole's trainer) is a
+    ``FutureWarning`` on torch ≥ 2.4: the trainer gets ``torch.amp``'s instead. pandas 3 hands
+    out read-only arrays that ``torch.LongTensor`` would share (a ``UserWarning``): RecBole's
+    ``Dataset._dataframe_to_interaction`` reads writable copies (:class:`_WritableColumns`).
+11. **A faster read of the atomic files.** ``Dataset._load_feat`` asks ``pandas.read_csv`` for
    its python engine; with a one-character separator it now gets the C engine (the same frame,
    floats parsed ``round_trip``): 4.5 s → 0.3 s CPU for ML-1M's ``.inter`` file.
 
@@ -568,6 +575,90 @@ def _trainer_init(self: Any, config: Any, model: Any) -> None:
         self.model = self.distributed_model.module
 
 
+class _WritableColumns:
+    """A DataFrame's columns as writable arrays, read the way RecBole's
+    ``Dataset._dataframe_to_interaction`` reads them (``for k in data``, ``data[k].values``).
+
+    pandas 3 (copy-on-write) hands out read-only arrays; ``torch.LongTensor`` shares their memory
+    and warns on every run ("The given NumPy array is not writable …"): a tensor written in place
+    would write into pandas' frame. Read-only columns are copied first.
+    """
+
+    def __init__(self, frame: pd.DataFrame) -> None:
+        self._frame = frame
+
+    def __iter__(self) -> Any:
+        return iter(self._frame)
+
+    def __getitem__(self, key: str) -> types.SimpleNamespace:
+        values = self._frame[key].to_numpy()
+        if isinstance(values, np.ndarray) and not values.flags.writeable:
+            values = values.copy()
+        return types.SimpleNamespace(values=values)
+
+
+_RECBOLE_DATAFRAME_TO_INTERACTION: Any = None
+
+
+def _dataframe_to_interaction(self: Any, data: pd.DataFrame) -> Any:
+    """RecBole's ``Dataset._dataframe_to_interaction`` on writable copies of read-only columns."""
+    return _RECBOLE_DATAFRAME_TO_INTERACTION(self, _WritableColumns(data))
+
+
+def _amp_for_recbole() -> types.ModuleType:
+    """A stand-in for ``torch.cuda.amp`` in ``recbole.trainer.trainer``: the same ``GradScaler``
+    and ``autocast`` through ``torch.amp`` (``torch.cuda.amp.GradScaler(...)`` warns
+    ``FutureWarning`` on every run)."""
+    proxy = types.ModuleType("amp_for_recbole")
+    proxy.GradScaler = lambda *args, **kwargs: torch.amp.GradScaler("cuda", *args, **kwargs)
+    proxy.autocast = lambda *args, **kwargs: torch.amp.autocast("cuda", *args, **kwargs)
+    return proxy
+
+
+def _patch_warning_sources() -> None:
+    """Item 10 of the module docstring: RecBole's GradScaler and read-only arrays."""
+    import recbole.data.dataset.dataset as dataset_module
+    import recbole.trainer.trainer as trainer_module
+
+    global _RECBOLE_DATAFRAME_TO_INTERACTION
+    if _RECBOLE_DATAFRAME_TO_INTERACTION is None:
+        _RECBOLE_DATAFRAME_TO_INTERACTION = dataset_module.Dataset._dataframe_to_interaction
+    dataset_module.Dataset._dataframe_to_interaction = _dataframe_to_interaction
+    trainer_module.amp = _amp_for_recbole()
+
+
+_RECBOLE_GET_TENSORBOARD: Any = None
+
+
+def get_tensorboard(logger: Any) -> Any:
+    """RecBole's ``get_tensorboard`` that writes into the folder a log handler names.
+
+    RecBole names the events folder after the log file (``./log_tensorboard/<log file name>``), so
+    every run of ours (whose log is ``run.log``) went into ``./log_tensorboard/run`` of the working
+    directory, and Tune trials' into Ray's session folder. A handler with a ``tensorboard_dir``
+    attribute (:func:`recbole_easrec.quick_start.configure_logging` sets it to
+    ``RUN_DIR/log_tensorboard/<Model>-<dataset>-<time>``) now decides; RecBole's own runs are
+    unchanged.
+    """
+    for handler in getattr(logger, "handlers", []):
+        folder = getattr(handler, "tensorboard_dir", None)
+        if folder:
+            from torch.utils.tensorboard import SummaryWriter
+
+            return SummaryWriter(str(folder))
+    return _RECBOLE_GET_TENSORBOARD(logger)
+
+
+def _patch_get_tensorboard() -> None:
+    """Point ``recbole.trainer.trainer``'s ``get_tensorboard`` at :func:`get_tensorboard`."""
+    import recbole.trainer.trainer as trainer_module
+
+    global _RECBOLE_GET_TENSORBOARD
+    if _RECBOLE_GET_TENSORBOARD is None:
+        _RECBOLE_GET_TENSORBOARD = trainer_module.get_tensorboard
+    trainer_module.get_tensorboard = get_tensorboard
+
+
 _RECBOLE_GET_MODEL: Any = None
 
 
@@ -634,6 +725,8 @@ def apply() -> None:
     Trainer._save_checkpoint = _save_checkpoint
     torch.serialization.add_safe_globals([restore_config])
     _patch_get_model()
+    _patch_get_tensorboard()
+    _patch_warning_sources()
     # RecBole's ``df[col].fillna(..., inplace=True)`` now warns on every load; the gap it leaves is
     # filled by ``_read_csv_filling_sequences`` above, so the warning is noise for our users.
     warnings.filterwarnings(
