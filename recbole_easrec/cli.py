@@ -246,11 +246,14 @@ def main(argv: list[str] | None = None) -> int:
     try:
         overrides = parse_overrides(extra)
         warn_unknown_settings(parser, args, overrides)
+        serving = args.recommend or args.export or args.users is not None or args.history
+        if args.topk is not None and not serving:  # then it is RecBole's topk setting
+            overrides["topk"] = args.topk
         if args.tune or args.compare:
             with study_lock(args.output_dir):
                 print(json.dumps(run_study(args, overrides), indent=2))
             return 0
-        if args.recommend or args.export or args.users is not None or args.history:
+        if serving:
             print(json.dumps(run_serving(args, overrides), indent=2))
             return 0
         if args.evaluate:

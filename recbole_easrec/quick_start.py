@@ -23,11 +23,18 @@ from recbole.utils import init_seed
 
 from recbole_easrec.artifacts import new_run_dir, write_json_atomic
 from recbole_easrec.config import build_config, validate_run_config
-from recbole_easrec.data.checks import check_dataset_files, check_split, load_error, report
+from recbole_easrec.data.checks import (
+    check_catalogue,
+    check_dataset_files,
+    check_split,
+    load_error,
+    report,
+)
 from recbole_easrec.data.download import ensure_dataset
 from recbole_easrec.data.sequences import cap_full_sort_batches, create_sequence_dataset
 from recbole_easrec.distributed import check_replicas, is_distributed, is_main_process
 from recbole_easrec.efficiency import median_seconds, model_flops, peak_memory_bytes
+from recbole_easrec.errors import ConfigError
 from recbole_easrec.locking import RunLock
 from recbole_easrec.registry import plugin_model_names
 from recbole_easrec.resume import WORK_DIR, ResumeError, open_work_folder, promote, tidy_work_folder
@@ -310,8 +317,17 @@ def prepare_data(config: Any) -> tuple[Any, tuple[Any, Any, Any]]:
     except (ValueError, KeyError, TypeError, IndexError, pd.errors.ParserError) as exc:
         raise load_error(config, exc) from None
     logging.getLogger().info(dataset)
+    check_catalogue(config, dataset)
     # full ranking at most EVAL_SCORES_BUDGET_BYTES of score matrices a batch
-    loaders = cap_full_sort_batches(config, data_preparation(config, dataset))
+    try:
+        split = data_preparation(config, dataset)
+    except ValueError as exc:  # RecBole's checks of eval_args (order, split, mode)
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ConfigError(
+            f"RecBole cannot split dataset {config['dataset']!r}: {reason}; check eval_args (a"
+            " --eval_args override replaces all of it: give split, order, group_by and mode)"
+        ) from None
+    loaders = cap_full_sort_batches(config, split)
     report(check_split(config, loaders))
     return dataset, loaders
 
