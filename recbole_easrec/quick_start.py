@@ -456,14 +456,16 @@ def configure_logging(
     file_handler.tensorboard_dir = events_dir  # type: ignore[attr-defined]
     stream_handler = logging.StreamHandler(sys.stderr)
     stream_handler.setFormatter(logging.Formatter(LOG_FORMAT, "%H:%M:%S"))
+    stream_handler.addFilter(lambda record: not getattr(record, "file_only", False))
     root.addHandler(file_handler)
     root.addHandler(stream_handler)
 
 
 def log_settings(config: Any) -> None:
-    """The run's resolved settings at the top of the log, as RecBole's own runs start theirs
-    (``str(config)``: one ``key = value`` line per setting, grouped by category)."""
-    logging.getLogger().info("settings of this run:%s", config)
+    """The run's resolved settings at the top of ``run.log``, as RecBole's own runs start theirs
+    (``str(config)``: one ``key = value`` line per setting, grouped by category). Not on stderr:
+    a bad-input error stays the only line there."""
+    logging.getLogger().info("settings of this run:%s", config, extra={"file_only": True})
 
 
 def plain_metrics(metrics: dict[str, Any] | None) -> str:
