@@ -243,7 +243,7 @@ def restore_config(saved: dict[str, Any]) -> Any:
     from recbole_easrec.config import EasRecConfig
     from recbole_easrec.registry import resolve_model
 
-    config = object.__new__(EasRecConfig)
+    config = object.__new__(_restored_config_class(EasRecConfig))
     config.__dict__.update(
         final_config_dict=_setting_value(dict(saved["settings"])),
         parameters={key: list(value) for key, value in dict(saved["parameters"]).items()},
@@ -258,6 +258,23 @@ def restore_config(saved: dict[str, Any]) -> Any:
     config.yaml_loader = config._build_yaml_loader()
     config.model_class = resolve_model(config.model)
     return config
+
+
+_RESTORED_CONFIG: Any = None
+
+
+def _restored_config_class(base: type) -> type:
+    """``base`` (``EasRecConfig``) whose instances pickle as :class:`SavedConfig` does: a config
+    loaded from a checkpoint and saved again (a resumed run's state copies its best checkpoint)
+    stays plain values, loadable with ``weights_only=True``."""
+    global _RESTORED_CONFIG
+    if _RESTORED_CONFIG is None:
+
+        def __reduce__(self: Any) -> tuple[Any, tuple[dict[str, Any]]]:
+            return SavedConfig(self).__reduce__()
+
+        _RESTORED_CONFIG = type("RestoredConfig", (base,), {"__reduce__": __reduce__})
+    return _RESTORED_CONFIG
 
 
 class SavedConfig:
