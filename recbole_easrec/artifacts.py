@@ -33,11 +33,30 @@ def json_safe(value: Any) -> Any:
     return str(value)
 
 
+def umask_mode(mode: int = 0o666) -> int:
+    """``mode`` as the process's umask lets a new file have it (``0o644`` under umask ``022``).
+
+    ``tempfile.mkstemp`` creates its file with mode ``0600`` whatever the umask; files moved into
+    place from it get this mode instead, as ``open()`` would have given them.
+    """
+    current = os.umask(0)
+    os.umask(current)
+    return mode & ~current
+
+
+def make_temp_file(path: Path) -> tuple[int, str]:
+    """``mkstemp`` next to ``path`` (same folder, so ``os.replace`` is atomic), with the mode the
+    umask gives new files (:func:`umask_mode`) instead of ``0600``."""
+    handle, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.chmod(temp_name, umask_mode())
+    return handle, temp_name
+
+
 def write_text_atomic(path: str | os.PathLike[str], text: str) -> Path:
     """Write ``text`` to ``path`` through a temporary file in the same folder and ``os.replace``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    handle, temp_name = make_temp_file(path)
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as file:
             file.write(text)
@@ -68,7 +87,7 @@ def atomic_target(path: str | os.PathLike[str]) -> Iterator[Path]:
     removed when it fails (for writers that take a file name: ``savefig``, ``torch.save``)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    handle, temp_name = make_temp_file(path)
     os.close(handle)
     try:
         yield Path(temp_name)

@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from pathlib import Path
 from typing import Any
 
 from recbole_easrec.distributed import DEFAULT_PORT, Launch
@@ -173,9 +175,10 @@ def run_study(args: argparse.Namespace, overrides: dict[str, Any]) -> dict[str, 
 
         models = parse_model_list(args.compare)
         output_dir = args.output_dir or new_run_dir("compare", args.dataset)
-        rows = compare_models(
-            models, args.dataset, output_dir, files, overrides, args.repeats, args.resume
-        )
+        with removed_if_left_empty(None if args.output_dir else output_dir, created=True):
+            rows = compare_models(
+                models, args.dataset, output_dir, files, overrides, args.repeats, args.resume
+            )
         return {
             "output_dir": str(output_dir),
             "models": {row["model"]: row["status"] for row in rows},
@@ -195,11 +198,35 @@ def run_study(args: argparse.Namespace, overrides: dict[str, Any]) -> dict[str, 
         scheduler=args.scheduler,
         resume=args.resume,
     )
-    rows = run_tune(args.model, args.dataset, options, files, overrides)
+    with removed_if_left_empty(None if args.output_dir else output_dir, created=True):
+        rows = run_tune(args.model, args.dataset, options, files, overrides)
     return {
         "output_dir": str(output_dir),
         "trials": {row["trial_id"]: row["status"] for row in rows},
     }
+
+
+@contextmanager
+def removed_if_left_empty(folder: Any, created: bool = False) -> Iterator[None]:
+    """Run the block; if it fails, remove ``folder`` when this command created it (``created``,
+    or it did not exist before) and it holds no file, so an error leaves no empty folder behind."""
+    path = Path(folder) if folder else None
+    new = path is not None and (created or not path.exists())
+    try:
+        yield
+    except BaseException:
+        if new and path is not None:
+            remove_empty_tree(path)
+        raise
+
+
+def remove_empty_tree(folder: Path) -> None:
+    """Remove ``folder`` and its subfolders if none of them holds a file; else leave all."""
+    if not folder.is_dir() or any(path.is_file() for path in folder.rglob("*")):
+        return
+    for path in sorted(folder.rglob("*"), key=lambda p: len(p.parts), reverse=True):
+        path.rmdir()
+    folder.rmdir()
 
 
 def parse_overrides(extra: list[str]) -> dict[str, Any]:
@@ -246,11 +273,15 @@ def main(argv: list[str] | None = None) -> int:
     try:
         overrides = parse_overrides(extra)
         warn_unknown_settings(parser, args, overrides)
+        serving = args.recommend or args.export or args.users is not None or args.history
+        if args.topk is not None and not serving:  # then it is RecBole's topk setting
+            overrides["topk"] = args.topk
         if args.tune or args.compare:
-            with study_lock(args.output_dir):
-                print(json.dumps(run_study(args, overrides), indent=2))
+            with removed_if_left_empty(args.output_dir):
+                with study_lock(args.output_dir):
+                    print(json.dumps(run_study(args, overrides), indent=2))
             return 0
-        if args.recommend or args.export or args.users is not None or args.history:
+        if serving:
             print(json.dumps(run_serving(args, overrides), indent=2))
             return 0
         if args.evaluate:

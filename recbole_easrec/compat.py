@@ -8,8 +8,11 @@ RecBole 1.2.1 was released against NumPy 1, pandas 1 and torch < 2.6. :func:`app
    types NumPy 1 used, and make ``Config.compatibility_settings`` a no-op.
 2. **torch ≥ 2.6 ``weights_only``.** RecBole pickles the whole ``Config`` into each checkpoint, and
    ``torch.load`` now refuses to unpickle it. Checkpoints are written with tensors and plain values
-   only (the model name instead of the config), so RecBole's own ``torch.load`` calls load them
-   under ``weights_only=True``.
+   only, so RecBole's own ``torch.load`` calls load them under ``weights_only=True``; the config is
+   kept as its plain settings and rebuilt into a ``Config`` on load by :func:`restore_config`, the
+   one function allow-listed with ``torch.serialization.add_safe_globals``. RecBole's
+   ``recbole.quick_start.load_data_and_model`` then reloads RecBole's checkpoints and ours, and
+   ``recbole.utils.get_model`` (the copy that loader uses) also finds this plugin's models.
 3. **pandas ≥ 3 copy-on-write.** ``Series.fillna(..., inplace=True)`` on ``df[col]`` no longer
    changes ``df``: missing feature values stayed NaN (``Dataset._fill_nan``), and missing sequence
    features crashed (``Dataset._load_feat``). We fill by assignment instead.
@@ -35,7 +38,14 @@ RecBole 1.2.1 was released against NumPy 1, pandas 1 and torch < 2.6. :func:`app
    :func:`recbole_easrec.distributed.wrap_model`. Checkpoints are written by every rank, each into
    its own folder (the weights are the same on all ranks), so each loads its best epoch without a
    shared file system.
-8. **A faster read of the atomic files.** ``Dataset._load_feat`` asks ``pandas.read_csv`` for
+9. **TensorBoard in the run folder.** RecBole names a trainer's events folder after the log file;
+   with our ``run.log`` every run went into ``./log_tensorboard/run``. :func:`get_tensorboard`
+   writes into ``RUN_DIR/log_tensorboard/<Model>-<dataset>-<time>`` instead (one per run).
+10. **Warnings on every run.** ``torch.cuda.amp.GradScaler(...)`` (RecBole's trainer) is a
+    ``FutureWarning`` on torch ≥ 2.4: the trainer gets ``torch.amp``'s instead. pandas 3 hands
+    out read-only arrays that ``torch.LongTensor`` would share (a ``UserWarning``): RecBole's
+    ``Dataset._dataframe_to_interaction`` reads writable copies (:class:`_WritableColumns`).
+11. **A faster read of the atomic files.** ``Dataset._load_feat`` asks ``pandas.read_csv`` for
    its python engine; with a one-character separator it now gets the C engine (the same frame,
    floats parsed ``round_trip``): 4.5 s → 0.3 s CPU for ML-1M's ``.inter`` file.
 
@@ -181,16 +191,123 @@ def _plain_values(parameters: dict[str, Any] | None) -> dict[str, Any] | None:
     return kept or None
 
 
+def _plain_setting(value: Any) -> Any:
+    """One setting as plain values: enums and devices become marked dicts, NumPy scalars numbers,
+    tuples lists; anything else that is not a plain value becomes its ``str``."""
+    from enum import Enum
+
+    if isinstance(value, Enum):
+        return {ENUM_MARK: type(value).__name__, "name": value.name}
+    if isinstance(value, torch.device):
+        return {DEVICE_MARK: str(value)}
+    if isinstance(value, dict):
+        return {str(key): _plain_setting(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain_setting(item) for item in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    return str(value)
+
+
+def _setting_value(value: Any) -> Any:
+    """The inverse of :func:`_plain_setting` (a saved CUDA device becomes the CPU where no CUDA
+    device is left)."""
+    import recbole.utils.enum_type as enum_types
+
+    if isinstance(value, dict) and ENUM_MARK in value:
+        return getattr(enum_types, value[ENUM_MARK])[value["name"]]
+    if isinstance(value, dict) and DEVICE_MARK in value:
+        device = torch.device(value[DEVICE_MARK])
+        return device if device.type != "cuda" or torch.cuda.is_available() else torch.device("cpu")
+    if isinstance(value, dict):
+        return {key: _setting_value(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_setting_value(item) for item in value]
+    return value
+
+
+ENUM_MARK = "__recbole_enum__"
+DEVICE_MARK = "__torch_device__"
+
+
+def restore_config(saved: dict[str, Any]) -> Any:
+    """A RecBole ``Config`` rebuilt from a checkpoint's plain settings (see :class:`SavedConfig`).
+
+    Registered with ``torch.serialization.add_safe_globals``, so ``torch.load(...,
+    weights_only=True)`` — RecBole's own ``load_data_and_model`` included — returns the config
+    RecBole pickled into checkpoints before torch 2.6: ``config["seed"]``,
+    ``config.final_config_dict``, ``str(config)`` and the model class all work.
+    """
+    from recbole_easrec.config import EasRecConfig
+    from recbole_easrec.registry import resolve_model
+
+    config = object.__new__(_restored_config_class(EasRecConfig))
+    config.__dict__.update(
+        final_config_dict=_setting_value(dict(saved["settings"])),
+        parameters={key: list(value) for key, value in dict(saved["parameters"]).items()},
+        model=str(saved["model"]),
+        dataset=str(saved["dataset"]),
+        file_config_dict={},
+        variable_config_dict={},
+        cmd_config_dict={},
+        external_config_dict={},
+        internal_config_dict={},
+    )
+    config.yaml_loader = config._build_yaml_loader()
+    config.model_class = resolve_model(config.model)
+    return config
+
+
+_RESTORED_CONFIG: Any = None
+
+
+def _restored_config_class(base: type) -> type:
+    """``base`` (``EasRecConfig``) whose instances pickle as :class:`SavedConfig` does: a config
+    loaded from a checkpoint and saved again (a resumed run's state copies its best checkpoint)
+    stays plain values, loadable with ``weights_only=True``."""
+    global _RESTORED_CONFIG
+    if _RESTORED_CONFIG is None:
+
+        def __reduce__(self: Any) -> tuple[Any, tuple[dict[str, Any]]]:
+            return SavedConfig(self).__reduce__()
+
+        _RESTORED_CONFIG = type("RestoredConfig", (base,), {"__reduce__": __reduce__})
+    return _RESTORED_CONFIG
+
+
+class SavedConfig:
+    """A ``Config`` as a checkpoint stores it: plain settings, rebuilt by :func:`restore_config`.
+
+    Pickled as ``restore_config(plain dict)``, the only callable in the file, so the checkpoint
+    stays loadable with ``weights_only=True`` and holds no pickled Python objects.
+    """
+
+    def __init__(self, config: Any) -> None:
+        settings = getattr(config, "final_config_dict", None) or dict(config)
+        self.saved = {
+            "model": str(settings["model"]),
+            "dataset": str(settings["dataset"]),
+            "settings": _plain_setting(dict(settings)),
+            "parameters": _plain_setting(dict(getattr(config, "parameters", {}) or {})),
+        }
+
+    def __reduce__(self) -> tuple[Any, tuple[dict[str, Any]]]:
+        return restore_config, (self.saved,)
+
+
 def _save_checkpoint(self: Any, epoch: int, verbose: bool = True, **kwargs: Any) -> None:
     """``Trainer._save_checkpoint`` that writes tensors and plain values only.
 
-    Loadable with ``torch.load(..., weights_only=True)``; the model name replaces the pickled config.
+    Loadable with ``torch.load(..., weights_only=True)``; the config is stored as plain settings
+    that :func:`restore_config` turns back into a ``Config`` (:class:`SavedConfig`).
     """
     from recbole.utils import set_color
 
     saved_model_file = kwargs.pop("saved_model_file", self.saved_model_file)
     state = {
-        "config": {"model": str(self.config["model"])},
+        "config": SavedConfig(self.config),
         "epoch": int(epoch),
         "cur_step": int(self.cur_step),
         "best_valid_score": float(self.best_valid_score),
@@ -365,7 +482,7 @@ def _save_pretrained_model(self: Any, epoch: int, saved_model_file: str) -> None
     from recbole_easrec.artifacts import save_torch_atomic
 
     state = {
-        "config": {"model": str(self.config["model"])},
+        "config": SavedConfig(self.config),
         "epoch": int(epoch),
         "state_dict": self.model.state_dict(),
         "optimizer": self.optimizer.state_dict(),
@@ -475,6 +592,118 @@ def _trainer_init(self: Any, config: Any, model: Any) -> None:
         self.model = self.distributed_model.module
 
 
+class _WritableColumns:
+    """A DataFrame's columns as writable arrays, read the way RecBole's
+    ``Dataset._dataframe_to_interaction`` reads them (``for k in data``, ``data[k].values``).
+
+    pandas 3 (copy-on-write) hands out read-only arrays; ``torch.LongTensor`` shares their memory
+    and warns on every run ("The given NumPy array is not writable …"): a tensor written in place
+    would write into pandas' frame. Read-only columns are copied first.
+    """
+
+    def __init__(self, frame: pd.DataFrame) -> None:
+        self._frame = frame
+
+    def __iter__(self) -> Any:
+        return iter(self._frame)
+
+    def __getitem__(self, key: str) -> types.SimpleNamespace:
+        values = self._frame[key].to_numpy()
+        if isinstance(values, np.ndarray) and not values.flags.writeable:
+            values = values.copy()
+        return types.SimpleNamespace(values=values)
+
+
+_RECBOLE_DATAFRAME_TO_INTERACTION: Any = None
+
+
+def _dataframe_to_interaction(self: Any, data: pd.DataFrame) -> Any:
+    """RecBole's ``Dataset._dataframe_to_interaction`` on writable copies of read-only columns."""
+    return _RECBOLE_DATAFRAME_TO_INTERACTION(self, _WritableColumns(data))
+
+
+def _amp_for_recbole() -> types.ModuleType:
+    """A stand-in for ``torch.cuda.amp`` in ``recbole.trainer.trainer``: the same ``GradScaler``
+    and ``autocast`` through ``torch.amp`` (``torch.cuda.amp.GradScaler(...)`` warns
+    ``FutureWarning`` on every run)."""
+    proxy = types.ModuleType("amp_for_recbole")
+    proxy.GradScaler = lambda *args, **kwargs: torch.amp.GradScaler("cuda", *args, **kwargs)
+    proxy.autocast = lambda *args, **kwargs: torch.amp.autocast("cuda", *args, **kwargs)
+    return proxy
+
+
+def _patch_warning_sources() -> None:
+    """Item 10 of the module docstring: RecBole's GradScaler and read-only arrays."""
+    import recbole.data.dataset.dataset as dataset_module
+    import recbole.trainer.trainer as trainer_module
+
+    global _RECBOLE_DATAFRAME_TO_INTERACTION
+    if _RECBOLE_DATAFRAME_TO_INTERACTION is None:
+        _RECBOLE_DATAFRAME_TO_INTERACTION = dataset_module.Dataset._dataframe_to_interaction
+    dataset_module.Dataset._dataframe_to_interaction = _dataframe_to_interaction
+    trainer_module.amp = _amp_for_recbole()
+
+
+_RECBOLE_GET_TENSORBOARD: Any = None
+
+
+def get_tensorboard(logger: Any) -> Any:
+    """RecBole's ``get_tensorboard`` that writes into the folder a log handler names.
+
+    RecBole names the events folder after the log file (``./log_tensorboard/<log file name>``), so
+    every run of ours (whose log is ``run.log``) went into ``./log_tensorboard/run`` of the working
+    directory, and Tune trials' into Ray's session folder. A handler with a ``tensorboard_dir``
+    attribute (:func:`recbole_easrec.quick_start.configure_logging` sets it to
+    ``RUN_DIR/log_tensorboard/<Model>-<dataset>-<time>``) now decides; RecBole's own runs are
+    unchanged.
+    """
+    for handler in getattr(logger, "handlers", []):
+        folder = getattr(handler, "tensorboard_dir", None)
+        if folder:
+            from torch.utils.tensorboard import SummaryWriter
+
+            return SummaryWriter(str(folder))
+    return _RECBOLE_GET_TENSORBOARD(logger)
+
+
+def _patch_get_tensorboard() -> None:
+    """Point ``recbole.trainer.trainer``'s ``get_tensorboard`` at :func:`get_tensorboard`."""
+    import recbole.trainer.trainer as trainer_module
+
+    global _RECBOLE_GET_TENSORBOARD
+    if _RECBOLE_GET_TENSORBOARD is None:
+        _RECBOLE_GET_TENSORBOARD = trainer_module.get_tensorboard
+    trainer_module.get_tensorboard = get_tensorboard
+
+
+_RECBOLE_GET_MODEL: Any = None
+
+
+def get_model(model_name: str) -> type:
+    """RecBole's ``get_model`` that also finds this plugin's models (``LinRec``, ``EASRec`` …),
+    so ``recbole.quick_start.load_data_and_model`` rebuilds them from their checkpoints."""
+    model_module = importlib.import_module("recbole_easrec.model")
+    if model_name in getattr(model_module, "__all__", ()):
+        return getattr(model_module, model_name)
+    return _RECBOLE_GET_MODEL(model_name)
+
+
+def _patch_get_model() -> None:
+    """Point ``recbole.utils.get_model`` (and ``recbole.quick_start``'s copy, if imported) at
+    :func:`get_model`; RecBole's ``Config`` keeps its own, so RecBole's runs are unchanged."""
+    import sys
+
+    import recbole.utils
+
+    global _RECBOLE_GET_MODEL
+    if _RECBOLE_GET_MODEL is None:
+        _RECBOLE_GET_MODEL = recbole.utils.get_model
+    recbole.utils.get_model = get_model
+    quick_start = sys.modules.get("recbole.quick_start.quick_start")
+    if quick_start is not None:
+        quick_start.get_model = get_model
+
+
 def _patch_pretrained_loaders() -> None:
     """Point the ``torch`` name of each module in :data:`PRETRAINED_LOADERS` at the safe loader."""
     for name in PRETRAINED_LOADERS:
@@ -511,6 +740,10 @@ def apply() -> None:
     _patch_pretrained_loaders()
     dataset_module.pd = _pandas_for_recbole_datasets()
     Trainer._save_checkpoint = _save_checkpoint
+    torch.serialization.add_safe_globals([restore_config])
+    _patch_get_model()
+    _patch_get_tensorboard()
+    _patch_warning_sources()
     # RecBole's ``df[col].fillna(..., inplace=True)`` now warns on every load; the gap it leaves is
     # filled by ``_read_csv_filling_sequences`` above, so the warning is noise for our users.
     warnings.filterwarnings(

@@ -14,7 +14,10 @@ machine) and ``--port``, and ``--offset`` = the number of processes on the machi
 from __future__ import annotations
 
 import json
+import sys
 from typing import Any
+
+import torch
 
 from recbole_easrec.distributed import Launch, leave_process_group
 from recbole_easrec.errors import ConfigError, UserError
@@ -33,6 +36,39 @@ def check_launch(launch: Launch, config: Any, resume: bool) -> None:
             "max_train_seconds stops each process on its own clock, which would leave the others"
             " waiting; drop it (or --epochs=N) when training with --nproc/--world_size"
         )
+
+
+def launch_lines(launch: Launch, gpu_id: Any, cuda_available: bool) -> list[str]:
+    """What a distributed run tells the user before its processes start, one line each:
+
+    - that ``--gpu_id`` names CUDA devices torch cannot find, so the processes run on the CPU
+      (``gpu_id`` is the user's own setting, ``None`` when not given: RecBole's default ``0``
+      is no request for a GPU);
+    - how many processes the run uses, here and in all, and how they meet;
+    - with other machines in the run (``world_size`` > ``nproc``), what these processes wait for.
+    """
+    lines = []
+    cuda = bool(gpu_id not in (None, "")) and cuda_available
+    if gpu_id not in (None, "") and not cuda_available:
+        lines.append(
+            f"warning: --gpu_id={gpu_id} names CUDA devices but torch finds no CUDA here; the"
+            f" {launch.nproc} processes run on the CPU (gloo)"
+        )
+    first, last = launch.offset, launch.offset + launch.nproc - 1
+    where = f"GPUs {gpu_id} (nccl)" if cuda else "the CPU (gloo)"
+    lines.append(
+        f"this run uses {launch.size} processes: {launch.nproc} here (ranks {first}-{last}) on"
+        f" {where}, meeting at tcp://{launch.ip}:{launch.port}"
+    )
+    others = launch.size - launch.nproc
+    if others:
+        lines.append(
+            f"waiting at tcp://{launch.ip}:{launch.port} for the {others} processes of the other"
+            f" machine(s) (ranks outside {first}-{last} of {launch.size}): start the same command"
+            " there with --world_size, --ip and --port equal and --offset = the processes on the"
+            " machines before it"
+        )
+    return lines
 
 
 def run_processes(
@@ -60,6 +96,8 @@ def run_processes(
     check_launch(launch, config, resume)
     if launch.offset == 0 and not overrides.get("output_dir"):
         overrides["output_dir"] = str(new_run_dir(config["model"], config["dataset"]))
+    for line in launch_lines(launch, overrides.get("gpu_id"), torch.cuda.is_available()):
+        print(line, file=sys.stderr, flush=True)
     queue = mp.get_context("spawn").SimpleQueue()
     mp.spawn(
         run_one_process,

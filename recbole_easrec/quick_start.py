@@ -7,6 +7,7 @@ module level) but finds plugin models too, writes one folder per run and reports
 from __future__ import annotations
 
 import logging
+import re
 import sys
 import tempfile
 import time
@@ -22,11 +23,18 @@ from recbole.utils import init_seed
 
 from recbole_easrec.artifacts import new_run_dir, write_json_atomic
 from recbole_easrec.config import build_config, validate_run_config
-from recbole_easrec.data.checks import check_dataset_files, check_split, load_error, report
+from recbole_easrec.data.checks import (
+    check_catalogue,
+    check_dataset_files,
+    check_split,
+    load_error,
+    report,
+)
 from recbole_easrec.data.download import ensure_dataset
 from recbole_easrec.data.sequences import cap_full_sort_batches, create_sequence_dataset
 from recbole_easrec.distributed import check_replicas, is_distributed, is_main_process
 from recbole_easrec.efficiency import median_seconds, model_flops, peak_memory_bytes
+from recbole_easrec.errors import ConfigError
 from recbole_easrec.locking import RunLock
 from recbole_easrec.registry import plugin_model_names
 from recbole_easrec.resume import WORK_DIR, ResumeError, open_work_folder, promote, tidy_work_folder
@@ -36,6 +44,7 @@ from recbole_easrec.trainer import resolve_trainer
 
 RESULT_FILE = "result.json"
 SUMMARY_FILE = "summary.txt"
+TENSORBOARD_DIR = "log_tensorboard"
 # (epoch, valid_score, valid_metrics) after every validation epoch; see run_recbole_easrec.
 EpochCallback = Callable[[int, float, dict[str, float]], None]
 LOG_FORMAT = "%(asctime)s %(levelname)s %(message)s"
@@ -124,7 +133,8 @@ def train_and_test(
     # one run per folder, released even if the run fails; a failure before any state leaves no
     # work folder behind
     with RunLock(run_dir), tidy_work_folder(run_dir / WORK_DIR):
-        configure_logging(run_dir, config["state"])
+        configure_logging(run_dir, config["state"], tensorboard_dir(run_dir, config))
+        log_settings(config)
         checkpointer = open_work_folder(run_dir, config, resume)
         work_dir = checkpointer.work_dir
         config["checkpoint_dir"] = str(work_dir)
@@ -139,13 +149,17 @@ def train_and_test(
         attach_checkpointer(trainer, checkpointer, config["model"])
 
         start = time.perf_counter()
-        best_valid_score, best_valid_result = trainer.fit(
-            train_data,
-            valid_data,
-            saved=saved,
-            show_progress=config["show_progress"],
-            callback_fn=fit_callback(trainer, epoch_callback),
-        )
+        try:
+            best_valid_score, best_valid_result = trainer.fit(
+                train_data,
+                valid_data,
+                saved=saved,
+                show_progress=config["show_progress"],
+                callback_fn=fit_callback(trainer, epoch_callback),
+            )
+        finally:  # RecBole never closes its writer: the last points would wait for a flush
+            if getattr(trainer, "tensorboard", None) is not None:
+                trainer.tensorboard.close()
         # a resumed run counts the training time before the kill too
         train_seconds = time.perf_counter() - start + getattr(trainer, "seconds_before_resume", 0.0)
         if is_distributed(config):
@@ -194,7 +208,10 @@ def train_and_test(
         (work_dir / SUMMARY_FILE).write_text(summary + "\n", encoding="utf-8")
         promote(work_dir, run_dir)
         logging.getLogger().info(
-            "test result: %s; wrote %s\n%s", result["test_result"], run_dir / RESULT_FILE, summary
+            "test result: %s; wrote %s\n%s",
+            plain_metrics(result["test_result"]),
+            run_dir / RESULT_FILE,
+            summary,
         )
         return result
 
@@ -300,8 +317,17 @@ def prepare_data(config: Any) -> tuple[Any, tuple[Any, Any, Any]]:
     except (ValueError, KeyError, TypeError, IndexError, pd.errors.ParserError) as exc:
         raise load_error(config, exc) from None
     logging.getLogger().info(dataset)
+    check_catalogue(config, dataset)
     # full ranking at most EVAL_SCORES_BUDGET_BYTES of score matrices a batch
-    loaders = cap_full_sort_batches(config, data_preparation(config, dataset))
+    try:
+        split = data_preparation(config, dataset)
+    except ValueError as exc:  # RecBole's checks of eval_args (order, split, mode)
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ConfigError(
+            f"RecBole cannot split dataset {config['dataset']!r}: {reason}; check eval_args (a"
+            " --eval_args override replaces all of it: give split, order, group_by and mode)"
+        ) from None
+    loaders = cap_full_sort_batches(config, split)
     report(check_split(config, loaders))
     return dataset, loaders
 
@@ -342,7 +368,7 @@ def evaluate_extra_modes(
         test_loader = get_dataloader(settings, "test")(settings, built[2], sampler, shuffle=False)
         init_seed(config["seed"], config["reproducibility"])
         results[mode] = dict(trainer.evaluate(test_loader, load_best_model=False))
-        logging.getLogger().info("test result under %s: %s", mode, results[mode])
+        logging.getLogger().info("test result under %s: %s", mode, plain_metrics(results[mode]))
     return results
 
 
@@ -390,14 +416,59 @@ def full_network_efficiency(trainer: Any, test_data: Any, config: Any) -> dict[s
     return {key: measured[key] for key in kept}
 
 
-def configure_logging(run_dir: Path, level: str | None = "INFO") -> None:
-    """Log to ``run_dir/run.log`` and stderr, replacing handlers of any earlier run."""
+# ANSI colour and cursor sequences (RecBole's ``set_color``), as RecBole's RemoveColorFilter
+ANSI_ESCAPE = re.compile(r"\x1B(?:[@-Z\\-_]|\[[0-?]*[ -/]*[@-~])")
+
+
+class PlainFormatter(logging.Formatter):
+    """A formatter whose output holds no colour escape codes (for ``run.log``)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return ANSI_ESCAPE.sub("", super().format(record))
+
+
+def tensorboard_dir(run_dir: Path, config: Any) -> Path:
+    """``run_dir/log_tensorboard/<Model>-<dataset>-<time>`` (RecBole's naming), a new folder per
+    run: a run resumed or repeated in the same folder gets its own."""
+    from recbole.utils import get_local_time
+
+    base = run_dir / TENSORBOARD_DIR / f"{config['model']}-{config['dataset']}-{get_local_time()}"
+    candidate, attempt = base, 0
+    while candidate.exists():
+        attempt += 1
+        candidate = base.with_name(f"{base.name}-{attempt}")
+    return candidate
+
+
+def configure_logging(
+    run_dir: Path, level: str | None = "INFO", events_dir: Path | None = None
+) -> None:
+    """Log to ``run_dir/run.log`` (plain text) and stderr, replacing handlers of any earlier
+    run. RecBole's colour codes stay on the terminal only. ``events_dir`` is where the run's
+    trainer writes its TensorBoard events (:func:`recbole_easrec.compat.get_tensorboard`)."""
     root = logging.getLogger()
     for handler in list(root.handlers):
         root.removeHandler(handler)
         handler.close()
     root.setLevel(getattr(logging, str(level or "INFO").upper(), logging.INFO))
-    formatter = logging.Formatter(LOG_FORMAT, "%H:%M:%S")
-    for handler in (logging.FileHandler(run_dir / "run.log"), logging.StreamHandler(sys.stderr)):
-        handler.setFormatter(formatter)
-        root.addHandler(handler)
+    file_handler = logging.FileHandler(run_dir / "run.log", encoding="utf-8")
+    file_handler.setFormatter(PlainFormatter(LOG_FORMAT, "%H:%M:%S"))
+    file_handler.tensorboard_dir = events_dir  # type: ignore[attr-defined]
+    stream_handler = logging.StreamHandler(sys.stderr)
+    stream_handler.setFormatter(logging.Formatter(LOG_FORMAT, "%H:%M:%S"))
+    stream_handler.addFilter(lambda record: not getattr(record, "file_only", False))
+    root.addHandler(file_handler)
+    root.addHandler(stream_handler)
+
+
+def log_settings(config: Any) -> None:
+    """The run's resolved settings at the top of ``run.log``, as RecBole's own runs start theirs
+    (``str(config)``: one ``key = value`` line per setting, grouped by category). Not on stderr:
+    a bad-input error stays the only line there."""
+    logging.getLogger().info("settings of this run:%s", config, extra={"file_only": True})
+
+
+def plain_metrics(metrics: dict[str, Any] | None) -> str:
+    """``recall@10 : 0.0350    ndcg@10 : 0.0170`` — metric values as plain numbers (not
+    ``np.float64(0.035)``), the way RecBole's ``dict2str`` prints them."""
+    return "    ".join(f"{key} : {float(value):.4f}" for key, value in (metrics or {}).items())

@@ -169,11 +169,63 @@ def load_data_and_model(
     unchanged, e.g. ``full_sort_topk(dataset.token2id(dataset.uid_field, ["196"]), model,
     test_data, k=10, device=config["device"])``.
     """
+    path = Path(run_dir).resolve()
+    if path.is_file() and not any(
+        (path.parent / name).is_file() for name in (DESCRIPTION_FILE, RESULT_FILE)
+    ):
+        return checkpoint_data_and_model(path, config_dict)
     folder = run_folder(run_dir)
     config = run_config(folder, config_dict)
     init_seed(config["seed"], config["reproducibility"])
     dataset, (train_data, valid_data, test_data) = prepare_data(config)
     model = restore_model(folder, config, train_data.dataset)
+    return config, model, dataset, train_data, valid_data, test_data
+
+
+def read_checkpoint(path: Path) -> dict[str, Any]:
+    """A RecBole checkpoint (``torch.load`` with ``weights_only=True``) whose ``config`` is a
+    ``Config`` (written with this package imported); else a one-line :class:`CheckpointError`."""
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - any unreadable file is one user-facing problem
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise CheckpointError(
+            f"cannot load {path} with weights_only=True ({reason}); pass a checkpoint written"
+            " with recbole_easrec imported, or the folder of a finished run"
+        ) from None
+    config = checkpoint.get("config") if isinstance(checkpoint, dict) else None
+    if not hasattr(config, "final_config_dict") or "state_dict" not in checkpoint:
+        raise CheckpointError(
+            f"{path} holds no settings to rebuild its run from (written by recbole_easrec before"
+            " 0.1 kept them, or not a RecBole checkpoint): re-run training to write it again"
+        )
+    return checkpoint
+
+
+def checkpoint_data_and_model(
+    path: Path, config_dict: dict[str, Any] | None = None
+) -> tuple[Any, Any, Any, Any, Any, Any]:
+    """:func:`load_data_and_model` for a bare RecBole checkpoint (e.g. ``saved/SASRec-….pth``
+    written by ``recbole.quick_start.run_recbole``): the settings come from the checkpoint."""
+    checkpoint = read_checkpoint(path)
+    config = checkpoint["config"]
+    for key, value in (config_dict or {}).items():
+        # RecBole's Config holds data_path joined with the dataset's name
+        config[key] = os.path.join(value, config["dataset"]) if key == "data_path" else value
+    init_seed(config["seed"], config["reproducibility"])
+    dataset, (train_data, valid_data, test_data) = prepare_data(config)
+    init_seed(config["seed"], config["reproducibility"])
+    model = resolve_model(config["model"])(config, train_data.dataset)
+    try:
+        model.load_state_dict(checkpoint["state_dict"])
+        model.load_other_parameter(checkpoint.get("other_parameter"))
+    except (RuntimeError, KeyError) as exc:
+        reason = str(exc).strip().splitlines()[0]
+        raise CheckpointError(
+            f"{path} does not fit {config['model']} on {config['dataset']} ({reason}): load it"
+            " with the dataset and settings it was trained with"
+        ) from None
+    model = model.to(config["device"]).eval()
     return config, model, dataset, train_data, valid_data, test_data
 
 

@@ -320,6 +320,46 @@ def shared_settings(overrides: Mapping[str, Any], base: Any) -> dict[str, Any]:
     return shared
 
 
+def running_ray_address() -> str | None:
+    """The address of a Ray cluster already running on this machine (``ray start --head``, or
+    ``RAY_ADDRESS``), which a plain ``ray.init()`` would join; ``None`` when there is none."""
+    if os.environ.get("RAY_ADDRESS"):
+        return os.environ["RAY_ADDRESS"]
+    try:
+        from ray._private.utils import read_ray_address
+
+        return read_ray_address()
+    except Exception:  # noqa: BLE001 - a Ray internal that moved: behave as if none runs
+        return None
+
+
+def start_embedded_ray(options: TuneOptions) -> None:
+    """The default (no ``--address``): a Ray of our own on this machine, or, when a cluster is
+    already running here, that cluster (joined without the options only a new Ray accepts, such
+    as ``object_store_memory``, which Ray refuses when joining), with a one-line note."""
+    import ray
+
+    address = running_ray_address()
+    if address:
+        try:
+            ray.init(address=address, **options.ray_init_kwargs)
+        except (ConnectionError, RuntimeError, ValueError) as exc:  # a stale address file
+            print(
+                f"note: the Ray cluster at {address} does not answer ({one_line_error(exc)});"
+                " this study starts its own local Ray",
+                file=sys.stderr,
+            )
+        else:
+            print(
+                f"note: joined the Ray cluster already running at {address}; its CPUs run the"
+                " trials (stop it with `ray stop`, or pass --address to choose)",
+                file=sys.stderr,
+            )
+            return
+    kwargs = {"include_dashboard": False, "object_store_memory": 256 * 2**20, "address": "local"}
+    ray.init(**{**kwargs, **options.ray_init_kwargs})
+
+
 @contextmanager
 def ray_session(options: TuneOptions) -> Iterator[None]:
     """Connect to ``--address`` or start an embedded local Ray; shut down what we started."""
@@ -337,8 +377,7 @@ def ray_session(options: TuneOptions) -> Iterator[None]:
                 " start it with `ray start --head` or check the address"
             ) from None
     else:
-        kwargs = {"include_dashboard": False, "object_store_memory": 256 * 2**20}
-        ray.init(**{**kwargs, **options.ray_init_kwargs})
+        start_embedded_ray(options)
     try:
         yield
     finally:
@@ -389,7 +428,7 @@ def run_tune(
     write_text_atomic(study_dir / RESULTS_FILE, csv_text(rows))
     best = best_row(rows, metric, mode)
     if best is not None:
-        values = {**shared, **sampled[best["trial_id"]]}
+        values = best_config_values(shared, sampled[best["trial_id"]], overrides or {})
         write_best_config(study_dir / BEST_CONFIG_FILE, best, values, settings, metric)
     return rows
 
@@ -496,8 +535,17 @@ def trial_metrics(metrics: Mapping[str, Any], run_dir: Path) -> dict[str, Any]:
     else:
         values.update({k: v for k, v in metrics.items() if k.startswith(("valid_", "test_"))})
         values.pop("valid_score", None)
-    values["epochs_reported"] = metrics.get("training_iteration")
+    values["epochs_reported"] = epochs_reported(metrics)
     return values
+
+
+def epochs_reported(metrics: Mapping[str, Any]) -> int | None:
+    """Validation epochs a trial reported: Ray's ``training_iteration`` counts the final report
+    (test metrics) too, which made the table show one more than ``--epochs``."""
+    iterations = metrics.get("training_iteration")
+    if iterations is None:
+        return None
+    return int(iterations) - int(bool(metrics.get(FINAL_FLAG)))
 
 
 def _cell(value: Any) -> Any:
@@ -512,6 +560,21 @@ def best_row(rows: list[dict[str, Any]], metric: str, mode: str) -> dict[str, An
         return None
     sign = 1 if mode == "max" else -1
     return max(finished, key=lambda r: sign * float(r[metric]))
+
+
+def best_config_values(
+    shared: Mapping[str, Any], sampled: Mapping[str, Any], overrides: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The settings ``best_config.yaml`` holds: the shared ones plus the best trial's values.
+
+    ``data_path`` only when the study was given one: trials need it absolute (Ray runs them in
+    another folder), but the default is RecBole's bundled dataset folder inside the virtual
+    environment's ``site-packages``, which no other machine or environment has.
+    """
+    values = {**shared, **sampled}
+    if "data_path" not in overrides:
+        values.pop("data_path", None)
+    return values
 
 
 def write_best_config(

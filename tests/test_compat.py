@@ -91,3 +91,36 @@ def test_fdsa_checkpoint_reloads(tmp_path):
     assert 0 <= result["test_result"]["ndcg@10"] <= 1
     checkpoint = torch.load(tmp_path / "run" / "checkpoint.pth", weights_only=True)
     assert checkpoint["other_parameter"] is None
+
+
+def test_recbole_trainer_grad_scaler_does_not_warn():
+    """Issue 30, item 8: ``torch.cuda.amp.GradScaler(...)`` warned FutureWarning on every run."""
+    import warnings
+
+    import recbole.trainer.trainer as trainer_module
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        scaler = trainer_module.amp.GradScaler(enabled=False)
+    assert not scaler.is_enabled()
+
+
+def test_interaction_tensors_do_not_share_pandas_read_only_arrays():
+    """Issue 30, item 8: torch shared pandas 3's read-only arrays (a UserWarning on every run)."""
+    import types
+
+    import pandas as pd
+    from recbole.data.dataset import Dataset
+    from recbole.utils import FeatureType
+
+    frame = pd.DataFrame({"user_id": np.arange(4, dtype=np.int64)})
+    column = frame["user_id"].to_numpy()
+    fake = types.SimpleNamespace(
+        field2type={"user_id": FeatureType.TOKEN}, config={"numerical_features": []}
+    )
+    interaction = Dataset._dataframe_to_interaction(fake, frame)
+    tensor = interaction["user_id"]
+    assert tensor.tolist() == [0, 1, 2, 3]
+    tensor[0] = 7  # writing the tensor must not write into the frame
+    assert frame["user_id"].tolist() == [0, 1, 2, 3]
+    assert tensor.data_ptr() != column.__array_interface__["data"][0] or column.flags.writeable

@@ -55,7 +55,7 @@ def test_s3rec_pretrain_then_finetune(tmp_path):
     saved = Path(trainer.saved_model_file)
     assert saved.name == "S3Rec-tiny-1.pth"
     state = torch.load(saved, weights_only=True)
-    assert state["config"] == {"model": "S3Rec"} and state["epoch"] == 0
+    assert state["config"]["model"] == "S3Rec" and state["epoch"] == 0
     settings = s3rec_settings(
         data_path, tmp_path, train_stage="finetune", pre_model_path=str(saved)
     )

@@ -123,3 +123,28 @@ def test_cli_reports_bad_launch_settings_in_one_line(
     )
     assert main(["--model=Nope", "--dataset=tiny", f"--data_path={data}", "--nproc=2"]) == 2
     assert capsys.readouterr().err.startswith("error: unknown model 'Nope'")
+
+
+def test_gpu_ids_without_cuda_are_named_in_one_line():
+    """Issue 30, item 7: --nproc=4 --gpu_id=0,1,2,3 without CUDA silently ran CPU processes."""
+    from recbole_easrec.launch import launch_lines
+
+    lines = launch_lines(Launch(nproc=4), "0,1,2,3", cuda_available=False)
+    assert lines[0].startswith("warning: --gpu_id=0,1,2,3 names CUDA devices")
+    assert "the 4 processes run on the CPU (gloo)" in lines[0]
+    assert lines[1].startswith("this run uses 4 processes: 4 here (ranks 0-3) on the CPU (gloo)")
+    assert len(lines) == 2  # one machine: nothing to wait for
+    with_cuda = launch_lines(Launch(nproc=2), "0,1", cuda_available=True)
+    assert with_cuda == [
+        "this run uses 2 processes: 2 here (ranks 0-1) on GPUs 0,1 (nccl), meeting at"
+        " tcp://localhost:5678"
+    ]
+    assert not launch_lines(Launch(nproc=2), None, cuda_available=False)[0].startswith("warning")
+
+
+def test_a_machine_waiting_for_others_says_what_it_waits_for():
+    from recbole_easrec.launch import launch_lines
+
+    lines = launch_lines(Launch(nproc=2, world_size=4, ip="10.0.0.1", offset=2), None, False)
+    assert lines[0].startswith("this run uses 4 processes: 2 here (ranks 2-3)")
+    assert lines[1].startswith("waiting at tcp://10.0.0.1:5678 for the 2 processes of the other")

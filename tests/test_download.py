@@ -75,7 +75,8 @@ def server(tmp_path: Path) -> Iterator[tuple[str, dict[str, tuple[bytes, int]]]]
 
 
 def assert_nothing_left(data_path: Path) -> None:
-    assert not data_path.exists() or list(data_path.iterdir()) == []
+    """A failed download leaves no folder behind, not even an empty one (issue 30, item 8)."""
+    assert not data_path.exists()
 
 
 def test_download_verifies_unpacks_and_renames(server, tmp_path):

@@ -75,6 +75,37 @@ ERROR_CORPUS: dict[str, tuple[bytes, list[str]]] = {
         ("\n".join([HEADER, *good_rows()[:3]]) + "\n").encode() + b"u\xff\ti1\t3\t9\n",
         ["bad.inter line 5", "not valid UTF-8"],
     ),
+    "headerless": (
+        "\n".join(good_rows()).encode(),
+        ["bad.inter line 1", "the header line is missing", "'u1 i2 3 110'", "add a header"],
+    ),
+    "header_without_types": (
+        "\n".join(["user_id\titem_id\trating\ttimestamp", *good_rows()]).encode(),
+        ["bad.inter line 1", "the header line is missing", "no name:type fields"],
+    ),
+    "unknown_field_type": (
+        "\n".join([HEADER.replace("user_id:token", "user_id:tok"), *good_rows()]).encode(),
+        ["Type tok from field user_id is not supported"],
+    ),
+    "no_item_column": (
+        "\n".join(["user_id:token\ttimestamp:float", *(f"u{i}\t{i}" for i in range(9))]).encode(),
+        ["lacks field(s) item_id"],
+    ),
+    "catalogue_smaller_than_topk": (
+        "\n".join(
+            [
+                HEADER,
+                *(f"u{u}\ti{(u + s) % 5 + 1}\t3\t{u * 10 + s}" for u in range(8) for s in range(6)),
+            ]
+        ).encode(),
+        ["has 5 item(s) after filtering but topk asks for the top 10", "--topk=[k] with k <= 5"],
+    ),
+    "every_interaction_on_one_item": (
+        "\n".join(
+            [HEADER, *(f"u{u}\ti1\t3\t{u * 10 + s}" for u in range(8) for s in range(6))]
+        ).encode(),
+        ["has 1 item(s) after filtering but topk asks for the top 10"],
+    ),
     "every_user_too_short": (
         "\n".join([HEADER, "u1\ti1\t3\t1", "u1\ti2\t3\t2", "u2\ti1\t3\t1"]).encode(),
         ["every user has fewer than 4 interactions", "leave-one-out"],
@@ -201,3 +232,45 @@ def test_item_file_partly_matching_warns(tmp_path, caplog):
         prepare(data_path, load_col=load_col)
     assert "1 ids (4 interactions) are not in" in caplog.text  # i9
     assert "1 ids have no interaction" in caplog.text  # zz
+
+
+def test_a_degenerate_dataset_keeps_what_the_folder_already_holds(tmp_path, capsys):
+    """An earlier run's files in --output_dir survive a one-line data error (issue 30, item 6)."""
+    content, _ = ERROR_CORPUS["catalogue_smaller_than_topk"]
+    data_path = write_dataset(tmp_path, content)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "result.json").write_text('{"earlier": true}', encoding="utf-8")
+    argv = ["--model=LinRec", "--dataset=bad", f"--data_path={data_path}", f"--output_dir={out}"]
+    one_line_error([*argv, "--state=WARNING"], capsys)
+    assert (out / "result.json").read_text(encoding="utf-8") == '{"earlier": true}'
+    assert sorted(path.name for path in out.iterdir()) == ["result.json", "run.log"]
+
+
+def test_a_small_catalogue_runs_with_a_topk_it_can_fill(tmp_path, capsys):
+    """The fix the error names works: --topk=[5] (RecBole's topk setting, not --recommend's)."""
+    content, _ = ERROR_CORPUS["catalogue_smaller_than_topk"]
+    data_path = write_dataset(tmp_path, content)
+    out = tmp_path / "out"
+    argv = ["--model=LinRec", "--dataset=bad", f"--data_path={data_path}", f"--output_dir={out}"]
+    settings = ["--epochs=1", "--hidden_size=8", "--inner_size=16", "--n_layers=1"]
+    code = main([*argv, *settings, "--topk=[5]", "--valid_metric=NDCG@5", "--state=WARNING"])
+    assert code == 0, capsys.readouterr().err
+    assert '"ndcg@5"' in (out / "result.json").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("line_end", ["\r\n", "\n"])
+def test_byte_order_mark_and_crlf_are_accepted_with_a_named_warning(tmp_path, caplog, line_end):
+    content = b"\xef\xbb\xbf" + line_end.join([HEADER, *good_rows()]).encode()
+    data_path = write_dataset(tmp_path, content)
+    with caplog.at_level(logging.WARNING, logger="recbole_easrec.data"):
+        _, (dataset, loaders) = prepare(data_path)
+    assert "starts with a UTF-8 byte-order mark; read as utf-8-sig" in caplog.text
+    assert dataset.user_num - 1 == 6 and len(loaders[2]._dataset.inter_feat) == 6
+
+
+def test_a_partial_eval_args_override_is_one_line(tmp_path, capsys):
+    data_path = write_dataset(tmp_path, "\n".join([HEADER, *good_rows()]).encode())
+    argv = ["--model=LinRec", "--dataset=bad", f"--data_path={data_path}", "--state=WARNING"]
+    err = one_line_error([*argv, "--eval_args={'mode':'uni100'}"], capsys)
+    assert "RecBole cannot split dataset 'bad'" in err and "check eval_args" in err

@@ -102,7 +102,7 @@ def test_study_end_to_end_with_a_failing_trial_and_resume(tiny_data, tmp_path):
     assert failed["n_heads"] == "3" and "divisible" in failed["error"]
     assert good["n_heads"] == "2"
     assert 0 <= float(good["valid_ndcg@10"]) <= 1 and 0 <= float(good["test_ndcg@10"]) <= 1
-    assert int(good["epochs_reported"]) == 3  # one report per epoch (2) plus the final one
+    assert int(good["epochs_reported"]) == 2  # one per epoch, not counting the final report
     assert Path(good["output_dir"]).parent == study / "trials"
     assert (Path(good["output_dir"]) / "result.json").is_file()
 
@@ -138,3 +138,80 @@ def test_cli_tune_errors_are_one_line(capsys):
     errors = capsys.readouterr().err.strip().splitlines()
     assert len(errors) == 3 and all(line.startswith("error: ") for line in errors)
     assert "--params_file" in errors[0] and "separate" in errors[1] and "--output_dir" in errors[2]
+
+
+class FakeRay:
+    """``ray.init`` that refuses ``object_store_memory`` when it would join a running cluster,
+    as Ray does ("When connecting to an existing cluster, object_store_memory must not be
+    provided")."""
+
+    def __init__(self, running: str | None) -> None:
+        self.running = running
+        self.calls: list[dict] = []
+
+    def init(self, **kwargs) -> None:
+        self.calls.append(kwargs)
+        joins = kwargs.get("address") not in (None, "local") or (
+            kwargs.get("address") is None and self.running
+        )
+        if joins and "object_store_memory" in kwargs:
+            raise ValueError("When connecting to an existing cluster, object_store_memory must not")
+
+
+@pytest.mark.parametrize("running", ["127.0.0.1:6379", None])
+def test_embedded_default_joins_a_running_cluster_or_starts_its_own(running, monkeypatch, capsys):
+    """Issue 30, item 2: with `ray start --head` running, --tune crashed in ray.init."""
+    import ray
+
+    from recbole_easrec import tune
+
+    fake = FakeRay(running)
+    monkeypatch.setattr(ray, "init", fake.init)
+    monkeypatch.setattr(tune, "running_ray_address", lambda: running)
+    tune.start_embedded_ray(TuneOptions(params_file="x.yaml", output_dir="out"))
+    (call,) = fake.calls
+    err = capsys.readouterr().err
+    if running:
+        assert call == {"address": running}
+        assert err.count("\n") == 1 and "note: joined the Ray cluster already running at" in err
+    else:
+        assert call["address"] == "local" and call["object_store_memory"] > 0
+        assert err == ""
+
+
+def test_a_failed_study_leaves_no_empty_output_folder(tmp_path, monkeypatch, capsys):
+    from recbole_easrec.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    bad = tmp_path / "space.yaml"
+    bad.write_text("learning_rate: {normal: [1, 2]}\n", encoding="utf-8")
+    for output in ([], [f"--output_dir={tmp_path / 'study'}"]):
+        code = main(
+            ["--tune", "--model=LinRec", "--dataset=ml-100k", f"--params_file={bad}", *output]
+        )
+        err = capsys.readouterr().err.strip()
+        assert code == 2 and err.startswith("error: ") and "unknown distribution" in err
+    assert not (tmp_path / "study").exists()
+    assert not (tmp_path / "saved").exists() or list((tmp_path / "saved").iterdir()) == []
+
+
+def test_epochs_reported_does_not_count_the_final_report():
+    """Issue 30, item 8: the table showed one iteration more than --epochs."""
+    from recbole_easrec.tune import epochs_reported
+
+    assert epochs_reported({"training_iteration": 3, "final": True}) == 2
+    assert epochs_reported({"training_iteration": 1, "final": False}) == 1  # stopped by ASHA
+    assert epochs_reported({}) is None
+
+
+def test_best_config_keeps_data_path_only_when_the_study_was_given_one():
+    """Issue 30, item 8: best_config.yaml hard-coded RecBole's folder inside site-packages."""
+    from recbole_easrec.tune import best_config_values
+
+    shared = {"data_path": "/venv/site-packages/recbole/dataset_example", "epochs": 2}
+    assert best_config_values(shared, {"n_layers": 1}, {"epochs": "2"}) == {
+        "epochs": 2,
+        "n_layers": 1,
+    }
+    given = best_config_values({**shared, "data_path": "/data"}, {}, {"data_path": "data"})
+    assert given["data_path"] == "/data"

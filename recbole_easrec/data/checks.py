@@ -6,6 +6,7 @@ crashes on ``torch.distributed.barrier``, RecBole #1989); we stop first with one
 
 from __future__ import annotations
 
+import codecs
 import logging
 import re
 from collections import Counter
@@ -27,7 +28,7 @@ def expected_files(config: Any) -> dict[str, list[str]]:
 def read_header(path: Path, separator: str) -> list[str]:
     """Field names (``name:type`` → ``name``) from the first line of an atomic file."""
     try:
-        with open(path, encoding="utf-8") as handle:
+        with open(path, encoding="utf-8-sig") as handle:
             first_line = handle.readline().rstrip("\r\n")
     except (OSError, UnicodeDecodeError) as exc:
         raise DataError(f"cannot read {path}: {exc}") from None
@@ -46,7 +47,11 @@ def check_dataset_files(config: Any) -> None:
                 f"dataset {name!r} not found: expected {path} (RecBole atomic format); pass "
                 f"--data_path=DIR where DIR/{name}/{name}.{suffix} exists, or {CONVERT_HINT}"
             )
+    bom_warnings = accept_bom(
+        config, [folder / f"{name}.{suffix}" for suffix in expected_files(config)]
+    )
     warnings, user_counts = check_dataset_rows(config)
+    warnings = bom_warnings + warnings
     for suffix, fields in expected_files(config).items():
         path = folder / f"{name}.{suffix}"
         header = read_header(path, separator)
@@ -57,6 +62,40 @@ def check_dataset_files(config: Any) -> None:
                 f" fix the header line (name:type, tab separated) or {CONVERT_HINT}"
             )
     report(warnings + drop_short_users(config, user_counts, folder / f"{name}.inter"))
+
+
+def accept_bom(config: Any, paths: list[Path]) -> list[str]:
+    """Files that start with a UTF-8 byte-order mark (saved by Excel or Windows tools) are read
+    with ``encoding: utf-8-sig`` (RecBole's ``utf-8`` would keep the mark in the first field's
+    name, which then "lacks user_id"); one warning line names them."""
+    if str(config["encoding"] or "utf-8").lower().replace("_", "-") not in ("utf-8", "utf8"):
+        return []
+    marked = []
+    for path in paths:
+        with open(path, "rb") as handle:
+            if handle.read(3) == codecs.BOM_UTF8:
+                marked.append(str(path))
+    if not marked:
+        return []
+    config["encoding"] = "utf-8-sig"
+    return [
+        f"{', '.join(marked)}: starts with a UTF-8 byte-order mark; read as utf-8-sig (the mark"
+        " is not part of the first field's name)"
+    ]
+
+
+def check_catalogue(config: Any, dataset: Any) -> None:
+    """Full ranking needs at least ``max(topk)`` items: a smaller catalogue is a one-line error
+    (torch's ``topk`` would fail mid-evaluation with "selected index k out of range")."""
+    items = int(dataset.item_num) - 1  # id 0 is padding
+    largest = max(config["topk"] or [0])
+    # RecBole ranks the padding id too (scored -inf): k = items + 1 still runs, as it always did
+    if largest > items + 1:
+        raise DataError(
+            f"dataset {config['dataset']!r} has {items} item(s) after filtering but topk asks for"
+            f" the top {largest}; pass --topk=[k] with k <= {items} (and a valid_metric at such"
+            " a k, e.g. --valid_metric=NDCG@" + str(max(items, 1)) + ") or add items"
+        )
 
 
 def held_out_parts(config: Any) -> int | None:

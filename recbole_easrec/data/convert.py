@@ -25,7 +25,6 @@ import itertools
 import os
 import re
 import sys
-import tempfile
 import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -34,6 +33,7 @@ from typing import TextIO
 import numpy as np
 import pandas as pd
 
+from recbole_easrec.artifacts import make_temp_file
 from recbole_easrec.errors import DataError, UserError
 
 CHUNK_ROWS = 500_000
@@ -85,9 +85,7 @@ class _AtomicFile:
         self.path = path
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            handle, temp_name = tempfile.mkstemp(
-                dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"
-            )
+            handle, temp_name = make_temp_file(path)
         except OSError as exc:
             raise DataError(
                 f"cannot write into {path.parent}: {exc.strerror}; choose another --output folder"

@@ -138,7 +138,27 @@ def download_dataset(
     if target.exists():
         return target
     url = url or dataset_url(name)
+    created = [folder for folder in (root, *root.parents) if not folder.exists()]
     root.mkdir(parents=True, exist_ok=True)
+    try:
+        return _download_into(root, name, url, timeout)
+    except BaseException:
+        remove_empty_folders(created)  # a failed download leaves no empty data folder behind
+        raise
+
+
+def remove_empty_folders(folders: list[Path]) -> None:
+    """Remove each of ``folders`` (deepest first) that is empty; keep any that is not."""
+    for folder in folders:
+        try:
+            folder.rmdir()
+        except OSError:
+            return
+
+
+def _download_into(root: Path, name: str, url: str, timeout: float) -> Path:
+    """The body of :func:`download_dataset` once ``root`` exists."""
+    target = root / name
     with tempfile.TemporaryDirectory(dir=root, prefix=f".{name}.download-") as temp:
         work = Path(temp)
         archive = work / "archive.zip"

@@ -13,6 +13,7 @@ from pathlib import Path
 from recbole_easrec.errors import DataError
 
 FIX = "fix the file (tab separated, name:type header)"
+BOM = "\ufeff"  # UTF-8 byte-order mark (Excel, Windows): accepted, see checks.accept_bom
 
 
 @dataclass
@@ -33,12 +34,24 @@ def parse_header(path: Path, line: str, separator: str) -> tuple[list[str], list
             f"{path} line 1: the header has no {separator!r} separator (comma separated?);"
             " atomic files are tab separated, or pass --field_separator"
         )
+    if not any(":" in column for column in columns):
+        raise DataError(
+            f"{path} line 1: the header line is missing (the first line,"
+            f" {shorten(line)!r}, has no name:type fields); add a header such as"
+            " 'user_id:token<TAB>item_id:token<TAB>timestamp:float' as line 1"
+        )
     names = [column.split(":")[0] for column in columns]
     types = [column.split(":")[1] if ":" in column else "token" for column in columns]
     duplicates = sorted({name for name in names if names.count(name) > 1})
     if duplicates:
         raise DataError(f"{path} line 1: duplicate header field(s) {', '.join(duplicates)}; {FIX}")
     return names, types
+
+
+def shorten(text: str, limit: int = 60) -> str:
+    """``text`` cut to ``limit`` characters (``…`` marks a cut), tabs shown as spaces."""
+    text = text.replace("\t", " ")
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def check_number(path: Path, number: int, name: str, value: str) -> float:
@@ -77,7 +90,7 @@ def scan_file(
             raise DataError(
                 f"{path} line {number}: not valid UTF-8; re-encode the file as UTF-8"
             ) from None
-    names, types = parse_header(path, decoded[0], separator)
+    names, types = parse_header(path, decoded[0].removeprefix(BOM), separator)
     scan = FileScan(fields=names)
     empty: Counter = Counter()
     first_empty: dict[str, int] = {}
