@@ -88,11 +88,13 @@ def run_processes(
 
     from recbole_easrec.artifacts import new_run_dir
     from recbole_easrec.config import build_config, validate_run_config
+    from recbole_easrec.trainer import validate_trainer_config
 
     overrides = dict(config_dict)
     settings = {key: value for key, value in overrides.items() if key != "output_dir"}
     config = build_config(model, dataset, config_file_list, settings)
     validate_run_config(config)
+    validate_trainer_config(config)
     check_launch(launch, config, resume)
     if launch.offset == 0 and not overrides.get("output_dir"):
         overrides["output_dir"] = str(new_run_dir(config["model"], config["dataset"]))

@@ -40,7 +40,7 @@ from recbole_easrec.registry import plugin_model_names
 from recbole_easrec.resume import WORK_DIR, ResumeError, open_work_folder, promote, tidy_work_folder
 from recbole_easrec.saving import save_model
 from recbole_easrec.summary import run_summary
-from recbole_easrec.trainer import resolve_trainer
+from recbole_easrec.trainer import resolve_trainer, validate_trainer_config
 
 RESULT_FILE = "result.json"
 SUMMARY_FILE = "summary.txt"
@@ -92,6 +92,7 @@ def run_recbole_easrec(
         raise ResumeError("--resume needs the --output_dir of the run to continue")
     config = build_config(model, dataset, config_file_list, overrides)
     validate_run_config(config)
+    validate_trainer_config(config)
     with run_folder(config, output_dir) as run_dir:
         return train_and_test(
             config,

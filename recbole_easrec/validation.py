@@ -37,3 +37,12 @@ def require_divisible(config: Any, key: str, divisor_key: str) -> None:
         raise ConfigError(
             f"{key} ({config[key]}) must be divisible by {divisor_key} ({config[divisor_key]})"
         )
+
+
+def require_non_negative(config: Any, key: str, integer: bool = False) -> None:
+    """The key must hold a number (``integer``: an int) ≥ 0."""
+    value = config[key]
+    kinds = (int,) if integer else (int, float)
+    if isinstance(value, bool) or not isinstance(value, kinds) or value < 0:
+        kind = "an integer" if integer else "a number"
+        raise ConfigError(f"{key} must be {kind} >= 0, got {value!r}")

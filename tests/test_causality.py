@@ -13,10 +13,10 @@ import torch
 from recbole_easrec.config import build_config
 from recbole_easrec.model.attention import LINEAR_VARIANTS
 from recbole_easrec.model.dsl import BACKBONES
+from recbole_easrec.model.elastic import GATE_INPUTS, Architecture
+from recbole_easrec.model.elastic import Path as SupernetPath
 from recbole_easrec.quick_start import prepare_data
 from recbole_easrec.registry import plugin_model_names, resolve_model
-from recbole_easrec.search.gates import GATE_INPUTS
-from recbole_easrec.search.space import Architecture
 from tests.conftest import tiny_config, write_cycle_dataset
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -99,19 +99,23 @@ def sequences(n_items: int) -> tuple[torch.Tensor, torch.Tensor]:
     return seq, later
 
 
-def outputs(model, seq: torch.Tensor, train: bool) -> torch.Tensor:
+def outputs(model, seq: torch.Tensor, train: bool, path: SupernetPath | None) -> torch.Tensor:
     model.train(train)
-    torch.manual_seed(7)  # the same random draws (e.g. Gumbel noise) for both batches
+    torch.manual_seed(7)  # the same random draws (e.g. dropout) for both batches
     with torch.no_grad():
-        return model.encode(seq)
+        return model.encode(seq) if path is None else model.encode(seq, path)
 
 
-def paths(model) -> list[Architecture | None]:
-    """EASRec's supernet: every hard path, and None (Gumbel-softmax mixture / argmax choice)."""
-    if not hasattr(model, "path"):
+def paths(model) -> list[SupernetPath | None]:
+    """EASRec's supernet: the controllers' choice (None), a soft Gumbel-softmax mixture of every
+    path (eq. 10–11) and every hard path; other models: None."""
+    if not hasattr(model, "using"):
         return [None]
+    torch.manual_seed(3)
+    soft = model.controller.sample(1.0)
     widths, depth = len(model.encoder.widths), len(model.encoder.layers)
-    return [None] + [Architecture(c, d) for c in range(widths) for d in range(1, depth + 1)]
+    hard = [Architecture(c, d) for c in range(widths) for d in range(1, depth + 1)]
+    return [None, soft, *hard]
 
 
 @pytest.mark.parametrize("name,settings", CASES)
@@ -119,10 +123,9 @@ def test_outputs_before_t_ignore_the_items_after_t(name, settings, feature_data,
     model = build(name, settings, feature_data, tmp_path)
     seq, later = sequences(model.n_items)
     for path in paths(model):
-        if path is not None:
-            model.path = path
         for train in (False, True):
-            before, after = outputs(model, seq, train), outputs(model, later, train)
+            before = outputs(model, seq, train, path)
+            after = outputs(model, later, train, path)
             where = f"{name} {settings} path={path} train={train}"
             assert torch.allclose(before[:, :CUT], after[:, :CUT], atol=1e-6), where
             # not vacuous: the changed positions do change

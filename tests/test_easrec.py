@@ -18,13 +18,15 @@ from recbole_easrec.config import build_config
 from recbole_easrec.efficiency import count_flops, count_parameters
 from recbole_easrec.errors import ConfigError
 from recbole_easrec.model.easrec import EASRec
+from recbole_easrec.model.elastic import ArchitectureController, CandidateGates
 from recbole_easrec.quick_start import evaluate_saved_run, load_data, run_recbole_easrec
 from recbole_easrec.saving import DatasetInfo, load_model
 from recbole_easrec.search.arch_data import holdout_users
-from recbole_easrec.search.controllers import ArchitectureController, gumbel_temperature
-from recbole_easrec.search.gates import CandidateGates
+from recbole_easrec.search.controllers import gumbel_temperature
+from recbole_easrec.search.methods.paper import PaperSearch
 from recbole_easrec.search.reconstruct import compact_settings, reconstruct
 from recbole_easrec.search.resource import layer_flops, resource_loss
+from recbole_easrec.search.space import SearchSpace
 from recbole_easrec.trainer.easrec import EASRecTrainer
 from recbole_easrec.training_modes import TARGETS_FIELD
 from tests.conftest import tiny_config
@@ -52,6 +54,12 @@ def build_config_for(tiny_run_config, tmp_path: Path, **overrides):
     settings = tiny_run_config(checkpoint_dir=str(tmp_path / "ckpt"), **overrides)
     settings.pop("output_dir")
     return build_config("EASRec", "tiny", config_dict=settings)
+
+
+def validate_easrec(config) -> None:
+    """Every EASRec setting: the supernet's (the model) and the search's (the trainer)."""
+    EASRec.validate_config(config)
+    EASRecTrainer.validate_config(config)
 
 
 def build_model(tiny_run_config, tmp_path: Path, **overrides) -> EASRec:
@@ -101,13 +109,15 @@ def test_gate_shapes_and_range(gate_layers: int) -> None:
 
 def test_controller_shapes_and_hard_selection() -> None:
     controller = ArchitectureController(3, 4)
-    p, q = controller.sample(0.5)
+    soft = controller.sample(0.5)
+    p, q = soft.p, soft.q
     assert p.shape == (3,) and q.shape == (4,)
     assert torch.isclose(p.sum(), torch.tensor(1.0)) and torch.isclose(q.sum(), torch.tensor(1.0))
     with torch.no_grad():
         controller.alpha[2] = 3.0
         controller.beta[1] = 3.0
-    p, q = controller.hard()
+    hard = controller.hard()
+    p, q = hard.p, hard.q
     assert p.tolist() == [0.0, 0.0, 1.0] and q.tolist() == [0.0, 1.0, 0.0, 0.0]
     assert controller.chosen_candidate() == 2 and controller.chosen_depth() == 2
 
@@ -156,7 +166,7 @@ def test_resource_loss_prefers_small_and_shallow() -> None:
 def test_invalid_search_configs_are_one_line_errors(tiny_run_config, tmp_path, overrides) -> None:
     config = build_config_for(tiny_run_config, tmp_path, **overrides)
     with pytest.raises(ConfigError) as error:
-        EASRec.validate_config(config)
+        validate_easrec(config)
     assert "\n" not in str(error.value)
 
 
@@ -206,7 +216,8 @@ def test_compact_flops_match_the_analytic_formula(tiny_run_config, tmp_path) -> 
     heads, causal = config["n_heads"], model.causal  # causal: the autoregressive default
     analytic = 2 * layer_flops(model.max_seq_length, hidden, inner, heads, "linrec", 2, causal)
     assert abs(counted - analytic) / analytic < 0.03
-    assert model.candidate_costs[0] == 1.0 and model.candidate_costs[2] < model.candidate_costs[1]
+    costs = SearchSpace.of(model, config).candidate_costs
+    assert costs[0] == 1.0 and costs[2] < costs[1]
 
 
 # --- trainer ------------------------------------------------------------------------------------
@@ -234,7 +245,7 @@ def test_weight_step_keeps_alpha_beta_and_arch_step_keeps_weights(tiny_run_confi
         snapshot(model.architecture_parameters()),
         snapshot(model.weight_parameters()),
     )
-    entry = trainer.architecture_step(random_batch(model, 1))
+    entry = trainer.method.arch_step(random_batch(model, 1))
     assert all(torch.equal(a, b) for a, b in zip(weights_before, model.weight_parameters()))
     assert any(not torch.equal(a, b) for a, b in zip(arch_before, model.architecture_parameters()))
     assert entry["tau"] == gumbel_temperature(1) and len(entry["alpha"]) == 3
@@ -390,7 +401,7 @@ def test_holdout_search_end_to_end(tmp_path, monkeypatch, train_mode: str) -> No
     run finishes in both train modes and records ``arch_data``."""
     batches: dict[str, list] = {"weight": [], "arch": []}
     seen: dict[str, object] = {}
-    weight_step, architecture_step = EASRecTrainer.weight_step, EASRecTrainer.architecture_step
+    weight_step, architecture_step = EASRecTrainer.weight_step, PaperSearch.arch_step
 
     def record_weight(self, interaction):
         batches["weight"].append(interaction.to("cpu"))
@@ -402,7 +413,7 @@ def test_holdout_search_end_to_end(tmp_path, monkeypatch, train_mode: str) -> No
         return architecture_step(self, interaction)
 
     monkeypatch.setattr(EASRecTrainer, "weight_step", record_weight)
-    monkeypatch.setattr(EASRecTrainer, "architecture_step", record_arch)
+    monkeypatch.setattr(PaperSearch, "arch_step", record_arch)
     config_dict = tiny_config(
         write_disjoint_dataset(tmp_path / "data"),
         tmp_path / "run",
@@ -418,7 +429,7 @@ def test_holdout_search_end_to_end(tmp_path, monkeypatch, train_mode: str) -> No
     result = run_recbole_easrec("EASRec", "disjoint", config_dict=config_dict)
 
     trainer = seen["trainer"]
-    dataset = trainer.arch_data._dataset
+    dataset = trainer.arch_batches.loader._dataset
     item_tokens = dataset.field2id_token["item_id"]
     held = set(dataset.field2id_token["user_id"][trainer.holdout_users.tolist()])
     assert len(held) == 6
@@ -463,13 +474,13 @@ def test_bigger_lambda_never_selects_a_bigger_architecture(tiny_run_config, tmp_
 
 def test_architecture_batches_are_cut_to_arch_batch_size(tiny_run_config, monkeypatch) -> None:
     sizes: list[int] = []
-    original = EASRecTrainer.architecture_step
+    original = PaperSearch.arch_step
 
     def recording_step(self, interaction):
         sizes.append(len(interaction))
         return original(self, interaction)
 
-    monkeypatch.setattr(EASRecTrainer, "architecture_step", recording_step)
+    monkeypatch.setattr(PaperSearch, "arch_step", recording_step)
     config_dict = tiny_run_config(
         epochs=1, retrain_epochs=0, n_layers=1, eval_batch_size=64, arch_batch_size=7
     )

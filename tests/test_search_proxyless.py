@@ -6,10 +6,9 @@ import pytest
 import torch
 
 from recbole_easrec.errors import ConfigError
-from recbole_easrec.model.easrec import EASRec
+from recbole_easrec.model.elastic import Mixture
 from recbole_easrec.quick_start import run_recbole_easrec
-from recbole_easrec.search.proxyless import (
-    BinaryGates,
+from recbole_easrec.search.methods.proxylessnas import (
     binary_gate_gradient,
     binary_gates,
     expected_flops_fraction,
@@ -19,7 +18,7 @@ from recbole_easrec.search.proxyless import (
 )
 from recbole_easrec.search.space import Architecture, enumerate_space
 from recbole_easrec.trainer.easrec import EASRecTrainer
-from tests.test_easrec import build_config_for, build_model, random_batch, snapshot
+from tests.test_easrec import build_config_for, build_model, random_batch, snapshot, validate_easrec
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -95,11 +94,7 @@ def test_a_closed_gate_still_has_the_gradient_of_opening_it(tiny_run_config, tmp
     batch = random_batch(model, 1)
 
     def loss(p: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
-        model.binary_gates = BinaryGates(p, q, [0, 2], [0, 1])
-        try:
-            return model.recommendation_loss(batch)
-        finally:
-            model.binary_gates = None
+        return model.recommendation_loss(batch, Mixture(p, q, (0, 2), (0, 1)))
 
     p = torch.tensor([1.0, 0.0, 0.0]).requires_grad_()
     q = torch.tensor([0.0, 1.0]).requires_grad_()
@@ -119,12 +114,12 @@ def test_architecture_step_moves_alpha_beta_only(tiny_run_config, tmp_path) -> N
     trainer = EASRecTrainer(config, model)
     weights_before = snapshot(model.weight_parameters())
     arch_before = snapshot(model.architecture_parameters())
-    entry = trainer.proxyless_architecture_step(random_batch(model, 0))
-    assert 0 < entry["expected_flops_fraction"] <= 1 and model.binary_gates is None
+    entry = trainer.method.arch_step(random_batch(model, 0))
+    assert 0 < entry["expected_flops_fraction"] <= 1
     assert any(not torch.equal(a, b) for a, b in zip(arch_before, model.architecture_parameters()))
     assert all(torch.equal(a, b) for a, b in zip(weights_before, model.weight_parameters()))
-    loss = trainer.proxyless_weight_step(random_batch(model, 1))
-    assert loss > 0 and model.path is None
+    loss = trainer.weight_step(random_batch(model, 1))
+    assert loss > 0
 
 
 def test_binary_gates_open_one_candidate_and_one_exit() -> None:
@@ -147,7 +142,7 @@ def test_binary_gates_open_one_candidate_and_one_exit() -> None:
 def test_invalid_proxyless_settings_are_one_line_errors(tiny_run_config, tmp_path, overrides):
     config = build_config_for(tiny_run_config, tmp_path, search_method="proxylessnas", **overrides)
     with pytest.raises(ConfigError) as error:
-        EASRec.validate_config(config)
+        validate_easrec(config)
     assert "\n" not in str(error.value)
 
 

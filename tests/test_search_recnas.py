@@ -6,16 +6,15 @@ import pytest
 import torch
 
 from recbole_easrec.errors import ConfigError
-from recbole_easrec.model.easrec import EASRec
 from recbole_easrec.quick_start import run_recbole_easrec
-from recbole_easrec.search.recnas import (
+from recbole_easrec.search.methods.recnas import (
     PRUNED_LOGIT,
     alive,
     annealed_temperature,
     pin_pruned,
     weakest_candidate,
 )
-from tests.test_easrec import build_config_for
+from tests.test_easrec import build_config_for, validate_easrec
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -41,7 +40,7 @@ def test_the_weakest_is_pruned_only_when_weak_enough_and_never_the_last() -> Non
 def test_invalid_recnas_settings_are_one_line_errors(tiny_run_config, tmp_path, overrides):
     config = build_config_for(tiny_run_config, tmp_path, search_method="recnas", **overrides)
     with pytest.raises(ConfigError) as error:
-        EASRec.validate_config(config)
+        validate_easrec(config)
     assert "\n" not in str(error.value)
 
 

@@ -13,12 +13,12 @@ from recbole.data.interaction import Interaction
 from recbole_easrec.efficiency import count_flops
 from recbole_easrec.errors import ConfigError
 from recbole_easrec.model.attention import ATTENTION_KINDS
-from recbole_easrec.model.easrec import EASRec
 from recbole_easrec.quick_start import run_recbole_easrec
 from recbole_easrec.saving import load_model
 from recbole_easrec.search.reconstruct import reconstruct
 from recbole_easrec.search.space import (
     Architecture,
+    SearchSpace,
     choose,
     enumerate_space,
     flops_fractions,
@@ -26,7 +26,14 @@ from recbole_easrec.search.space import (
     within_budget,
 )
 from recbole_easrec.trainer.easrec import EASRecTrainer
-from tests.test_easrec import N_ITEMS, build_config_for, build_model, random_batch, snapshot
+from tests.test_easrec import (
+    N_ITEMS,
+    build_config_for,
+    build_model,
+    random_batch,
+    snapshot,
+    validate_easrec,
+)
 
 WIDTHS = [(16, 32), (12, 24), (8, 16)]
 
@@ -112,13 +119,14 @@ def test_sandwich_always_holds_largest_and_smallest() -> None:
 def test_invalid_selection_settings_are_one_line_errors(tiny_run_config, tmp_path, overrides):
     config = build_config_for(tiny_run_config, tmp_path, n_layers=3, **overrides)
     with pytest.raises(ConfigError) as error:
-        EASRec.validate_config(config)
+        validate_easrec(config)
     assert "\n" not in str(error.value)
 
 
-def test_a_budget_no_architecture_meets_is_refused_by_the_model(tiny_run_config, tmp_path):
+def test_a_budget_no_architecture_meets_is_refused_by_the_search(tiny_run_config, tmp_path):
+    model, config = build_model(tiny_run_config, tmp_path, flops_budget=0.01)
     with pytest.raises(ConfigError, match="smallest possible is") as error:
-        build_model(tiny_run_config, tmp_path, flops_budget=0.01)
+        EASRecTrainer(config, model)
     assert "\n" not in str(error.value)
 
 
@@ -146,12 +154,13 @@ def test_inference_flops_equal_the_counted_flops_of_every_compact_network(
     seq = torch.randint(1, N_ITEMS, (1, model.max_seq_length))
     lengths = torch.tensor([model.max_seq_length])
     counted = {}
-    for arch in sorted(model.flops_fraction):
+    fractions = SearchSpace.of(model, config).fractions
+    for arch in sorted(fractions):
         compact = reconstruct(model, config, arch).eval()
         batch = Interaction({model.ITEM_SEQ: seq, model.ITEM_SEQ_LEN: lengths})
         counted[arch] = count_flops(lambda c=compact, b=batch: c.full_sort_predict(b))
     largest = max(counted.values())
-    for arch, fraction in model.flops_fraction.items():
+    for arch, fraction in fractions.items():
         assert counted[arch] / largest == pytest.approx(fraction, rel=1e-6)
 
 
@@ -159,7 +168,8 @@ def test_inference_flops_equal_the_counted_flops_of_every_compact_network(
 
 
 def test_fixed_path_equals_the_reconstructed_network(tiny_run_config, tmp_path) -> None:
-    """Shared-weight scoring uses ``model.path``: it computes what the compact network does."""
+    """A fixed path (as shared-weight scoring names it, ``model.using(arch)``, or passed to
+    ``encode``) computes what the compact network does."""
     torch.manual_seed(0)
     model, config = build_model(tiny_run_config, tmp_path)
     with torch.no_grad():
@@ -169,24 +179,28 @@ def test_fixed_path_equals_the_reconstructed_network(tiny_run_config, tmp_path) 
     model.eval()
     batch = random_batch(model, 3)
     for arch in (Architecture(1, 2), Architecture(2, 3), Architecture(0, 1)):
-        model.path = arch
         compact = reconstruct(model, config, arch).eval()
         assert compact.hidden_size == model.encoder.widths[arch.candidate][0]
         assert len(compact.encoder.layers) == arch.depth
-        with torch.no_grad():
+        with torch.no_grad(), model.using(arch):
             expected = model.full_sort_predict(batch)
+        with torch.no_grad():
             actual = compact.full_sort_predict(batch)
+            explicit = model.encode(batch[model.ITEM_SEQ], arch)
         assert torch.allclose(expected, actual, atol=1e-5, rtol=1e-4)
+        hidden = compact.encode(batch[model.ITEM_SEQ])
+        assert torch.allclose(explicit[..., : hidden.shape[-1]], hidden, atol=1e-5, rtol=1e-4)
+    # outside the block the supernet computes the controllers' choice again
+    assert model.mixture().p.tolist() == model.controller.hard().p.tolist()
 
 
-def test_sandwich_step_trains_weights_only_and_restores_the_path(tiny_run_config, tmp_path):
+def test_sandwich_step_trains_weights_only(tiny_run_config, tmp_path):
     model, config = build_model(tiny_run_config, tmp_path, search_method="sandwich")
     trainer = EASRecTrainer(config, model)
-    model.path = Architecture(0, 3)
     arch_before = snapshot(model.architecture_parameters())
     weights_before = snapshot(model.weight_parameters())
-    loss = trainer.sandwich_step(random_batch(model, 0))
-    assert loss > 0 and model.path == Architecture(0, 3)
+    loss = trainer.weight_step(random_batch(model, 0))
+    assert loss > 0
     assert all(torch.equal(a, b) for a, b in zip(arch_before, model.architecture_parameters()))
     changed = [not torch.equal(a, b) for a, b in zip(weights_before, model.weight_parameters())]
     assert sum(changed) > len(changed) // 2
@@ -287,3 +301,26 @@ def test_the_default_search_is_the_papers(tiny_run_config, tmp_path):
     model, config = build_model(tiny_run_config, tmp_path)
     assert config["search_method"] == "paper" and config["flops_budget"] is None
     assert config["selection_tolerance"] == 0.0
+
+
+def test_the_registry_is_the_only_list_of_search_methods() -> None:
+    """``search_method`` names map to one class each; the α/β methods listed for the benchmarks
+    are exactly the registry's bilevel ones; every method's settings are keys of EASRec.yaml."""
+    from recbole_easrec.defaults import PROPERTIES_DIR, read_yaml_file
+    from recbole_easrec.search.methods import SEARCH_METHODS
+    from recbole_easrec.search.space import BILEVEL_METHODS
+
+    assert {name for name, method in SEARCH_METHODS.items() if method.bilevel} == set(
+        BILEVEL_METHODS
+    )
+    assert all(method.name == name for name, method in SEARCH_METHODS.items())
+    shipped = read_yaml_file(PROPERTIES_DIR / "model" / "EASRec.yaml")
+    for method in SEARCH_METHODS.values():
+        assert set(method.settings) <= set(shipped), method.name
+
+
+def test_an_unknown_search_method_is_a_one_line_error(tiny_run_config, tmp_path) -> None:
+    config = build_config_for(tiny_run_config, tmp_path, search_method="darts")
+    with pytest.raises(ConfigError, match="search_method must be one of paper") as error:
+        validate_easrec(config)
+    assert "\n" not in str(error.value)

@@ -1,10 +1,9 @@
 """Models this plugin registers with RecBole (importable as ``from recbole_easrec.model import X``).
 
 The model classes are imported lazily (PEP 562 module ``__getattr__``): importing a submodule such
-as :mod:`recbole_easrec.model.layers` does not import every model. That keeps the package graph
-acyclic — :mod:`recbole_easrec.search.supernet` needs ``model.layers`` and
-:mod:`recbole_easrec.model.easrec` needs ``search.supernet`` — whichever of ``recbole_easrec.model``,
-``recbole_easrec.search`` or ``recbole_easrec.trainer`` is imported first.
+as :mod:`recbole_easrec.model.layers` does not import every model (DSL's sparse training, the
+feature-aware models). ``model/`` imports nothing from :mod:`recbole_easrec.search`
+(docs/architecture.md).
 """
 
 from __future__ import annotations

@@ -20,8 +20,13 @@ from recbole_easrec.model.base import (
     layer_settings,
     validate_transformer_config,
 )
+from recbole_easrec.model.elastic.gates import (
+    GATE_INPUTS,
+    GATE_LAYER_CHOICES,
+    CandidateGates,
+    gate_signal,
+)
 from recbole_easrec.model.layers import TransformerLayer
-from recbole_easrec.search.gates import GATE_INPUTS, GATE_LAYER_CHOICES, CandidateGates, gate_signal
 from recbole_easrec.validation import require_choice
 
 
@@ -65,7 +70,7 @@ class CompactEncoder(nn.Module):
     ) -> Tensor:
         """Hidden states ``[B, N, h]``; with ``last_index`` the final layer runs at that position
         only (``[B, 1, h]``). The gates read the embedded sequence ``x`` causally (``gate_input``,
-        :mod:`~recbole_easrec.search.gates`), position by position (eq. 6–9)."""
+        :mod:`~recbole_easrec.model.elastic.gates`), position by position (eq. 6–9)."""
         signal = gate_signal(x, key_padding_mask, self.gate_input)
         for depth, (layer, gates) in enumerate(zip(self.layers, self.gates)):
             final = depth == len(self.layers) - 1

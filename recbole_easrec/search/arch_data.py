@@ -15,6 +15,7 @@ carrying its user id), so RecBole's filtering and leave-one-out split are untouc
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +24,8 @@ from recbole.data.dataloader import TrainDataLoader
 from torch import Tensor
 
 from recbole_easrec.errors import ConfigError
+from recbole_easrec.resume import generator_states, loader_generators, restore_generators
+from recbole_easrec.training_modes import autoregressive_loader
 
 ARCH_DATA_CHOICES = ("valid", "holdout")
 
@@ -82,3 +85,68 @@ def split_holdout(train_data: TrainDataLoader, config: Any) -> HoldoutSplit:
         arch_data=_loader_on_rows(train_data, config, torch.nonzero(held).squeeze(1)),
         users=users,
     )
+
+
+def search_loaders(train_data: Any, valid_data: Any, config: Any) -> tuple[Any, Any, Tensor | None]:
+    """(weight-step loader, architecture-batch loader, held-out users or None) (``arch_data``).
+
+    With ``holdout`` the weight loader is the training split without the held-out users (the
+    trainer wraps it for ``train_mode: autoregressive``); the architecture loader holds the
+    held-out users' samples, wrapped here the same way so that both steps see one loss.
+    """
+    if config["arch_data"] != "holdout":
+        return train_data, valid_data, None
+    split = split_holdout(train_data, config)
+    arch_data: Any = split.arch_data
+    if config["train_mode"] == "autoregressive":
+        arch_data = autoregressive_loader(arch_data, config)
+    return split.weight_data, arch_data, split.users
+
+
+class ArchitectureBatches:
+    """The architecture batches of the bilevel search: passes over ``loader`` (validation
+    batches, or held-out training users) in batches of at most ``size`` rows, one after the other.
+
+    Validation loaders batch by ``eval_batch_size``, sized for inference without gradients; an
+    architecture step back-propagates through every candidate of every layer, so it takes its own,
+    smaller batch (``arch_batch_size``, default ``train_batch_size``). RecBole's full-sort
+    validation batches are tuples whose first element carries the target item. ``cycle_start``
+    (the loader's generator states when the current pass began) and ``taken`` (batches taken in
+    it) let a resumed search continue where it was (:meth:`replay`).
+    """
+
+    def __init__(self, loader: Any, size: int, device: Any) -> None:
+        self.loader, self.size, self.device = loader, size, device
+        self.cycle_start: list[Tensor] | None = None
+        self.taken = 0
+        self._iterator: Iterator[Any] | None = None
+
+    def next(self) -> Any:
+        """The next architecture batch, on the device (a new pass when one ends)."""
+        try:
+            interaction = next(self._iterator)
+        except (StopIteration, TypeError):
+            self.cycle_start = generator_states(loader_generators(self.loader))
+            self.taken = 0
+            self._iterator = self.one_pass()
+            interaction = next(self._iterator)
+        self.taken += 1
+        return interaction.to(self.device)
+
+    def replay(self, cycle_start: list[Tensor] | None, taken: int) -> None:
+        """Back where a killed search was: the same pass, ``taken`` batches into it."""
+        self._iterator, self.cycle_start, self.taken = None, cycle_start, 0
+        if cycle_start is None:
+            return
+        restore_generators(loader_generators(self.loader), cycle_start)
+        self._iterator = self.one_pass()
+        for _ in range(taken):
+            next(self._iterator)
+        self.taken = taken
+
+    def one_pass(self) -> Iterator[Any]:
+        """One pass over the loader in batches of at most :attr:`size` rows."""
+        for batch in self.loader:
+            interaction = batch[0] if isinstance(batch, tuple) else batch
+            for start in range(0, len(interaction), self.size):
+                yield interaction[start : start + self.size]

@@ -2,7 +2,7 @@
 
 The compact network keeps candidate ``k1 = argmax α`` in every layer and the first
 ``L_o = argmax β + 1`` layers (or the path the search chose by other means, e.g. a FLOPs budget). Its weights are the top-left slices of the supernet's weights
-(the slices candidate k1 used, :mod:`recbole_easrec.search.supernet`), its embeddings the first
+(the slices candidate k1 used, :mod:`recbole_easrec.model.elastic.supernet`), its embeddings the first
 ``h`` columns of the supernet's, and its gates the selected candidate's gates. Every tensor of the
 compact model is the leading block (``t[:s0, :s1, …]``) of the supernet tensor of the same role,
 so one generic prefix copy does the transfer; the hard path of the supernet and the compact network
@@ -16,7 +16,9 @@ from typing import Any
 import torch
 from torch import nn
 
-from recbole_easrec.search.space import Architecture
+from recbole_easrec.model.easrec_compact import EASRecCompact
+from recbole_easrec.model.elastic.paths import Architecture
+from recbole_easrec.saving import DatasetInfo, SavedConfig
 
 
 def copy_prefix(source: nn.Module, target: nn.Module) -> None:
@@ -32,8 +34,7 @@ def compact_settings(supernet_model: Any, arch: Architecture | None = None) -> d
     """Hidden, inner, layers and the gates setting of ``arch`` (default: the controllers' choice,
     argmax α and argmax β)."""
     if arch is None:
-        controller = supernet_model.encoder.controller
-        arch = Architecture(controller.chosen_candidate(), controller.chosen_depth())
+        arch = supernet_model.encoder.controller.chosen()
     candidate = arch.candidate
     hidden, inner = supernet_model.encoder.widths[candidate]
     return {
@@ -56,8 +57,6 @@ def transfer_weights(supernet_model: Any, compact: Any, candidate: int) -> None:
 
 def compact_config(config: Any, settings: dict[str, Any]) -> Any:
     """A config for :class:`EASRecCompact`: the search config with the chosen architecture."""
-    from recbole_easrec.saving import SavedConfig
-
     resolved = SavedConfig(dict(getattr(config, "final_config_dict", config)))
     resolved.update({key: value for key, value in settings.items() if key != "candidate"})
     resolved["model"] = "EASRecCompact"
@@ -70,9 +69,6 @@ def reconstruct(supernet_model: Any, config: Any, arch: Architecture | None = No
 
     Returns the compact model (same device as the supernet, in the supernet's train/eval mode).
     """
-    from recbole_easrec.model.easrec_compact import EASRecCompact
-    from recbole_easrec.saving import DatasetInfo
-
     settings = compact_settings(supernet_model, arch)
     device = supernet_model.item_embedding.weight.device
     compact = EASRecCompact(
@@ -81,3 +77,33 @@ def reconstruct(supernet_model: Any, config: Any, arch: Architecture | None = No
     ).to(device)
     transfer_weights(supernet_model, compact, settings["candidate"])
     return compact.train(supernet_model.training)
+
+
+def architecture_record(
+    supernet_model: Any,
+    config: Any,
+    settings: dict[str, Any],
+    fraction: float,
+    holdout_users: int | None = None,
+) -> dict[str, Any]:
+    """``result.json``'s ``architecture``: the chosen network (``settings`` of
+    :func:`compact_settings`), how the search got there (``holdout_users``: how many users trained
+    α, β with ``arch_data: holdout``) and its FLOPs ``fraction``."""
+    candidate = settings["candidate"]
+    alpha, beta = supernet_model.encoder.controller.probabilities()
+    return {
+        "hidden_size": settings["hidden_size"],
+        "inner_size": settings["inner_size"],
+        "n_layers": settings["n_layers"],
+        "candidate": candidate,
+        "hidden_prune_ratio": float(config["hidden_prune_ratios"][candidate]),
+        "inner_prune_ratio": float(config["inner_prune_ratios"][candidate]),
+        "gate_layers": settings["gate_layers"],
+        "arch_data": config["arch_data"],
+        "arch_holdout_users": holdout_users,
+        "alpha": alpha,
+        "beta": beta,
+        "search_method": config["search_method"],
+        "flops_budget": config["flops_budget"],
+        "flops_fraction": fraction,
+    }

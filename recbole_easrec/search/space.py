@@ -4,6 +4,7 @@ An architecture is one path through the supernet: width candidate ``i`` (the sam
 since α is shared, EASRec §II-C) and exit depth ``l`` (β). With m candidates and L layers the space
 has m·L architectures (3 × 4 = 12 by default), few enough to score every one of them on the
 supernet's shared weights after the search (:meth:`EASRecTrainer.score_architectures`).
+:class:`SearchSpace` holds a supernet's space with every architecture's cost.
 
 Cost of an architecture: its inference FLOPs, :func:`resource.inference_flops` — one
 full-ranking forward of one sequence of N items, the count that ``efficiency.flops`` of
@@ -13,7 +14,7 @@ resource term, every position of every layer) is :func:`resource.candidate_costs
 
 Choice (:func:`choose`): among the architectures within the budget, those whose score is within a
 relative ``tolerance`` of the best score, and of those the cheapest. With tolerance 0 and no budget
-this is the plain argmax of the scores; for ``search_method: paper`` the scores are the
+this is the plain argmax of the scores; for the α/β methods (``paper``, …) the scores are the
 controllers' probabilities ``softmax(α)_i · softmax(β)_l``, whose argmax is exactly Algorithm 1's
 ``(argmax α, argmax β)``.
 """
@@ -25,21 +26,18 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
+from torch import Tensor
 
 from recbole_easrec.errors import ConfigError
-from recbole_easrec.search.resource import inference_flops
+from recbole_easrec.model.attention import attention_name
+from recbole_easrec.model.elastic.paths import Architecture
+from recbole_easrec.search.resource import candidate_costs, inference_flops
 
-SEARCH_METHODS = ("paper", "sandwich", "oneshot", "random", "proxylessnas", "recnas")
-BILEVEL_METHODS = ("paper", "proxylessnas", "recnas")  # choose the most probable path
-SHARED_WEIGHT_METHODS = ("sandwich", "oneshot")  # choose by validation on shared weights
+# the α/β methods (they choose the most probable path); benchmarks/space_truth.py reads it, the
+# registry (recbole_easrec.search.methods) is the source and a test keeps the two equal
+BILEVEL_METHODS = ("paper", "proxylessnas", "recnas")
 
-
-@dataclass(frozen=True, order=True)
-class Architecture:
-    """Width candidate ``candidate`` (index into the prune-ratio lists) in ``depth`` layers."""
-
-    candidate: int
-    depth: int
+__all__ = ["Architecture", "SearchSpace", "choose", "enumerate_space", "within_budget"]
 
 
 def enumerate_space(n_candidates: int, n_layers: int) -> list[Architecture]:
@@ -129,15 +127,70 @@ def uniform_path(
     return space[int(torch.randint(len(space), (1,), generator=generator))]
 
 
-def validate_selection(config: Any) -> None:
-    """``search_method``, ``flops_budget`` (None or in (0, 1]), ``selection_tolerance`` in [0, 1)
-    and ``sandwich_random_paths`` ≥ 0 as one-line errors. Whether some architecture meets the
-    budget depends on the catalogue size; the model checks it (:func:`within_budget`)."""
-    method = config["search_method"]
-    if method not in SEARCH_METHODS:
-        raise ConfigError(
-            f"search_method must be one of {', '.join(SEARCH_METHODS)}, got {method!r}"
+@dataclass(frozen=True)
+class SearchSpace:
+    """A supernet's architectures with their costs.
+
+    ``fractions``: each architecture's inference FLOPs as a fraction of the largest path's (what
+    ``flops_budget`` counts); ``largest_flops``: the largest path's FLOPs; ``candidate_costs``: the
+    per-candidate layer FLOPs of eq. 15's resource term, normalised by the largest (``[m]``);
+    ``widths``: ``(hidden, inner)`` of every candidate.
+    """
+
+    fractions: dict[Architecture, float]
+    largest_flops: int
+    candidate_costs: Tensor
+    widths: list[tuple[int, int]]
+
+    @classmethod
+    def of(cls, supernet: Any, config: Any) -> SearchSpace:
+        """The space of an :class:`~recbole_easrec.model.easrec.EASRec` supernet built with
+        ``config``. Raises ConfigError if no architecture meets ``flops_budget``."""
+        widths, length = supernet.encoder.widths, supernet.max_seq_length
+        kind = attention_name(config["attention_type"], config["linear_variant"])
+        shape = (config["n_heads"], kind, supernet.gate_layers)
+        fractions = flops_fractions(
+            widths, config["n_layers"], length, *shape, supernet.n_items, supernet.causal
         )
+        within_budget(fractions, config["flops_budget"])  # a budget nothing meets
+        largest = max(fractions, key=lambda arch: (fractions[arch], arch))
+        largest_flops = inference_flops(
+            largest.depth,
+            length,
+            *widths[largest.candidate],
+            *shape,
+            supernet.n_items,
+            supernet.causal,
+        )
+        costs = candidate_costs(widths, length, *shape)
+        return cls(fractions, largest_flops, costs, list(widths))
+
+    @property
+    def largest(self) -> Architecture:
+        """The widest candidate at full depth (ties to the larger architecture)."""
+        return max(self.fractions, key=lambda arch: (self.fractions[arch], arch))
+
+    def within(self, budget: float | None) -> list[Architecture]:
+        """The architectures at or below ``budget`` (all for None), sorted."""
+        fractions = self.fractions
+        return [arch for arch in sorted(fractions) if budget is None or fractions[arch] <= budget]
+
+    def describe(self, arch: Architecture) -> dict[str, Any]:
+        """``arch``'s widths, depth and FLOPs fraction, as ``shared_weight_scores`` records it."""
+        hidden, inner = self.widths[arch.candidate]
+        return {
+            "candidate": arch.candidate,
+            "hidden_size": hidden,
+            "inner_size": inner,
+            "n_layers": arch.depth,
+            "flops_fraction": self.fractions[arch],
+        }
+
+
+def validate_selection(config: Any) -> None:
+    """``flops_budget`` (None or in (0, 1]), ``selection_tolerance`` in [0, 1) and
+    ``score_architectures`` as one-line errors. Whether some architecture meets the budget depends
+    on the catalogue size; :meth:`SearchSpace.of` checks it (:func:`within_budget`)."""
     budget = config["flops_budget"]
     if budget is not None:
         if isinstance(budget, bool) or not isinstance(budget, (int, float)) or not 0 < budget <= 1:
@@ -154,46 +207,3 @@ def validate_selection(config: Any) -> None:
         raise ConfigError(
             f"score_architectures must be auto, True or False, got {config['score_architectures']!r}"
         )
-    paths = config["sandwich_random_paths"]
-    if isinstance(paths, bool) or not isinstance(paths, int) or paths < 0:
-        raise ConfigError(f"sandwich_random_paths must be an integer >= 0, got {paths!r}")
-    bounds = {"evolution_population": 1, "evolution_sample": 1, "evolution_cycles": 0}
-    for key, bound in {**bounds, "random_samples": 1}.items():
-        value = config[key]
-        if isinstance(value, bool) or not isinstance(value, int) or value < bound:
-            raise ConfigError(f"{key} must be an integer >= {bound}, got {value!r}")
-    validate_proxyless(config)
-    for key, low, high in (
-        ("recnas_anneal", 0, 1),
-        ("recnas_tau_min", 0, 1),
-        ("recnas_prune_ratio", 0, 1),
-    ):
-        value = config[key]
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, (int, float))
-            or not low < value <= high
-        ):
-            raise ConfigError(f"{key} must be a number in ({low}, {high}], got {value!r}")
-    if config["evolution_sample"] > config["evolution_population"]:
-        raise ConfigError(
-            "evolution_sample (the tournament) must not exceed evolution_population, got"
-            f" {config['evolution_sample']} > {config['evolution_population']}"
-        )
-
-
-def validate_proxyless(config: Any) -> None:
-    """ProxylessNAS' settings (:mod:`recbole_easrec.search.proxyless`) as one-line errors."""
-    form = config["proxyless_loss"]
-    if form not in ("mul_log", "add"):
-        raise ConfigError(f"proxyless_loss must be mul_log or add, got {form!r}")
-    target = config["proxyless_target"]
-    if isinstance(target, bool) or not isinstance(target, (int, float)) or not 0 < target < 1:
-        raise ConfigError(
-            "proxyless_target must be a fraction in (0, 1) of the largest path's FLOPs,"
-            f" got {target!r}"
-        )
-    for key in ("proxyless_lambda", "proxyless_alpha", "proxyless_beta"):
-        value = config[key]
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-            raise ConfigError(f"{key} must be a number >= 0, got {value!r}")

@@ -12,7 +12,22 @@ from recbole_easrec.trainer.easrec import EASRecTrainer
 
 PLUGIN_TRAINERS: dict[str, type] = {"DSL": DSLTrainer, "EASRec": EASRecTrainer}
 
-__all__ = ["DSLTrainer", "EASRecTrainer", "EasRecBaseTrainer", "resolve_trainer"]
+__all__ = [
+    "DSLTrainer",
+    "EASRecTrainer",
+    "EasRecBaseTrainer",
+    "resolve_trainer",
+    "validate_trainer_config",
+]
+
+
+def validate_trainer_config(config: object) -> None:
+    """The settings a plugin trainer owns (EASRec's search: ``EASRecTrainer.validate_config``), as
+    one-line ConfigErrors, before any data is loaded (the model's own are checked by
+    :func:`recbole_easrec.config.validate_run_config`)."""
+    hook = getattr(PLUGIN_TRAINERS.get(config["model"]), "validate_config", None)
+    if hook is not None:
+        hook(config)
 
 
 def resolve_trainer(model_type: object, model_name: str) -> type:

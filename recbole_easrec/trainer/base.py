@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from recbole.data.dataloader import TrainDataLoader
 from recbole.trainer import Trainer
 
 from recbole_easrec.artifacts import save_torch_atomic
@@ -104,6 +105,28 @@ class EasRecBaseTrainer(Trainer):
         """A new shuffle of a distributed loader's shards each epoch (as RecBole's epochs do)."""
         if is_distributed(self.config) and getattr(train_data, "shuffle", False):
             train_data.sampler.set_epoch(epoch_idx)
+
+    def loader_at_batch_size(self, train_data: Any, batch_size: int | None) -> Any:
+        """``train_data`` at ``batch_size`` (a new loader on the same dataset; ``train_data``
+        itself for None or its own batch size)."""
+        if not batch_size or batch_size == self.config["train_batch_size"]:
+            return train_data
+        original = self.config["train_batch_size"]
+        self.config["train_batch_size"] = batch_size
+        try:
+            return TrainDataLoader(
+                self.config, train_data._dataset, train_data._sampler, shuffle=True
+            )
+        finally:
+            self.config["train_batch_size"] = original
+
+    def load_best(self, model: Any) -> None:
+        """Load the current checkpoint file's weights into ``model`` (if the file exists)."""
+        if Path(self.saved_model_file).is_file():
+            checkpoint = torch.load(
+                self.saved_model_file, map_location=self.device, weights_only=True
+            )
+            model.load_state_dict(checkpoint["state_dict"])
 
     # --- the training loop: epochs, per-epoch state, progress ------------------------------------
 

@@ -1,4 +1,4 @@
-"""ProxylessNAS on EASRec's supernet (Cai, Zhu & Han, ICLR 2019; ``search_method: proxylessnas``).
+"""``search_method: proxylessnas`` — ProxylessNAS on EASRec's supernet (Cai, Zhu & Han, ICLR 2019).
 
 Path-level binarisation instead of a soft mixture:
 
@@ -7,7 +7,7 @@ Path-level binarisation instead of a soft mixture:
 * **Architecture step**, the two-path estimator of the official code: two distinct candidates are
   drawn from ``softmax(α)`` (and two exits from ``softmax(β)``), a binary gate ``g`` opens one of
   each pair with their renormalised probabilities ``r``, and the loss is computed through the
-  gated pair (:class:`BinaryGates`: both paths are evaluated, ``g`` weights them, so ``∂L/∂g_j``
+  gated pair (:func:`binary_gates`, a :class:`~recbole_easrec.model.elastic.paths.Mixture`: both paths are evaluated, ``g`` weights them, so ``∂L/∂g_j``
   exists for both). The BinaryConnect-style gradient (paper eq. 4, over the pair) is
   ``∂L/∂α_i = Σ_j ∂L/∂g_j · r_j (δ_ij − r_i) = r_i (∂L/∂g_i − Σ_j r_j ∂L/∂g_j)``
   (:func:`binary_gate_gradient`); it is the exact gradient of the expected loss whenever the loss
@@ -29,26 +29,18 @@ The choice is Algorithm 1's: the most probable path (argmax α, argmax β) withi
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from typing import Any, ClassVar
 
 import torch
 from torch import Tensor
 
-from recbole_easrec.search.space import Architecture
+from recbole_easrec.distributed import average_gradients, is_distributed
+from recbole_easrec.errors import ConfigError
+from recbole_easrec.model.elastic.paths import Architecture, Mixture
+from recbole_easrec.search.methods.base import SearchMethod
 
 PROXYLESS_LOSSES = ("mul_log", "add")
-
-
-@dataclass
-class BinaryGates:
-    """One-hot gates over candidates (``p``, ``[m]``) and exits (``q``, ``[L]``), leaf tensors
-    that collect ``∂L/∂g``; ``candidates`` / ``exits`` (0-based) are the paths evaluated."""
-
-    p: Tensor
-    q: Tensor
-    candidates: list[int]
-    exits: list[int]
 
 
 def sample_pair(logits: Tensor, generator: torch.Generator) -> tuple[list[int], int]:
@@ -63,14 +55,15 @@ def sample_pair(logits: Tensor, generator: torch.Generator) -> tuple[list[int], 
     return pair, opened
 
 
-def binary_gates(alpha: Tensor, beta: Tensor, generator: torch.Generator) -> BinaryGates:
-    """The gates of one architecture step (module docstring)."""
+def binary_gates(alpha: Tensor, beta: Tensor, generator: torch.Generator) -> Mixture:
+    """The gates of one architecture step (module docstring): one-hot ``p``, ``q`` as leaf tensors
+    that collect ``∂L/∂g``, and the sampled pairs of candidates and exits, both evaluated."""
     candidates, candidate = sample_pair(alpha, generator)
     exits, exit_layer = sample_pair(beta, generator)
     p = torch.zeros_like(alpha.detach())
     q = torch.zeros_like(beta.detach())
     p[candidate], q[exit_layer] = 1.0, 1.0
-    return BinaryGates(p.requires_grad_(), q.requires_grad_(), candidates, exits)
+    return Mixture(p.requires_grad_(), q.requires_grad_(), tuple(candidates), tuple(exits))
 
 
 def sample_path(alpha: Tensor, beta: Tensor, generator: torch.Generator) -> Architecture:
@@ -118,3 +111,90 @@ def resource_loss(
     expected = torch.log(expected_fraction * largest_flops)
     ratio = expected / math.log(target_fraction * largest_flops)
     return scale * ce * ratio**power
+
+
+class ProxylessNASSearch(SearchMethod):
+    """Binarised paths, the two-path estimator and the expected-FLOPs term (module docstring)."""
+
+    name = "proxylessnas"
+    bilevel = True
+    settings: ClassVar[tuple[str, ...]] = (
+        "proxyless_target",
+        "proxyless_loss",
+        "proxyless_lambda",
+        "proxyless_alpha",
+        "proxyless_beta",
+    )
+
+    @classmethod
+    def validate(cls, config: Any) -> None:
+        form = config["proxyless_loss"]
+        if form not in PROXYLESS_LOSSES:
+            raise ConfigError(f"proxyless_loss must be mul_log or add, got {form!r}")
+        target = config["proxyless_target"]
+        if isinstance(target, bool) or not isinstance(target, (int, float)) or not 0 < target < 1:
+            raise ConfigError(
+                "proxyless_target must be a fraction in (0, 1) of the largest path's FLOPs,"
+                f" got {target!r}"
+            )
+        for key in ("proxyless_lambda", "proxyless_alpha", "proxyless_beta"):
+            value = config[key]
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+                raise ConfigError(f"{key} must be a number >= 0, got {value!r}")
+
+    def weight_losses(self, interaction: Any) -> Iterator[Tensor]:
+        """W along one path drawn from softmax(α), softmax(β)."""
+        controller = self.supernet.controller
+        arch = sample_path(controller.alpha, controller.beta, self.trainer.path_generator)
+        yield self.supernet.recommendation_loss(interaction, arch)
+
+    def arch_step(self, interaction: Any) -> dict[str, Any]:
+        """α, β by the two-path binary-gate estimator and the expected-FLOPs resource term; W
+        untouched."""
+        trainer, model, config = self.trainer, self.supernet, self.config
+        model.train()
+        controller = model.controller
+        gates = binary_gates(controller.alpha, controller.beta, trainer.path_generator)
+        candidates, exits = list(gates.candidates), list(gates.exits)
+        before = (
+            controller.alpha.detach()[candidates].clone(),
+            controller.beta.detach()[exits].clone(),
+        )
+        ce = model.recommendation_loss(interaction, gates)
+        expected = expected_flops_fraction(controller.alpha, controller.beta, self.space.fractions)
+        loss = resource_loss(
+            ce,
+            expected,
+            float(config["proxyless_target"]),
+            self.space.largest_flops,
+            config["proxyless_loss"],
+            float(config["proxyless_lambda"]),
+            float(config["proxyless_alpha"]),
+            float(config["proxyless_beta"]),
+        )
+        trainer.arch_optimizer.zero_grad()
+        trainer.backward(loss)
+        if is_distributed(config):
+            average_gradients([gates.p, gates.q])
+        with torch.no_grad():
+            for logits, gate, pair in (
+                (controller.alpha, gates.p, candidates),
+                (controller.beta, gates.q, exits),
+            ):
+                logits.grad[pair] += binary_gate_gradient(logits[pair], gate.grad[pair])
+        trainer.arch_optimizer.step()
+        keep_pair_mass(controller.alpha, candidates, before[0])
+        keep_pair_mass(controller.beta, exits, before[1])
+        trainer.drop_weight_gradients()
+        alpha, beta = controller.probabilities()
+        return trainer.record_arch_step(
+            {
+                "alpha": alpha,
+                "beta": beta,
+                "L_t": controller.chosen_depth(),
+                "candidate": controller.chosen_candidate(),
+                "ce_loss": float(ce.item()),
+                "expected_flops_fraction": float(expected.item()),
+                "loss": float(loss.item()),
+            }
+        )
