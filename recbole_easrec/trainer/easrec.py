@@ -16,15 +16,13 @@ eq. 18), each asking the search method (:mod:`recbole_easrec.search.methods`, ``
    physically smaller :class:`EASRecCompact` with the supernet's weights (eq. 18,
    :func:`recbole_easrec.search.reconstruct.reconstruct`) and evaluated as transferred:
    ``search_valid_result`` (equal to the supernet's hard-path score).
-3. **Retraining** (``retrain_epochs``, default ``epochs``; 0 = none) of the compact network with a
-   fresh optimiser, on the whole training split (held-out users included), its own batch size
-   (``retrain_batch_size``), RecBole's early stopping (``stopping_step``) and a new checkpoint
-   file (``checkpoint_compact.pth``). The transferred network is the starting best, so
-   ``best_valid_result`` is never worse than it on validation.
+3. **Retraining** (``retrain_epochs``; 0 = none) of the compact network: fresh optimiser, the whole
+   training split, ``retrain_batch_size``, early stopping, ``checkpoint_compact.pth``, optionally
+   distilled from the supernet's largest path (``retrain_distill``, :mod:`.distill`). The
+   transferred network is the starting best: ``best_valid_result`` is never worse on validation.
 
-``self.model`` is the compact network afterwards. ``search_trace.json`` / ``.png`` in the run folder
-hold one entry per architecture update (:mod:`recbole_easrec.search.trace`); the compact model is
-saved with :func:`recbole_easrec.saving.save_model` (``saves_model = True``).
+``self.model`` is the compact network afterwards (saved by ``save_model``); ``search_trace.json`` /
+``.png`` hold one entry per architecture update (:mod:`recbole_easrec.search.trace`).
 """
 
 from __future__ import annotations
@@ -47,18 +45,25 @@ from recbole_easrec.search.reconstruct import architecture_record, compact_setti
 from recbole_easrec.search.space import SearchSpace
 from recbole_easrec.search.trace import plot_trace, write_trace
 from recbole_easrec.trainer.base import EasRecBaseTrainer
+from recbole_easrec.trainer.distill import retraining_loss, validate_distill_config
 
 COMPACT_CHECKPOINT = "checkpoint_compact.pth"
+
+
+def validate_easrec_trainer_config(config: Any) -> None:
+    """The search's settings and the retraining's (distillation)."""
+    validate_search_config(config)
+    validate_distill_config(config)
 
 
 class EASRecTrainer(EasRecBaseTrainer):
     """Search, choice, reconstruction and retraining (see module docstring)."""
 
     saves_model = True
-    validate_config = staticmethod(validate_search_config)
+    validate_config = staticmethod(validate_easrec_trainer_config)
 
     def __init__(self, config: Any, model: Any) -> None:
-        validate_search_config(config)
+        validate_easrec_trainer_config(config)
         super().__init__(config, model)
         self.supernet = model
         self.space = SearchSpace.of(model, config)
@@ -75,6 +80,7 @@ class EASRecTrainer(EasRecBaseTrainer):
         self.shared_weight_scores: list[dict[str, Any]] = []
         self.phase = "search"
         self.method = search_method(config)(self)
+        self.retrain_loss: Any = None  # retrain_distill: trainer/distill.py
 
     def _build_optimizer(self, **kwargs: Any) -> Any:
         """The weight optimiser: W only (α, β belong to :attr:`arch_optimizer`)."""
@@ -115,6 +121,7 @@ class EASRecTrainer(EasRecBaseTrainer):
         self, train_data: Any, epoch_idx: int, loss_func: Any = None, show_progress: bool = False
     ) -> Any:
         if self.model is not self.supernet:  # retraining, or a network trained from scratch
+            loss_func = loss_func or (self.retrain_loss if self.phase == "retrain" else None)
             return super().run_epoch(train_data, epoch_idx, loss_func, show_progress)
         self.shuffle_shards(train_data, epoch_idx)
         batches = train_data
@@ -294,6 +301,7 @@ class EASRecTrainer(EasRecBaseTrainer):
         self.phase = "retrain"
         self.model = compact
         self.optimizer = self._build_optimizer(params=compact.parameters())
+        self.retrain_loss = retraining_loss(self.config, compact, self.supernet, self.space.largest)
         self.saved_model_file = str(Path(self.saved_model_file).with_name(COMPACT_CHECKPOINT))
         self.stopping_step = self.config["stopping_step"]
         self.start_epoch, self.cur_step = 0, 0
