@@ -2,7 +2,8 @@
 
 The model searched in the first stage (EASRec §II): a :class:`SuperNet` of ``n_layers`` layers with
 one width candidate per entry of ``hidden_prune_ratios`` / ``inner_prune_ratios`` (candidate i keeps
-``(1−γ_i)·d`` hidden and ``(1−γ'_i)·D`` inner dims), data-aware gates per candidate and layer
+``(1−γ_i)·d`` hidden and ``(1−γ'_i)·D`` inner dims) and per attention kind of
+``attention_candidates`` (default: the one configured kind; a list makes the kind searchable), data-aware gates per candidate and layer
 (eq. 6–9), a transformer controller α and a depth controller β (eq. 10–11); its parts are in
 :mod:`recbole_easrec.model.elastic`.
 
@@ -30,8 +31,10 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from recbole_easrec.errors import ConfigError
+from recbole_easrec.model.attention import ATTENTION_KINDS, attention_name
 from recbole_easrec.model.base import (
     TransformerRecommender,
+    is_causal,
     layer_settings,
     validate_transformer_config,
 )
@@ -75,11 +78,42 @@ def candidate_widths(config: Any) -> list[tuple[int, int]]:
     return widths
 
 
+def candidate_attentions(config: Any) -> list[str]:
+    """The attention kinds the search chooses among: ``attention_candidates`` (names of
+    :data:`~recbole_easrec.model.attention.ATTENTION_KINDS`), by default only the kind
+    ``attention_type`` / ``linear_variant`` names; one-line ConfigError for a bad list."""
+    kinds = config["attention_candidates"]
+    if kinds is None:
+        return [attention_name(config["attention_type"], config["linear_variant"])]
+    known = ", ".join(ATTENTION_KINDS)
+    if not isinstance(kinds, (list, tuple)) or not kinds or len(set(kinds)) != len(kinds):
+        raise ConfigError(
+            f"attention_candidates must be ~ or a list of distinct attention kinds ({known}),"
+            f" got {kinds!r}"
+        )
+    for kind in kinds:
+        if kind not in ATTENTION_KINDS:
+            raise ConfigError(f"attention_candidates: unknown kind {kind!r}; known: {known}")
+        if ATTENTION_KINDS[kind].causal_only and not is_causal(config):
+            raise ConfigError(
+                f"attention_candidates: {kind} needs causal attention (train_mode: autoregressive"
+                " or causal_attention: True)"
+            )
+    return list(kinds)
+
+
+def supernet_candidates(config: Any) -> tuple[list[tuple[int, int]], list[str]]:
+    """Every candidate's ``(h_i, I_i)`` and attention kind: each width option with each attention
+    kind (kind-major), so the search chooses width and attention together (α over all of them)."""
+    widths, kinds = candidate_widths(config), candidate_attentions(config)
+    return [w for _ in kinds for w in widths], [k for k in kinds for _ in widths]
+
+
 def validate_easrec_config(config: Any) -> None:
     """One-line ConfigError for an invalid supernet setting (the search's settings are checked by
     :func:`recbole_easrec.search.settings.validate_search_config`)."""
     validate_transformer_config(config)
-    candidate_widths(config)
+    supernet_candidates(config)
     require_gate_layers(config)
 
 
@@ -94,11 +128,13 @@ class EASRec(TransformerRecommender):
 
     def build_encoder(self, config: Any) -> nn.Module:
         self.gate_layers = int(config["gate_layers"])
+        widths, kinds = supernet_candidates(config)
         return SuperNet(
             config["n_layers"],
-            candidate_widths(config),
+            widths,
             self.gate_layers,
             config["gate_input"],
+            kinds=kinds,
             **layer_settings(config),
         )
 

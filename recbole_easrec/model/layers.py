@@ -45,7 +45,10 @@ class MultiHeadAttention(nn.Module):
         layer_norm_eps: float = 1e-12,
         causal: bool = False,
         linear_variant: str = "linrec",
+        value_conv: bool | None = None,
     ) -> None:
+        """``value_conv``: hold a depth-wise kernel on V (default: if the kind uses one; EASRec's
+        supernet asks for it when any of its candidates' kinds does)."""
         super().__init__()
         if attention_type not in ATTENTION_TYPES:
             raise ValueError(
@@ -66,7 +69,7 @@ class MultiHeadAttention(nn.Module):
         self.key = nn.Linear(hidden_size, hidden_size)
         self.value = nn.Linear(hidden_size, hidden_size)
         self.value_conv = None
-        if self.kind.value_conv:  # a depth-wise kernel on V over positions, one per channel
+        if self.kind.value_conv if value_conv is None else value_conv:  # one kernel per channel
             self.value_conv = nn.Parameter(torch.empty(hidden_size, VALUE_CONV_KERNEL))
             init_value_conv(self.value_conv)
         self.dense = nn.Linear(hidden_size, hidden_size)
@@ -174,6 +177,7 @@ class TransformerLayer(nn.Module):
         layer_norm_eps: float = 1e-12,
         causal: bool = False,
         linear_variant: str = "linrec",
+        value_conv: bool | None = None,
     ) -> None:
         super().__init__()
         self.attention = MultiHeadAttention(
@@ -185,6 +189,7 @@ class TransformerLayer(nn.Module):
             layer_norm_eps,
             causal,
             linear_variant,
+            value_conv,
         )
         self.feed_forward = FeedForward(
             hidden_size, inner_size, hidden_dropout_prob, hidden_act, layer_norm_eps

@@ -31,16 +31,26 @@ def copy_prefix(source: nn.Module, target: nn.Module) -> None:
 
 
 def compact_settings(supernet_model: Any, arch: Architecture | None = None) -> dict[str, Any]:
-    """Hidden, inner, layers and the gates setting of ``arch`` (default: the controllers' choice,
-    argmax α and argmax β)."""
+    """Hidden, inner, layers, attention kind and the gates setting of ``arch`` (default: the
+    controllers' choice, argmax α and argmax β)."""
     if arch is None:
         arch = supernet_model.encoder.controller.chosen()
     candidate = arch.candidate
     hidden, inner = supernet_model.encoder.widths[candidate]
+    kind = supernet_model.encoder.kinds[candidate]
+    attention = (
+        {"attention_type": "softmax"}
+        if kind == "softmax"
+        else {
+            "attention_type": "linear",
+            "linear_variant": kind,
+        }
+    )
     return {
         "hidden_size": hidden,
         "inner_size": inner,
         "n_layers": arch.depth,
+        **attention,
         "gate_layers": supernet_model.gate_layers,
         "candidate": candidate,
     }

@@ -106,12 +106,17 @@ def candidate_costs(
     widths: Sequence[tuple[int, int]],
     length: int,
     n_heads: int,
-    attention: str = "linrec",
+    attention: str | Sequence[str] = "linrec",
     gate_layers: int = 2,
 ) -> Tensor:
-    """Per-candidate layer FLOPs normalised by the largest: ``[m]`` in (0, 1]."""
+    """Per-candidate layer FLOPs normalised by the largest: ``[m]`` in (0, 1]; ``attention``: the
+    kind of every candidate, or one kind for all."""
+    kinds = [attention] * len(widths) if isinstance(attention, str) else list(attention)
     flops = torch.tensor(
-        [float(layer_flops(length, h, i, n_heads, attention, gate_layers)) for h, i in widths]
+        [
+            float(layer_flops(length, h, i, n_heads, kind, gate_layers))
+            for (h, i), kind in zip(widths, kinds)
+        ]
     )
     return flops / flops.max()
 

@@ -29,7 +29,6 @@ import torch
 from torch import Tensor
 
 from recbole_easrec.errors import ConfigError
-from recbole_easrec.model.attention import attention_name
 from recbole_easrec.model.elastic.paths import Architecture
 from recbole_easrec.search.resource import candidate_costs, inference_flops
 
@@ -50,12 +49,14 @@ def flops_fractions(
     n_layers: int,
     length: int,
     n_heads: int,
-    attention: str,
+    attention: str | Sequence[str],
     gate_layers: int,
     n_items: int,
     causal: bool = False,
 ) -> dict[Architecture, float]:
-    """Each architecture's inference FLOPs as a fraction of the largest path's."""
+    """Each architecture's inference FLOPs as a fraction of the largest path's; ``attention``:
+    the kind of every candidate, or one kind for all."""
+    kinds = [attention] * len(widths) if isinstance(attention, str) else list(attention)
     space = enumerate_space(len(widths), n_layers)
     flops = {
         arch: inference_flops(
@@ -63,7 +64,7 @@ def flops_fractions(
             length,
             *widths[arch.candidate],
             n_heads,
-            attention,
+            kinds[arch.candidate],
             gate_layers,
             n_items,
             causal,
@@ -134,21 +135,22 @@ class SearchSpace:
     ``fractions``: each architecture's inference FLOPs as a fraction of the largest path's (what
     ``flops_budget`` counts); ``largest_flops``: the largest path's FLOPs; ``candidate_costs``: the
     per-candidate layer FLOPs of eq. 15's resource term, normalised by the largest (``[m]``);
-    ``widths``: ``(hidden, inner)`` of every candidate.
+    ``widths``: ``(hidden, inner)`` of every candidate; ``kinds``: its attention kind.
     """
 
     fractions: dict[Architecture, float]
     largest_flops: int
     candidate_costs: Tensor
     widths: list[tuple[int, int]]
+    kinds: list[str]
 
     @classmethod
     def of(cls, supernet: Any, config: Any) -> SearchSpace:
         """The space of an :class:`~recbole_easrec.model.easrec.EASRec` supernet built with
         ``config``. Raises ConfigError if no architecture meets ``flops_budget``."""
         widths, length = supernet.encoder.widths, supernet.max_seq_length
-        kind = attention_name(config["attention_type"], config["linear_variant"])
-        shape = (config["n_heads"], kind, supernet.gate_layers)
+        kinds = supernet.encoder.kinds
+        shape = (config["n_heads"], kinds, supernet.gate_layers)
         fractions = flops_fractions(
             widths, config["n_layers"], length, *shape, supernet.n_items, supernet.causal
         )
@@ -158,12 +160,14 @@ class SearchSpace:
             largest.depth,
             length,
             *widths[largest.candidate],
-            *shape,
+            config["n_heads"],
+            kinds[largest.candidate],
+            supernet.gate_layers,
             supernet.n_items,
             supernet.causal,
         )
         costs = candidate_costs(widths, length, *shape)
-        return cls(fractions, largest_flops, costs, list(widths))
+        return cls(fractions, largest_flops, costs, list(widths), list(kinds))
 
     @property
     def largest(self) -> Architecture:
@@ -183,6 +187,7 @@ class SearchSpace:
             "hidden_size": hidden,
             "inner_size": inner,
             "n_layers": arch.depth,
+            "attention": self.kinds[arch.candidate],
             "flops_fraction": self.fractions[arch],
         }
 

@@ -11,9 +11,10 @@ physically smaller ``TransformerLayer(h_i, I_i)`` holding those slices computes 
 lossless reconstruction of eq. 18 (:mod:`recbole_easrec.search.reconstruct`), and the
 once-for-all idea: the elastic layer is the full layer slicing its own weights.
 
-The attention is the layer's own kind (:mod:`recbole_easrec.model.attention`) called on the sliced
-queries, keys and values (and the first h_i channels of a value kernel), so the supernet and the
-stack share one implementation. The first layer's candidate i reads the embedded sequence at its own width (item and position
+The attention is the candidate's kind (:mod:`recbole_easrec.model.attention`; the layer's own
+unless ``attention_candidates`` makes it searchable, when candidates of several kinds share the
+same weights) called on the sliced queries, keys and values (and the first h_i channels of a value
+kernel), so the supernet and the stack share one implementation. The first layer's candidate i reads the embedded sequence at its own width (item and position
 embeddings sliced, embedding LayerNorm over h_i dims), so that the compact network's embedding is
 the slice too. Mixture (eq. 11): ``T^(l) = Σ_i p_i pad_d(T_i^(l))`` (zero-padded to d) and
 ``Y = Σ_l q_l T^(l)``. Candidates with ``p_i = 0`` and layers after the last ``q_l ≠ 0`` are not
@@ -23,10 +24,12 @@ computed, so the hard selection (one-hot p, q) runs only the selected path.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from recbole_easrec.model.attention import AttentionKind, attention_name, get_attention_kind
 from recbole_easrec.model.elastic.controllers import ArchitectureController
 from recbole_easrec.model.elastic.gates import CandidateGates, gate_signal
 from recbole_easrec.model.layers import TransformerLayer
@@ -54,8 +57,10 @@ def sliced_layer_forward(
     key_padding_mask: Tensor | None,
     input_gate: Tensor | None = None,
     inner_gate: Tensor | None = None,
+    kind: AttentionKind | None = None,
 ) -> Tensor:
-    """``layer`` restricted to its first ``width`` hidden and ``inner`` FFN dims (eq. 9).
+    """``layer`` restricted to its first ``width`` hidden and ``inner`` FFN dims (eq. 9), mixing
+    positions with ``kind`` (default the layer's own attention kind).
 
     Args:
         x: ``[B, N, width]``, the kept part of the layer's input.
@@ -75,10 +80,9 @@ def sliced_layer_forward(
         split(_sliced_linear(m, x, width, width))
         for m in (attention.query, attention.key, attention.value)
     )
-    conv = None if attention.value_conv is None else attention.value_conv[:width]
-    context = attention.kind.context(
-        q, k, v, key_padding_mask, attention.causal, attention.dropout, conv
-    )
+    kind = kind or attention.kind
+    conv = attention.value_conv[:width] if kind.value_conv else None
+    context = kind.context(q, k, v, key_padding_mask, attention.causal, attention.dropout, conv)
     context = context.transpose(1, 2).reshape(batch, length, width)
     projected = F.dropout(
         _sliced_linear(attention.dense, context, width, width),
@@ -107,14 +111,24 @@ class SuperNet(nn.Module):
         gate_input: str,
         hidden_size: int,
         inner_size: int,
-        **layer_kwargs: object,
+        kinds: Sequence[str] | None = None,
+        **layer_kwargs: Any,
     ) -> None:
         super().__init__()
         self.hidden_size = hidden_size
         self.gate_input = gate_input
         self.widths = [tuple(w) for w in widths]
+        own = attention_name(layer_kwargs["attention_type"], layer_kwargs["linear_variant"])
+        self.kinds = list(kinds or [own] * len(self.widths))  # each candidate's attention kind
+        self.attention_kinds = [get_attention_kind(kind) for kind in self.kinds]
+        value_conv = any(kind.value_conv for kind in self.attention_kinds)
         self.layers = nn.ModuleList(
-            TransformerLayer(hidden_size=hidden_size, inner_size=inner_size, **layer_kwargs)
+            TransformerLayer(
+                hidden_size=hidden_size,
+                inner_size=inner_size,
+                value_conv=value_conv,
+                **layer_kwargs,
+            )
             for _ in range(n_layers)
         )
         self.gates = nn.ModuleList(
@@ -159,7 +173,14 @@ class SuperNet(nn.Module):
                 x = inputs[i] if state is None else state[..., :width]
                 input_gate, inner_gate = self.gates[layer][i](signals[i])
                 out = sliced_layer_forward(
-                    self.layers[layer], x, width, inner, key_padding_mask, input_gate, inner_gate
+                    self.layers[layer],
+                    x,
+                    width,
+                    inner,
+                    key_padding_mask,
+                    input_gate,
+                    inner_gate,
+                    self.attention_kinds[i],
                 )
                 mixture = mixture + p[i] * F.pad(out, (0, self.hidden_size - width))
             state = mixture
