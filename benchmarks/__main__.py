@@ -184,7 +184,6 @@ def run(name: str, extra: list[str]) -> int:
         return subprocess.run(command, cwd=ROOT, env=env, check=False).returncode
     if bench.suite_out:
         import_suite(name, bench)
-    if bench.suite_out:
         for path in regenerate([name]):
             print(f"wrote {path.relative_to(ROOT)}")
     return 0
