@@ -29,8 +29,6 @@ from reports import REPORTS, regenerate  # noqa: E402
 
 from recbole_easrec.errors import UserError  # noqa: E402
 
-ML100K = "--suite=ml100k_ar --dataset=ml-100k --set=efficiency_repeats=3"
-
 
 @dataclass(frozen=True)
 class Bench:
@@ -71,7 +69,6 @@ def judged(
     return Bench(base.script, base.commands, base.env, then=(reporter, tuple(shlex.split(report))))
 
 
-DSL_RUNS = "SASRec-AR,DSL-0.5,DSL-static-0.5,DSL-0.2,DSL-static-0.2,DSL-0.1,DSL-static-0.1"
 BENCHES: dict[str, Bench] = {
     "attention_scaling": Bench("inference.py", (("--study=scaling", "--repeats=9"),)),
     "dsl_sparse_inference": bench("dsl_sparse_inference.py", "--threads=1 --repeats=7"),
@@ -87,18 +84,9 @@ BENCHES: dict[str, Bench] = {
         f"--study=variants --data_path={DATA_PATH} --batches=3 --batch_size=256"
         " --ar_batch_size=64 --eval_batch_size=512 --budget=60 --variants=all --threads=1",
     ),
-    "tune_linrec_ml100k": bench(
-        "tune_linrec_ml100k.py", "--num_samples=8 --epochs=2 --max_len=20 --cpus=1"
-    ),
-    "easrec_ml1m": suite(
-        "easrec_ml1m",
-        f"--suite=ml1m_ar --data_path={DATA_PATH} --workers=4 --budget=360"
-        " --only=SASRec-AR,LinRec-AR,EASRec,EASRec-gates0 --set=efficiency_repeats=1",
-        cpu=False,
-    ),
-    "suite_ml100k": suite("ml100k_ar", f"{ML100K} --workers=2 --budget=120"),
     "suite_ml100k_dsl_converged": suite(
-        "ml100k_dsl_conv", f"{ML100K} --workers=2 --budget=1200 --only={DSL_RUNS}"
+        "ml100k_dsl_conv",
+        "--suite=dsl_cpu --dataset=ml-100k --set=efficiency_repeats=3 --workers=2 --budget=1200",
     ),
     "space_truth_ml100k": judged(
         "space_truth_ml100k",
@@ -196,7 +184,6 @@ def run(name: str, extra: list[str]) -> int:
         return subprocess.run(command, cwd=ROOT, env=env, check=False).returncode
     if bench.suite_out:
         import_suite(name, bench)
-    if bench.suite_out:
         for path in regenerate([name]):
             print(f"wrote {path.relative_to(ROOT)}")
     return 0

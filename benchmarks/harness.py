@@ -56,13 +56,10 @@ _GATE_COST = (
 SUPERSEDED: dict[str, str] = {
     **dict.fromkeys(
         (
-            "easrec_ml1m",
             "headline_ml1m",
-            "lambda_sweep_ml1m",
             "search_methods_ml100k",
             "space_truth_ml100k",
             "space_truth_ml1m",
-            "suite_ml100k",
         ),
         _LEAK,
     ),

@@ -13,13 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from harness import RESULTS, fmt, read_json, write_report
-from suite_report import (
-    find,
-    lambda_records,
-    metric,
-    plot_lambda,
-    report,
-)
+from suite_report import metric, report
 
 from recbole_easrec.stats import format_mean_std, mean_std, paired_p_value
 
@@ -129,97 +123,20 @@ def variant_rows(runs: Sequence[Record], groups: Sequence[str]) -> list[str]:
 
 
 def suite(results: Path, stem: str) -> list[Path]:
-    """A suite's records (``suite.json`` of ``benchmarks/suite.py``) with ``report`` settings;
-    ``<stem>_lambda.png`` plots its λ study (EASRec Fig. 4) when it has one."""
+    """A suite's records (``suite.json`` of ``benchmarks/suite.py``) with ``report`` settings."""
     data = read_json(results / f"{stem}.json")
     meta = data.get("report", {})
-    text = report(data["runs"], meta.get("title", stem), "", meta.get("reference", "SASRec-AR"))
-    lambdas = lambda_records(data["runs"], find(data["runs"], "EASRec"))
-    png = plot_lambda(lambdas, results / f"{stem}_lambda.png") if len(lambdas) > 1 else None
-    if png:
-        image = f"![FLOPs and NDCG@10 against λ]({png.name})"
-        text = text.replace("\n## DSL", f"\n{image}\n\n## DSL", 1)
-    return [write_report(results / f"{stem}.md", text), *([png] if png else [])]
-
-
-def _valid(record: Record, name: str) -> float | None:
-    return (record.get("best_valid") or {}).get(name)
-
-
-def _arch(record: Record) -> str:
-    arch = record.get("architecture") or {}
-    return f"d={arch.get('hidden_size')}, D={arch.get('inner_size')}, L={arch.get('n_layers')}"
-
-
-def lambda_sweep_valid(results: Path, stem: str) -> list[Path]:
-    """The λ study of a run that ended before its test evaluation: best validation metrics."""
-    data = read_json(results / f"{stem}.json")
-    runs = sorted(data["runs"], key=lambda r: r["settings"].get("resource_lambda", 0.1))
-    base = runs[0].get("flops")
-    lines = [
-        f"# EASRec λ study on {data['dataset']} (paper Fig. 4)",
-        "",
-        "| λ | selected architecture | FLOPs | × λ=0 FLOPs | params | search epochs |"
-        " best valid NDCG@10 (full) | best valid Recall@10 (full) |",
-        "|---|---|---|---|---|---|---|---|",
-    ]
-    for r in runs:
-        flops = r.get("flops")
-        lines.append(
-            f"| {float(r['settings'].get('resource_lambda', 0.1)):g} | {_arch(r)} | {fmt(flops)} |"
-            f" {fmt(flops / base if flops and base else None, 2)} | {fmt(r.get('params'))} |"
-            f" {r['epochs'][0]} | {fmt(_valid(r, 'ndcg@10'))} | {fmt(_valid(r, 'recall@10'))} |"
-        )
-    png = plot_lambda(
-        runs,
-        results / f"{stem}.png",
-        flops=lambda r: r.get("flops"),
-        score=lambda r: _valid(r, "ndcg@10"),
-        score_label="best valid NDCG@10 (full ranking)",
-    )
-    if png:
-        lines += ["", f"![FLOPs and validation NDCG@10 against λ]({png.name})"]
-    return [write_report(results / f"{stem}.md", "\n".join(lines)), *([png] if png else [])]
-
-
-def dsl_sweep_valid(results: Path, stem: str) -> list[Path]:
-    """The DSL density sweep of ``ml1m_contended_valid.json`` (best validation metrics)."""
-    data = read_json(results / "ml1m_contended_valid.json")
-    runs = {r["name"]: r for r in data["runs"]}
-    dense = _valid(runs["SASRec-AR"], "ndcg@10")
-    lines = [
-        "# DSL density sweep on ML-1M (issue 3)",
-        "",
-        "| density | DSL valid NDCG@10 | static valid NDCG@10 | DSL − static | DSL × dense |"
-        " DSL epochs | static epochs | active weights (every update) |",
-        "|---|---|---|---|---|---|---|---|",
-        f"| 1.0 (dense) | {fmt(dense)} | – | – | 1.00 | {runs['SASRec-AR']['epochs'][0]} | – | all |",
-    ]
-    densities = sorted(
-        {r["settings"]["density"] for r in data["runs"] if r["model"] == "DSL"}, reverse=True
-    )
-    for density in densities:
-        dsl, static = runs[f"DSL-{density:g}"], runs[f"DSL-static-{density:g}"]
-        ours, theirs = _valid(dsl, "ndcg@10"), _valid(static, "ndcg@10")
-        active = dsl.get("active_weights") or []
-        kept = f"{active[0]:,} ({dsl.get('dsl_updates')} updates)" if active else "–"
-        lines.append(
-            f"| {density:g} | {fmt(ours)} | {fmt(theirs)} | {ours - theirs:+.4f} |"
-            f" {ours / dense:.2f} | {dsl['epochs'][0]} | {static['epochs'][0]} | {kept} |"
-        )
-    return [write_report(results / f"{stem}.md", "\n".join(lines))]
+    text = report(data["runs"], meta.get("title", stem), meta.get("reference", "SASRec-AR"))
+    return [write_report(results / f"{stem}.md", text)]
 
 
 REPORTS: dict[str, Renderer] = {
     "attention_scaling": page("inference", "scaling_markdown", "scaling_plot"),
     "data_path_ml1m": page("pipeline", "data_path_markdown"),
     "dsl_sparse_inference": page("dsl_sparse_inference"),
-    "dsl_sweep_ml1m": dsl_sweep_valid,
     "factorial_ml1m": page("factorial", plot="plot"),
-    "easrec_ml1m": suite,
     "headline_ml1m": page("pipeline", "headline_markdown"),
     "inference_latency_ml1m": page("inference", "full_ranking_markdown"),
-    "lambda_sweep_ml1m": lambda_sweep_valid,
     "precision_ml100k": variants(
         "float32 vs bfloat16 training at convergence: LinRec on {dataset} (issue 11, item 5)"
     ),
@@ -233,9 +150,7 @@ REPORTS: dict[str, Renderer] = {
     "scale": page("pipeline", "scale_markdown"),
     "speed": page("training_speed", "variants_markdown"),
     "step_time": page("training_speed", "catalogue_markdown", "plot"),
-    "suite_ml100k": suite,
     "suite_ml100k_dsl_converged": suite,
-    "tune_linrec_ml100k": page("tune_linrec_ml100k"),
 }
 
 

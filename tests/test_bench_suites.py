@@ -47,12 +47,26 @@ def test_a_suite_runs_in_processes_and_its_report_shows_every_protocol(
     assert all(set(r["extra_test_results"]) == {"uni100", "pop100"} for r in records)
     saved = json.loads((tmp_path / "out" / "suite.json").read_text(encoding="utf-8"))
     assert [r["name"] for r in saved["runs"]] == ["SASRec-AR", "LinRec-AR"]
-    page = importlib.import_module("suite_report").report(records, "tiny suite", "", "SASRec-AR")
+    page = importlib.import_module("suite_report").report(records, "tiny suite", "SASRec-AR")
     [row] = [line for line in page.splitlines() if line.startswith("| LinRec-AR | 0.")]
     cells = row.split(" | ")
     pop100 = records[1]["extra_test_results"]["pop100"]["ndcg@10"]
     assert cells[1] == f"{records[1]['test_result']['ndcg@10']:.4f}"
     assert cells[5] == f"{pop100:.4f}"  # NDCG@10 full, Recall, MRR, uni100, then pop100
+
+
+def test_the_dsl_suite_has_the_settings_of_its_committed_runs(bench: ModuleType) -> None:
+    committed = ROOT / "benchmarks" / "results" / "suite_ml100k_dsl_converged.json"
+    runs = json.loads(committed.read_text(encoding="utf-8"))["runs"]
+    suite = {run.name: run for run in bench.SUITES["dsl_cpu"]()}
+    assert [r["name"] for r in runs] == list(suite)
+    for record in runs:
+        run = suite[record["name"]]
+        assert (run.model, run.group, run.settings) == (
+            record["model"],
+            record["group"],
+            record["settings"],
+        )
 
 
 def test_a_suite_started_again_reuses_finished_runs_only(bench: ModuleType, tmp_path: Path) -> None:

@@ -66,12 +66,12 @@ def test_every_committed_png_is_rebuilt(rebuilt: Path) -> None:
 def test_rebuild_keeps_edited_findings_and_regenerates_tables(tmp_path: Path) -> None:
     copy = tmp_path / "results"
     shutil.copytree(RESULTS, copy)
-    report = copy / "lambda_sweep_ml1m.md"
+    report = copy / "suite_ml100k_dsl_converged.md"
     text = report.read_text(encoding="utf-8")
     note = "<!-- findings -->\nA note written by hand, kept by every rebuild.\n<!-- /findings -->"
-    table = next(line for line in text.splitlines() if line.startswith("| 0 |"))
+    table = next(line for line in text.splitlines() if line.startswith("| 0.2 |"))
     report.write_text(FINDINGS.sub(note, text).replace(table, "| stale row |"), encoding="utf-8")
-    done = rebuild(copy, "lambda_sweep_ml1m")
+    done = rebuild(copy, "suite_ml100k_dsl_converged")
     assert done.returncode == 0, done.stderr
     again = report.read_text(encoding="utf-8")
     assert note in again
