@@ -47,7 +47,8 @@ SETTINGS: dict[str, list[dict]] = {
     ]
     + [{"gate_layers": 2, **attention} for attention in ATTENTIONS[2:]],
     "EASRec": [{"gate_input": gate_input} for gate_input in GATE_INPUTS]
-    + [{"gate_layers": 2, **attention} for attention in ATTENTIONS],
+    + [{"gate_layers": 2, **attention} for attention in ATTENTIONS]
+    + [{"attention_candidates": ["softmax", "linrec", "conv"]}],
     "DSL": [{"dsl_backbone": backbone} for backbone in BACKBONES],
     "LinSASRecF": [FEATURES],
 }
@@ -55,7 +56,9 @@ SETTINGS: dict[str, list[dict]] = {
 
 def case_id(settings: dict) -> str:
     short = {k: v for k, v in settings.items() if k not in FEATURES}
-    return "-".join(map(str, short.values())) or ("features" if settings else "defaults")
+    return "-".join(map(str, short.values())).replace(" ", "") or (
+        "features" if settings else "defaults"
+    )
 
 
 CASES = [

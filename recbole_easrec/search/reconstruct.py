@@ -100,14 +100,17 @@ def architecture_record(
     :func:`compact_settings`), how the search got there (``holdout_users``: how many users trained
     α, β with ``arch_data: holdout``) and its FLOPs ``fraction``."""
     candidate = settings["candidate"]
+    width_option = candidate % len(config["hidden_prune_ratios"])  # candidates: kind-major
     alpha, beta = supernet_model.encoder.controller.probabilities()
     return {
         "hidden_size": settings["hidden_size"],
         "inner_size": settings["inner_size"],
         "n_layers": settings["n_layers"],
         "candidate": candidate,
-        "hidden_prune_ratio": float(config["hidden_prune_ratios"][candidate]),
-        "inner_prune_ratio": float(config["inner_prune_ratios"][candidate]),
+        "attention": supernet_model.encoder.kinds[candidate],
+        "attention_type": settings["attention_type"],
+        "hidden_prune_ratio": float(config["hidden_prune_ratios"][width_option]),
+        "inner_prune_ratio": float(config["inner_prune_ratios"][width_option]),
         "gate_layers": settings["gate_layers"],
         "arch_data": config["arch_data"],
         "arch_holdout_users": holdout_users,
