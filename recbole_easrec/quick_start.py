@@ -382,8 +382,9 @@ def measure_efficiency(
     try:
         flops = model_flops(model, first_batch)
     except Exception as exc:  # noqa: BLE001 - a model we cannot trace still gets its other numbers
-        logging.getLogger().warning("FLOPs not counted for %s: %s", config["model"], exc)
-        flops = {"flops": None, "encoder_flops": None}
+        reason = flops_error(exc)
+        logging.getLogger().warning("FLOPs not counted for %s: %s", config["model"], reason)
+        flops = {"flops": None, "encoder_flops": None, "flops_error": reason}
     repeats = config["efficiency_repeats"] or 3
     inference_seconds = median_seconds(
         lambda: trainer.evaluate(test_data, load_best_model=False), repeats=repeats
@@ -398,6 +399,14 @@ def measure_efficiency(
         "device": str(config["device"]),
         "torch_threads": torch.get_num_threads(),
     }
+
+
+def flops_error(exc: BaseException) -> str:
+    """``FLOPs not counted: <Type>: <first line>``, the reason ``comparison.md`` gives for a
+    model missing from the FLOPs plot."""
+    from recbole_easrec.compare import one_line_error
+
+    return f"FLOPs not counted: {one_line_error(exc)}"
 
 
 def full_network_efficiency(trainer: Any, test_data: Any, config: Any) -> dict[str, Any] | None:
