@@ -26,6 +26,7 @@ from recbole_easrec.config import build_config, validate_run_config
 from recbole_easrec.data.checks import (
     check_catalogue,
     check_dataset_files,
+    check_model_features,
     check_split,
     load_error,
     report,
@@ -318,6 +319,7 @@ def prepare_data(config: Any) -> tuple[Any, tuple[Any, Any, Any]]:
         raise load_error(config, exc) from None
     logging.getLogger().info(dataset)
     check_catalogue(config, dataset)
+    check_model_features(config, dataset)
     # full ranking at most EVAL_SCORES_BUDGET_BYTES of score matrices a batch
     try:
         split = data_preparation(config, dataset)
