@@ -43,7 +43,7 @@ from recbole_easrec.artifacts import (
     write_json_atomic,
     write_text_atomic,
 )
-from recbole_easrec.errors import ConfigError, UserError
+from recbole_easrec.errors import ConfigError, one_line_error
 from recbole_easrec.stats import mean_std, paired_p_value, pareto_front
 
 RESULT_FILE = "result.json"
@@ -155,14 +155,6 @@ def exit_with_parent(parent: int, interval: float = 1.0) -> threading.Thread:
     thread = threading.Thread(target=watch, name="exit-with-parent", daemon=True)
     thread.start()
     return thread
-
-
-def one_line_error(exc: BaseException) -> str:
-    """``Type: first line of the message`` (UserErrors are already one line)."""
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-    if isinstance(exc, UserError):
-        return text
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def run_record(

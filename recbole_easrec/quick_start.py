@@ -35,7 +35,7 @@ from recbole_easrec.data.download import ensure_dataset
 from recbole_easrec.data.sequences import cap_full_sort_batches, create_sequence_dataset
 from recbole_easrec.distributed import check_replicas, is_distributed, is_main_process
 from recbole_easrec.efficiency import median_seconds, model_flops, peak_memory_bytes
-from recbole_easrec.errors import ConfigError
+from recbole_easrec.errors import ConfigError, one_line_error
 from recbole_easrec.locking import RunLock
 from recbole_easrec.registry import plugin_model_names
 from recbole_easrec.resume import WORK_DIR, ResumeError, open_work_folder, promote, tidy_work_folder
@@ -406,8 +406,6 @@ def measure_efficiency(
 def flops_error(exc: BaseException) -> str:
     """``FLOPs not counted: <Type>: <first line>``, the reason ``comparison.md`` gives for a
     model missing from the FLOPs plot."""
-    from recbole_easrec.compare import one_line_error
-
     return f"FLOPs not counted: {one_line_error(exc)}"
 
 
