@@ -95,6 +95,11 @@ def add_serving_arguments(parser: argparse.ArgumentParser) -> None:
         "--export", default=None, metavar="RUN_DIR", help="export the model in RUN_DIR for serving"
     )
     serving.add_argument("--format", default="onnx", help="export format: onnx | torchscript")
+    serving.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="with --export: replace an earlier export in RUN_DIR (kept by default)",
+    )
 
 
 def parse_topk(value: str | None) -> int | None:
@@ -122,7 +127,9 @@ def run_serving(args: argparse.Namespace, overrides: dict[str, Any]) -> Any:
     if args.export:
         from recbole_easrec.export import export
 
-        path = export(args.export, args.format, k=k, config_dict=overrides)
+        path = export(
+            args.export, args.format, k=k, config_dict=overrides, overwrite=args.overwrite
+        )
         return {"model_file": str(path), "description": str(path) + ".json"}
     from recbole_easrec.recommend import DEFAULT_K, recommend
 
@@ -274,6 +281,10 @@ def main(argv: list[str] | None = None) -> int:
         overrides = parse_overrides(extra)
         warn_unknown_settings(parser, args, overrides)
         serving = args.recommend or args.export or args.users is not None or args.history
+        if args.overwrite and not args.export:
+            raise UserError(
+                "--overwrite goes with --export=RUN_DIR (it replaces an earlier export)"
+            )
         if args.topk is not None and not serving:  # then it is RecBole's topk setting
             overrides["topk"] = args.topk
         if args.tune or args.compare:

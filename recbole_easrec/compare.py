@@ -11,10 +11,12 @@ evaluation protocol (``eval_args``) are the same for all. Outputs:
 * ``DIR/comparison.csv`` — one row per model: valid and test metrics (mean, and with
   ``--repeats`` > 1 the standard deviation and the p-value of a two-sided paired t-test against
   the first model, as the EASRec paper marks significance at p < 0.05), params, FLOPs, train and
-  inference seconds, peak memory; a model that failed keeps its row with ``status: error``;
-* ``DIR/comparison.md`` — the same as a table;
+  inference seconds, peak memory (``flops_error``: why FLOPs could not be counted); a model that
+  failed keeps its row with ``status: error``;
+* ``DIR/comparison.md`` — the same as a table (mean ± std in one cell, ``p vs <first model>``
+  after each test metric), then each model missing from a panel of the plot, with the reason;
 * ``DIR/comparison.png`` — test NDCG@10 against inference time and against FLOPs, Pareto front
-  (no other model is both better and cheaper) marked.
+  (no other model is both better and cheaper) marked, missing models named under each panel.
 
 Each run is a separate Python process (``python -m recbole_easrec.compare REQUEST.json``), so that
 a crash, even one that kills the process, only costs that model's row, and so that peak memory is
@@ -41,7 +43,7 @@ from recbole_easrec.artifacts import (
     write_json_atomic,
     write_text_atomic,
 )
-from recbole_easrec.errors import ConfigError, UserError
+from recbole_easrec.errors import ConfigError, one_line_error
 from recbole_easrec.stats import mean_std, paired_p_value, pareto_front
 
 RESULT_FILE = "result.json"
@@ -155,14 +157,6 @@ def exit_with_parent(parent: int, interval: float = 1.0) -> threading.Thread:
     return thread
 
 
-def one_line_error(exc: BaseException) -> str:
-    """``Type: first line of the message`` (UserErrors are already one line)."""
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-    if isinstance(exc, UserError):
-        return text
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-
-
 def run_record(
     model: str, seed: int, run_dir: Path, result: dict | None, error: str | None
 ) -> dict:
@@ -182,6 +176,8 @@ def run_record(
         efficiency = result.get("efficiency") or {}
         for key in EFFICIENCY_KEYS:
             record[key] = efficiency.get(key)
+        if efficiency.get("flops_error"):
+            record["flops_error"] = efficiency["flops_error"]
     return record
 
 
@@ -336,10 +332,15 @@ def value_columns(records: Sequence[dict[str, Any]]) -> list[str]:
     metrics: list[str] = []
     for record in records:
         for key in record:
-            if key.startswith(("valid_", "test_")) and key not in metrics:
+            if is_metric_column(key) and key not in metrics:
                 metrics.append(key)
     metrics.sort(key=lambda key: (not key.startswith("valid_"), metric_order(key)))
     return metrics + list(EFFICIENCY_KEYS)
+
+
+def is_metric_column(key: str) -> bool:
+    """``valid_<metric>`` or ``test_<metric>``, not its ``_std`` or ``_p`` companion."""
+    return key.startswith(("valid_", "test_")) and not key.endswith(("_std", "_p"))
 
 
 def metric_order(column: str) -> tuple[int, str]:
@@ -378,6 +379,9 @@ def summarise(records: Sequence[dict[str, Any]], models: Sequence[str]) -> list[
                         [r.get(column) for r in done],
                         [reference.get(r["seed"], {}).get(column) for r in done],
                     )
+        flops_errors = sorted({r["flops_error"] for r in done if r.get("flops_error")})
+        if flops_errors:
+            row["flops_error"] = "; ".join(flops_errors)
         rows.append(row)
     return rows
 
@@ -445,24 +449,47 @@ def column_title(column: str) -> str:
     return f"{split} {names.get(family, family)}@{k}" if k else f"{split} {metric}"
 
 
+def table_columns(rows: Sequence[dict[str, Any]]) -> list[tuple[str, str]]:
+    """``(title, key)`` of each column of ``comparison.md``: every value column with a value, and
+    after each test metric with p-values its ``p vs <first model>`` column."""
+    baseline = rows[0]["model"] if rows else ""
+    columns: list[tuple[str, str]] = []
+    for column in value_columns(rows):
+        if any(r.get(column) is not None for r in rows):
+            columns.append((column_title(column), column))
+        if any(r.get(f"{column}_p") is not None for r in rows):
+            columns.append((f"p vs {baseline}", f"{column}_p"))
+    return columns
+
+
+def table_cell(row: dict[str, Any], key: str) -> str:
+    """One cell: a p-value (3 significant digits, ``*`` below :data:`SIGNIFICANCE`) or a value
+    with its ``± std`` and a ``*`` where its p-value is below :data:`SIGNIFICANCE`."""
+    if key.endswith("_p"):
+        p_value = row.get(key)
+        if p_value is None or p_value != p_value:  # the first model, or no pairs: no test
+            return "–"
+        return f"{p_value:.3g}" + (" *" if p_value < SIGNIFICANCE else "")
+    cell = format_value(key, row.get(key), row.get(f"{key}_std"))
+    p_value = row.get(f"{key}_p")
+    if p_value is not None and p_value < SIGNIFICANCE:
+        cell += " *"
+    return cell
+
+
 def markdown_table(rows: Sequence[dict[str, Any]]) -> str:
-    """The comparison as a Markdown table; ``*`` marks p < 0.05 against the first model."""
-    columns = [c for c in value_columns(rows) if any(r.get(c) is not None for r in rows)]
+    """The comparison as a Markdown table: mean ± std in one cell, ``p vs <first model>`` after
+    each tested metric; ``*`` marks p < 0.05 against the first model."""
+    columns = table_columns(rows)
     lines = [
-        "| model | " + " | ".join(column_title(c) for c in columns) + " |",
+        "| model | " + " | ".join(title for title, _ in columns) + " |",
         "|---|" + "---:|" * len(columns),
     ]
     for row in rows:
         if row["status"] == "error":
             lines.append(f"| {row['model']} | error: {row['error']} |" + " |" * (len(columns) - 1))
             continue
-        cells = []
-        for column in columns:
-            cell = format_value(column, row.get(column), row.get(f"{column}_std"))
-            p_value = row.get(f"{column}_p")
-            if p_value is not None and p_value < SIGNIFICANCE:
-                cell += " *"
-            cells.append(cell)
+        cells = [table_cell(row, key) for _, key in columns]
         lines.append(f"| {row['model']} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
@@ -487,14 +514,47 @@ def markdown_report(
     ]
     if len(seeds) > 1:
         notes.append(
-            f"`*`: two-sided paired t-test over seeds against {rows[0]['model']}, p < {SIGNIFICANCE}."
+            f"p vs {rows[0]['model']}: two-sided paired t-test over seeds of the metric to its"
+            f" left against {rows[0]['model']}; `*`: p < {SIGNIFICANCE}."
         )
     errors = [r for r in rows if r["status"] == "partial"]
     for row in errors:
         notes.append(
             f"{row['model']}: {row['runs']} of {len(seeds)} runs finished ({row['error']})."
         )
+    omissions = plot_omissions(rows)
+    if omissions:
+        notes += ["", "Missing from comparison.png:", *(f"- {line}" for line in omissions)]
     return "\n".join(notes) + "\n\n" + markdown_table(rows)
+
+
+PLOT_AXES = (("inference_seconds", "inference time (s)"), ("flops", "FLOPs per sequence"))
+PLOT_NAMES = {"inference_seconds": "inference-time", "flops": "FLOPs"}
+
+
+def plot_omissions(rows: Sequence[dict[str, Any]], metric: str = PLOT_METRIC) -> list[str]:
+    """One line per model that finished but is missing from a panel of ``comparison.png``, with
+    the reason (e.g. ``BERT4Rec: not in the FLOPs plot (FLOPs not counted: …)``)."""
+    lines = []
+    for row in rows:
+        if row["status"] == "error":  # its row in the table says why
+            continue
+        for cost, _ in PLOT_AXES:
+            reason = missing_reason(row, cost, metric)
+            if reason:
+                lines.append(f"{row['model']}: not in the {PLOT_NAMES[cost]} plot ({reason})")
+    return lines
+
+
+def missing_reason(row: dict[str, Any], cost: str, metric: str) -> str | None:
+    """Why ``row`` has no point in the ``cost`` panel, or ``None`` if it has one."""
+    if row.get(f"test_{metric}") is None:
+        return f"no test {metric}: add it to metrics/topk"
+    if row.get(cost) is not None:
+        return None
+    if cost == "flops" and row.get("flops_error"):
+        return str(row["flops_error"])
+    return f"no {PLOT_NAMES[cost]} value recorded"
 
 
 def write_plot(path: Path, rows: Sequence[dict[str, Any]], metric: str = PLOT_METRIC) -> None:
@@ -505,9 +565,7 @@ def write_plot(path: Path, rows: Sequence[dict[str, Any]], metric: str = PLOT_ME
     import matplotlib.pyplot as plt
 
     figure, axes = plt.subplots(1, 2, figsize=(11, 4.5))
-    for axis, cost, label in zip(
-        axes, ("inference_seconds", "flops"), ("inference time (s)", "FLOPs per sequence")
-    ):
+    for axis, (cost, label) in zip(axes, PLOT_AXES):
         points = [
             (row["model"], row.get(cost), row.get(f"test_{metric}"))
             for row in rows
@@ -521,6 +579,18 @@ def write_plot(path: Path, rows: Sequence[dict[str, Any]], metric: str = PLOT_ME
         if front:
             axis.plot(*zip(*front), color="tab:red", linestyle="--", label="Pareto front")
             axis.legend(loc="best", fontsize=8)
+        missing = [
+            r["model"] for r in rows if r["status"] != "error" and missing_reason(r, cost, metric)
+        ]
+        if missing:
+            axis.text(
+                0.01,
+                0.01,
+                f"not shown: {', '.join(missing)} (why: comparison.md)",
+                transform=axis.transAxes,
+                fontsize=7,
+                color="dimgray",
+            )
         axis.margins(0.15)
         axis.set_title("red: Pareto-optimal (no model is better and cheaper)", fontsize=9)
         axis.set_xlabel(label)

@@ -5,7 +5,8 @@
   configured length (``MAX_ITEM_LIST_LENGTH``). Unlike ``thop`` (RecBole's ``get_flops``) it counts
   functional matrix products such as ``QKᵀ`` and ``KᵀV``. One multiply-add counts as 2 FLOPs.
   ``flops`` is the whole ``full_sort_predict`` (encoder + scoring against every item);
-  ``encoder_flops`` is ``forward`` alone (the sequence representation).
+  ``encoder_flops`` is ``forward`` alone (the sequence representation), called with the sequence
+  alone for models whose ``forward`` takes nothing else (BERT4Rec, CORE).
 * Inference time: the median over repeats of a callable (RecBole's full-ranking evaluation of the
   test set in :mod:`recbole_easrec.quick_start`).
 * Peak memory: the CUDA allocator's peak on GPU; the process's peak resident set size on CPU
@@ -14,6 +15,7 @@
 
 from __future__ import annotations
 
+import inspect
 import resource
 import statistics
 import sys
@@ -81,10 +83,24 @@ def model_flops(model: Any, interaction: Any, length: int | None = None) -> dict
     model.eval()
     try:
         total = count_flops(lambda: model.full_sort_predict(row))
-        encoder = count_flops(lambda: model.forward(row[model.ITEM_SEQ], row[model.ITEM_SEQ_LEN]))
+        encoder = count_flops(lambda: model.forward(*encoder_arguments(model, row)))
     finally:
         model.train(was_training)
     return {"flops": total, "encoder_flops": encoder}
+
+
+def encoder_arguments(model: Any, row: Any) -> tuple[Any, ...]:
+    """``(item_seq, item_seq_len)``, or ``(item_seq,)`` where ``model.forward`` requires one
+    argument only (RecBole's BERT4Rec and CORE: ``forward(item_seq)``)."""
+    required = [
+        parameter
+        for parameter in inspect.signature(model.forward).parameters.values()
+        if parameter.default is inspect.Parameter.empty
+        and parameter.kind in (parameter.POSITIONAL_ONLY, parameter.POSITIONAL_OR_KEYWORD)
+    ]
+    if len(required) == 1:
+        return (row[model.ITEM_SEQ],)
+    return row[model.ITEM_SEQ], row[model.ITEM_SEQ_LEN]
 
 
 def median_seconds(function: Callable[[], Any], repeats: int = 3, warmup: int = 0) -> float:

@@ -24,3 +24,11 @@ class DataError(UserError):
 
 class CheckpointError(UserError):
     """A checkpoint or run folder that cannot be loaded."""
+
+
+def one_line_error(exc: BaseException) -> str:
+    """``Type: first line of the message`` (UserErrors are already one line)."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    if isinstance(exc, UserError):
+        return text
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

@@ -156,27 +156,50 @@ def check_export_k(k: Any, n_items: int) -> int | None:
     return k
 
 
+def description_path(path: Path) -> Path:
+    """``model.onnx`` → ``model.onnx.json`` (the exported file's description)."""
+    return path.with_name(path.name + ".json")
+
+
+def check_no_earlier_export(path: Path, overwrite: bool) -> None:
+    """Without ``overwrite``, an earlier export at ``path`` (or its description) is kept: a
+    one-line error that names ``--overwrite``.
+
+    Raises:
+        UserError: ``path`` or its description exists and ``overwrite`` is false.
+    """
+    earlier = [file for file in (path, description_path(path)) if file.exists()]
+    if earlier and not overwrite:
+        raise UserError(
+            f"{earlier[0]} already exists (an earlier export); pass --overwrite to replace it"
+            " (Python: overwrite=True), or move it away first"
+        )
+
+
 def export(
     run_dir: str | os.PathLike[str],
     fmt: str = "onnx",
     k: int | None = None,
     exclude_history: bool = True,
     config_dict: dict[str, Any] | None = None,
+    overwrite: bool = False,
 ) -> Path:
     """Export the model saved in ``run_dir`` to ``run_dir/model.onnx`` (or
     ``model_torchscript.pt``) and its description ``<file>.json``; returns the model file.
+    An earlier export there is kept unless ``overwrite`` (then both files are replaced).
 
     Raises:
-        UserError: unknown format, bad ``k``, or a run that cannot be loaded (one line).
+        UserError: unknown format, bad ``k``, an earlier export without ``overwrite``, or a run
+            that cannot be loaded (one line).
     """
     fmt = check_format(fmt)
     folder = run_folder(run_dir)
+    check_no_earlier_export(folder / EXPORT_FILES[fmt], overwrite)
     config, model, dataset = load_run(folder, config_dict)
     k = check_export_k(k, int(model.n_items))
     path = export_module(model, folder / EXPORT_FILES[fmt], fmt, None, k, exclude_history)
     write_json_atomic(
-        path.with_name(path.name + ".json"),
-        describe(config, model, dataset, fmt, k, exclude_history),
+        description_path(path), describe(config, model, dataset, fmt, k, exclude_history)
     )
     return path
 

@@ -26,6 +26,7 @@ from recbole_easrec.config import build_config, validate_run_config
 from recbole_easrec.data.checks import (
     check_catalogue,
     check_dataset_files,
+    check_model_features,
     check_split,
     load_error,
     report,
@@ -34,7 +35,7 @@ from recbole_easrec.data.download import ensure_dataset
 from recbole_easrec.data.sequences import cap_full_sort_batches, create_sequence_dataset
 from recbole_easrec.distributed import check_replicas, is_distributed, is_main_process
 from recbole_easrec.efficiency import median_seconds, model_flops, peak_memory_bytes
-from recbole_easrec.errors import ConfigError
+from recbole_easrec.errors import ConfigError, one_line_error
 from recbole_easrec.locking import RunLock
 from recbole_easrec.registry import plugin_model_names
 from recbole_easrec.resume import WORK_DIR, ResumeError, open_work_folder, promote, tidy_work_folder
@@ -319,6 +320,7 @@ def prepare_data(config: Any) -> tuple[Any, tuple[Any, Any, Any]]:
         raise load_error(config, exc) from None
     logging.getLogger().info(dataset)
     check_catalogue(config, dataset)
+    check_model_features(config, dataset)
     # full ranking at most EVAL_SCORES_BUDGET_BYTES of score matrices a batch
     try:
         split = data_preparation(config, dataset)
@@ -383,8 +385,9 @@ def measure_efficiency(
     try:
         flops = model_flops(model, first_batch)
     except Exception as exc:  # noqa: BLE001 - a model we cannot trace still gets its other numbers
-        logging.getLogger().warning("FLOPs not counted for %s: %s", config["model"], exc)
-        flops = {"flops": None, "encoder_flops": None}
+        reason = flops_error(exc)
+        logging.getLogger().warning("FLOPs not counted for %s: %s", config["model"], reason)
+        flops = {"flops": None, "encoder_flops": None, "flops_error": reason}
     repeats = config["efficiency_repeats"] or 3
     inference_seconds = median_seconds(
         lambda: trainer.evaluate(test_data, load_best_model=False), repeats=repeats
@@ -399,6 +402,12 @@ def measure_efficiency(
         "device": str(config["device"]),
         "torch_threads": torch.get_num_threads(),
     }
+
+
+def flops_error(exc: BaseException) -> str:
+    """``FLOPs not counted: <Type>: <first line>``, the reason ``comparison.md`` gives for a
+    model missing from the FLOPs plot."""
+    return f"FLOPs not counted: {one_line_error(exc)}"
 
 
 def full_network_efficiency(trainer: Any, test_data: Any, config: Any) -> dict[str, Any] | None:

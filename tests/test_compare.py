@@ -9,8 +9,13 @@ import pytest
 
 from recbole_easrec.compare import (
     compare_models,
+    markdown_report,
+    markdown_table,
     parse_model_list,
+    plot_omissions,
+    run_record,
     summarise,
+    write_plot,
 )
 from recbole_easrec.errors import ConfigError
 from tests.conftest import tiny_config
@@ -108,3 +113,96 @@ def test_cli_compare_rejects_a_bad_model_list(capsys):
 
     assert main(["--compare=LinRec,LinRec", "--dataset=tiny"]) == 2
     assert capsys.readouterr().err.startswith("error: --compare lists LinRec more than once")
+
+
+def repeated_rows():
+    """Three seeds of A and B (B better at every seed), A the baseline."""
+    records = [
+        record(model, seed, value)
+        for seed, (a, b) in zip((1, 2, 3), ((0.30, 0.40), (0.32, 0.41), (0.31, 0.43)))
+        for model, value in (("A", a), ("B", b))
+    ]
+    return summarise(records, ["A", "B"])
+
+
+def table_lines(table: str) -> list[list[str]]:
+    """The cells of each line of a Markdown table."""
+    return [[cell.strip() for cell in line.strip("|").split("|")] for line in table.splitlines()]
+
+
+def test_repeated_table_puts_mean_and_std_in_one_cell_and_names_p_columns():
+    rows = repeated_rows()
+    header, _, baseline, other = table_lines(markdown_table(rows))
+    assert header == [
+        "model",
+        "valid NDCG@10",
+        "test NDCG@10",
+        "p vs A",
+        "params",
+    ]
+    assert not any(title.endswith(("_std", "_p")) for title in header)
+    assert baseline == ["A", "0.3100 ± 0.0100", "0.3100 ± 0.0100", "–", "10"]
+    p_value = rows[1]["test_ndcg@10_p"]
+    assert other[2] == "0.4133 ± 0.0153 *"
+    assert other[3] == f"{p_value:.3g} *" and float(other[3].rstrip(" *")) < 0.05
+    report = markdown_report(rows, "tiny", [1, 2, 3], {})
+    assert "p vs A: two-sided paired t-test over seeds" in report
+
+
+def test_single_seed_table_has_no_p_columns():
+    rows = summarise([record("A", 1, 0.3), record("B", 1, 0.4)], ["A", "B"])
+    header, _, baseline, _ = table_lines(markdown_table(rows))
+    assert header == ["model", "valid NDCG@10", "test NDCG@10", "params"]
+    assert baseline[1] == "0.3000"
+
+
+def test_a_model_without_flops_is_named_in_the_report_with_the_reason(tmp_path):
+    rows = repeated_rows()
+    rows[1]["flops"] = None
+    rows[1]["flops_error"] = "FLOPs not counted: RuntimeError: cannot trace"
+    rows[0]["flops"] = 1000
+    rows[0]["inference_seconds"] = rows[1]["inference_seconds"] = 0.5
+    assert plot_omissions(rows) == [
+        "B: not in the FLOPs plot (FLOPs not counted: RuntimeError: cannot trace)"
+    ]
+    report = markdown_report(rows, "tiny", [1, 2, 3], {})
+    assert (
+        "\nMissing from comparison.png:\n"
+        "- B: not in the FLOPs plot (FLOPs not counted: RuntimeError: cannot trace)\n"
+    ) in report
+    rows[0]["flops"] = None  # no reason recorded: still named
+    assert "A: not in the FLOPs plot (no FLOPs value recorded)" in plot_omissions(rows)
+    write_plot(tmp_path / "comparison.png", rows)
+    assert (tmp_path / "comparison.png").stat().st_size > 0
+
+
+def test_flops_failure_is_recorded_with_its_reason(tiny_data, tmp_path, monkeypatch):
+    """A model the FLOP counter cannot run keeps its other numbers and says why in
+    ``result.json``; the comparison's report repeats the reason."""
+    import recbole_easrec.quick_start as quick_start
+
+    def fail(*args, **kwargs):
+        raise RuntimeError("cannot trace this model\nsecond line")
+
+    monkeypatch.setattr(quick_start, "model_flops", fail)
+    result = quick_start.run_recbole_easrec(
+        "LinRec", "tiny", config_dict=tiny_config(tiny_data, tmp_path / "run", epochs=1)
+    )
+    efficiency = result["efficiency"]
+    assert efficiency["flops"] is None and efficiency["inference_seconds"] > 0
+    assert efficiency["flops_error"] == "FLOPs not counted: RuntimeError: cannot trace this model"
+    rows = summarise([run_record("LinRec", 2020, tmp_path / "run", result, None)], ["LinRec"])
+    assert plot_omissions(rows) == [f"LinRec: not in the FLOPs plot ({efficiency['flops_error']})"]
+
+
+def test_bert4rec_flops_are_counted(tiny_data, tmp_path):
+    """BERT4Rec's ``forward`` takes the sequence alone; its FLOPs are counted like the others',
+    so it is in the FLOPs plot of ``--compare``."""
+    from recbole_easrec.quick_start import run_recbole_easrec
+
+    result = run_recbole_easrec(
+        "BERT4Rec", "tiny", config_dict=tiny_config(tiny_data, tmp_path / "run", epochs=1)
+    )
+    efficiency = result["efficiency"]
+    assert efficiency["flops"] > efficiency["encoder_flops"] > 0
+    assert "flops_error" not in efficiency

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 import sys
 from pathlib import Path
 
@@ -80,7 +81,7 @@ def model_scores(model, item_seq: torch.Tensor, lengths: torch.Tensor) -> np.nda
 @pytest.mark.parametrize("model_name", list(RUNS))
 def test_exported_scores_equal_pytorch_at_any_batch_and_length(runs, model_name, fmt) -> None:
     skip_without_onnx(fmt)
-    path = export(runs[model_name], fmt, exclude_history=False)
+    path = export(runs[model_name], fmt, exclude_history=False, overwrite=True)
     assert path == runs[model_name] / EXPORT_FILES[fmt]
     _, model, _ = load_run(runs[model_name])
     for batch, length in SHAPES:
@@ -96,7 +97,7 @@ def test_exported_scores_equal_pytorch_at_any_batch_and_length(runs, model_name,
 @pytest.mark.parametrize("model_name", ["EASRec", "SASRec"])
 def test_exported_top_k_excludes_the_input_items(runs, model_name, fmt) -> None:
     skip_without_onnx(fmt)
-    path = export(runs[model_name], fmt, k=5)
+    path = export(runs[model_name], fmt, k=5, overwrite=True)
     _, model, _ = load_run(runs[model_name])
     for batch, length in SHAPES:
         item_seq, lengths = example_inputs(model.n_items, length, batch)
@@ -116,7 +117,7 @@ def test_description_maps_tokens_like_recommend(runs) -> None:
     """The ``item_tokens`` of ``model.onnx.json`` turn the exported top-k into the same answer as
     :func:`recommend` for the same history."""
     skip_without_onnx("onnx")
-    path = export(runs["LinRec"], "onnx", k=6)
+    path = export(runs["LinRec"], "onnx", k=6, overwrite=True)
     description = json.loads(path.with_name("model.onnx.json").read_text())
     assert description["outputs"] == ["top_scores", "top_items"] and description["k"] == 6
     tokens = description["item_tokens"]
@@ -155,20 +156,20 @@ def test_export_module_leaves_the_model_as_it_was(runs, tmp_path) -> None:
 )
 def test_bad_export_requests_are_one_line_errors(runs, kwargs, message) -> None:
     with pytest.raises(UserError, match=message) as raised:
-        export(runs["LinRec"], **kwargs)
+        export(runs["LinRec"], **kwargs, overwrite=True)
     assert "\n" not in str(raised.value)
 
 
 def test_onnx_export_without_the_onnx_package_is_one_line(runs, monkeypatch) -> None:
     monkeypatch.setitem(sys.modules, "onnx", None)  # as if it were not installed
     with pytest.raises(UserError, match=r"needs the onnx package: pip install") as raised:
-        export(runs["LinRec"], "onnx")
+        export(runs["LinRec"], "onnx", overwrite=True)
     assert "\n" not in str(raised.value)
 
 
 def test_cli_export(runs, capsys) -> None:
     folder = runs["SASRec"]
-    assert main([f"--export={folder}", "--format=torchscript", "--topk=3"]) == 0
+    assert main([f"--export={folder}", "--format=torchscript", "--topk=3", "--overwrite"]) == 0
     written = json.loads(capsys.readouterr().out)
     assert Path(written["model_file"]) == folder / "model_torchscript.pt"
     assert json.loads(Path(written["description"]).read_text())["outputs"] == [
@@ -180,3 +181,37 @@ def test_cli_export(runs, capsys) -> None:
     assert err.startswith("error: unknown export format") and "\n" not in err
     assert main([f"--export={folder}", f"--recommend={folder}"]) == 2
     assert "separate commands" in capsys.readouterr().err
+
+
+def test_an_earlier_export_is_kept_without_overwrite(tmp_path, runs, capsys) -> None:
+    """A second ``--export`` refuses with one line naming ``--overwrite`` and leaves the earlier
+    files as they were; ``--overwrite`` replaces both."""
+    folder = tmp_path / "run"
+    shutil.copytree(runs["LinRec"], folder)
+    for name in EXPORT_FILES.values():  # exports of the tests before this one
+        for file in (folder / name, folder / f"{name}.json"):
+            file.unlink(missing_ok=True)
+    assert main([f"--export={folder}", "--format=torchscript", "--topk=3"]) == 0
+    capsys.readouterr()
+    model_file, description = folder / "model_torchscript.pt", folder / "model_torchscript.pt.json"
+    earlier = model_file.read_bytes(), description.read_text()
+    assert main([f"--export={folder}", "--format=torchscript"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"error: {model_file} already exists") and "--overwrite" in err
+    assert "\n" not in err
+    assert (model_file.read_bytes(), description.read_text()) == earlier
+    with pytest.raises(UserError, match="overwrite=True"):
+        export(folder, "torchscript")
+    description.unlink()  # the model file alone also counts as an earlier export
+    with pytest.raises(UserError, match="already exists"):
+        export(folder, "torchscript", k=2)
+    assert model_file.read_bytes() == earlier[0]
+    assert main([f"--export={folder}", "--format=torchscript", "--overwrite"]) == 0
+    assert json.loads(description.read_text())["outputs"] == ["scores"]
+    assert model_file.read_bytes() != earlier[0]
+
+
+def test_overwrite_without_export_is_a_one_line_error(capsys) -> None:
+    assert main(["--model=LinRec", "--dataset=tiny", "--overwrite"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == "error: --overwrite goes with --export=RUN_DIR (it replaces an earlier export)"

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from recbole_easrec.data.rules import scan_file
-from recbole_easrec.errors import DataError
+from recbole_easrec.errors import ConfigError, DataError
 
 CONVERT_HINT = "convert raw files with `python -m recbole_easrec.data.convert`"
 
@@ -96,6 +96,30 @@ def check_catalogue(config: Any, dataset: Any) -> None:
             f" the top {largest}; pass --topk=[k] with k <= {items} (and a valid_metric at such"
             " a k, e.g. --valid_metric=NDCG@" + str(max(items, 1)) + ") or add items"
         )
+
+
+def check_model_features(config: Any, dataset: Any) -> None:
+    """RecBole's FDSA, SASRecF and GRU4RecF (and our LinFDSA, LinSASRecF) embed the item features
+    named by ``selected_features``; one that is not loaded ends RecBole's constructor in a bare
+    ``KeyError: 'class'``. Checked before the model is built, with LinSASRecF's one-line error.
+
+    Raises:
+        ConfigError: ``selected_features`` is not a list, or names a field that is not loaded.
+    """
+    from recbole.model.sequential_recommender import FDSA, GRU4RecF, SASRecF
+
+    from recbole_easrec.model.lin_sasrecf import check_features_loaded
+
+    model_class = getattr(config, "model_class", None)
+    if not (isinstance(model_class, type) and issubclass(model_class, (FDSA, GRU4RecF, SASRecF))):
+        return
+    features = config["selected_features"]
+    if not isinstance(features, list) or not features:
+        raise ConfigError(
+            f"{model_class.__name__} needs selected_features as a list of item fields, e.g."
+            f" --selected_features=\"['class']\"; got {features!r}"
+        )
+    check_features_loaded(config, dataset)
 
 
 def held_out_parts(config: Any) -> int | None:
