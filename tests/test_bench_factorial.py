@@ -99,3 +99,26 @@ def test_factorial_report_from_tiny_runs(bench, tmp_path: Path) -> None:
     kept = json.loads(again.with_suffix(".json").read_text(encoding="utf-8"))
     assert [c["cell"] for c in kept["cells"]] == [c["cell"] for c in result["cells"]]
     assert kept["note"] == "tiny"
+
+
+def test_rebuilding_a_ground_truth_leaves_out_runs_trained_with_the_gate_leak(
+    bench, monkeypatch
+) -> None:
+    """space_truth.py --truth_from drops gated autoregressive runs without ``gate_input`` (trained
+    before issue 27); the suites now name their gate input, so their new runs are kept."""
+    space_truth = importlib.import_module("space_truth")
+    leaked = {
+        "model": "EASRecCompact",
+        "settings": {"gate_layers": 2, "train_mode": "autoregressive"},
+    }
+    assert space_truth.trained_with_gate_leak(leaked)
+    sasrec = {"model": "LinRec", "settings": {"train_mode": "autoregressive"}}
+    ungated = {
+        "model": "EASRecCompact",
+        "settings": {"gate_layers": 0, "train_mode": "autoregressive"},
+    }
+    prefix = {"model": "EASRec", "settings": {"gate_layers": 2, "train_mode": "prefix"}}
+    assert not any(map(space_truth.trained_with_gate_leak, (sasrec, ungated, prefix)))
+    for run in bench.space_truth_cpu() + bench.search_cpu():
+        record = {"model": run.model, "settings": run.settings}
+        assert not space_truth.trained_with_gate_leak(record), run.name
