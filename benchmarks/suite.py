@@ -205,35 +205,35 @@ def factorial_cell(attention: str, gates: str, seed: int) -> Run:
 FACTORIAL_BEST_VARIANT: str | None = None
 
 
-def factorial_expected() -> list[Run]:
-    """The factorial proper: the screen, then {softmax, linrec, the best variant} × {none, token,
-    cmean} seed by seed (softmax-none excepted: the ground truth's SASRec)."""
-    screen = [factorial_cell(*cell.split("-"), TRUTH_SEEDS[0]) for cell in FACTORIAL_SCREEN]
-    kinds = ["softmax", "linrec"] + ([FACTORIAL_BEST_VARIANT] if FACTORIAL_BEST_VARIANT else [])
-    cells = [
+def factorial_cells(kinds: Sequence[str]) -> list[Run]:
+    """Every (kind, gate input) cell of ``kinds`` seed by seed, the reference softmax-none aside."""
+    return [
         factorial_cell(attention, gates, seed)
         for seed in TRUTH_SEEDS
         for attention in kinds
         for gates in FACTORIAL_GATES
         if (attention, gates) != ("softmax", "none")
     ]
-    names = {run.name for run in screen}
-    return screen + [run for run in cells if run.name not in names]
+
+
+def after(first: list[Run], then: list[Run]) -> list[Run]:
+    """``first``, then the runs of ``then`` not already in it."""
+    names = {run.name for run in first}
+    return first + [run for run in then if run.name not in names]
+
+
+def factorial_expected() -> list[Run]:
+    """The factorial proper: the screen, then {softmax, linrec, the best variant} × {none, token,
+    cmean} seed by seed (softmax-none excepted: the ground truth's SASRec)."""
+    screen = [factorial_cell(*cell.split("-"), TRUTH_SEEDS[0]) for cell in FACTORIAL_SCREEN]
+    kinds = ["softmax", "linrec"] + ([FACTORIAL_BEST_VARIANT] if FACTORIAL_BEST_VARIANT else [])
+    return after(screen, factorial_cells(kinds))
 
 
 def factorial_cpu() -> list[Run]:
     """Attention kind × gates (issue 27), ML-1M at CPU size: the factorial proper in its order,
     then every other (variant, gates, seed) cell, for ``--only``."""
-    expected = factorial_expected()
-    names = {run.name for run in expected}
-    others = [
-        factorial_cell(attention, gates, seed)
-        for seed in TRUTH_SEEDS
-        for attention in FACTORIAL_ATTENTION
-        for gates in FACTORIAL_GATES
-        if (attention, gates) != ("softmax", "none")
-    ]
-    return expected + [run for run in others if run.name not in names]
+    return after(factorial_expected(), factorial_cells(list(FACTORIAL_ATTENTION)))
 
 
 # EASRec's searches on the same space and settings as the ground truth; retraining at the ground

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 import pytest
@@ -101,3 +103,24 @@ def tiny_run_config(tiny_data: Path, tmp_path: Path):
         return tiny_config(tiny_data, tmp_path / "run", **overrides)
 
     return make
+
+
+# Tiny model settings for benchmark suites run end to end in tests (benchmarks/suite.py).
+BENCH_TINY = {
+    "MAX_ITEM_LIST_LENGTH": 10,
+    "hidden_size": 16,
+    "inner_size": 32,
+    "n_layers": 1,
+    "n_heads": 2,
+    "train_batch_size": 64,
+    "eval_batch_size": 64,
+    "efficiency_repeats": 1,
+    "state": "WARNING",
+}
+
+
+@pytest.fixture
+def bench(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
+    """The benchmarks folder on ``sys.path``; returns its ``suite`` module."""
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    return importlib.import_module("suite")

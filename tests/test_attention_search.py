@@ -15,7 +15,7 @@ from recbole_easrec.model.elastic.paths import Architecture
 from recbole_easrec.quick_start import run_recbole_easrec
 from recbole_easrec.search.reconstruct import compact_settings, reconstruct
 from recbole_easrec.search.space import SearchSpace
-from tests.test_easrec import N_ITEMS, build_model, random_batch, set_choice
+from tests.test_easrec import N_ITEMS, build_model, perturb, random_batch, set_choice
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 KINDS = ["softmax", "linrec", "conv"]
@@ -36,10 +36,7 @@ def test_each_hard_path_equals_the_reconstructed_network_of_its_kind(
 ):
     torch.manual_seed(0)
     model, config = build_model(tiny_run_config, tmp_path, attention_candidates=KINDS)
-    with torch.no_grad():
-        for name, param in model.named_parameters():
-            if "controller" not in name:
-                param.add_(torch.randn_like(param) * 0.1)
+    perturb(model)
     set_choice(model, candidate, depth)
     model.eval()
     compact = reconstruct(model, config).eval()

@@ -7,30 +7,12 @@ from __future__ import annotations
 import importlib
 import json
 from pathlib import Path
-from types import ModuleType
 
 import pytest
-from conftest import write_cycle_dataset
+from conftest import BENCH_TINY, write_cycle_dataset
 
 ROOT = Path(__file__).resolve().parents[1]
-TINY = {
-    "MAX_ITEM_LIST_LENGTH": 10,
-    "hidden_size": 16,
-    "inner_size": 32,
-    "n_layers": 1,
-    "n_heads": 2,
-    "epochs": 1,
-    "train_batch_size": 64,
-    "eval_batch_size": 64,
-    "efficiency_repeats": 1,
-    "state": "WARNING",
-}
-
-
-@pytest.fixture
-def bench(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
-    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
-    return importlib.import_module("suite")
+TINY = {**BENCH_TINY, "epochs": 1}
 
 
 def test_factorial_cells_are_the_ground_truths_settings_with_one_factor_changed(bench) -> None:

@@ -83,6 +83,14 @@ def random_batch(model: EASRec, seed: int, batch: int = 8) -> Interaction:
     )
 
 
+def perturb(model: EASRec) -> None:
+    """Non-trivial LayerNorm and bias values: every weight but α, β moved by noise."""
+    with torch.no_grad():
+        for name, param in model.named_parameters():
+            if "controller" not in name:
+                param.add_(torch.randn_like(param) * 0.1)
+
+
 def set_choice(model: EASRec, candidate: int, depth: int) -> None:
     with torch.no_grad():
         model.controller.alpha.zero_()
@@ -184,10 +192,7 @@ def test_hard_path_equals_reconstructed_network(
     model, config = build_model(
         tiny_run_config, tmp_path, gate_layers=gate_layers, attention_type=attention_type
     )
-    with torch.no_grad():  # non-trivial LayerNorm and bias values
-        for name, param in model.named_parameters():
-            if "controller" not in name:
-                param.add_(torch.randn_like(param) * 0.1)
+    perturb(model)
     set_choice(model, candidate, depth)
     model.eval()
     compact = reconstruct(model, config).eval()
