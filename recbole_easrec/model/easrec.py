@@ -111,7 +111,7 @@ def supernet_candidates(config: Any) -> tuple[list[tuple[int, int]], list[str]]:
 
 def validate_easrec_config(config: Any) -> None:
     """One-line ConfigError for an invalid supernet setting (the search's settings are checked by
-    :func:`recbole_easrec.search.settings.validate_search_config`)."""
+    :func:`recbole_easrec.search.methods.validate_search_config`)."""
     validate_transformer_config(config)
     supernet_candidates(config)
     require_gate_layers(config)
