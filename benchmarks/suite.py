@@ -436,6 +436,19 @@ def run_suite(
     return [records[r.name] for r in runs]
 
 
+def not_finished_in(runs: list[Run], result: dict[str, Any]) -> list[Run]:
+    """``runs`` without those a committed result already holds finished (same name, same
+    settings): a suite continued in a fresh checkout, where ``saved/`` is empty, trains only what
+    is missing."""
+    done = {
+        record["name"]: record.get("settings")
+        for key in ("runs", "truth_runs", "search_runs")
+        for record in result.get(key, [])
+        if record.get("status") == "ok"
+    }
+    return [run for run in runs if done.get(run.name) != json.loads(json.dumps(run.settings))]
+
+
 def parse_value(text: str) -> Any:
     """``--set key=value`` values: JSON where it parses (numbers, lists, true), else a string."""
     try:
@@ -461,6 +474,11 @@ def main(argv: list[str] | None = None) -> int:
         help="training seconds per run (max_train_seconds; EASRec: half for each of its 2 phases)",
     )
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    parser.add_argument(
+        "--skip_from",
+        type=Path,
+        help="a committed result JSON: its finished runs (same name and settings) are not rerun",
+    )
     parser.add_argument("--list", action="store_true")
     args = parser.parse_args(argv)
     if args.list:
@@ -477,6 +495,8 @@ def main(argv: list[str] | None = None) -> int:
         if unknown:
             parser.error(f"unknown run names for suite {args.suite}: {', '.join(sorted(unknown))}")
         runs = [run for run in runs if run.name in wanted]
+    if args.skip_from is not None and args.skip_from.is_file():
+        runs = not_finished_in(runs, json.loads(args.skip_from.read_text(encoding="utf-8")))
     shared: dict[str, Any] = {}
     if args.data_path:
         shared["data_path"] = str(Path(args.data_path).resolve())

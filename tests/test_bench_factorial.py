@@ -104,3 +104,22 @@ def test_rebuilding_a_ground_truth_leaves_out_runs_trained_with_the_gate_leak(
     for run in bench.space_truth_cpu() + bench.search_cpu():
         record = {"model": run.model, "settings": run.settings}
         assert not space_truth.trained_with_gate_leak(record), run.name
+
+
+def test_a_suite_continued_in_a_fresh_checkout_skips_the_committed_runs(bench) -> None:
+    """--skip_from: runs the committed result holds with the same settings are not rerun; a run
+    whose settings changed, or that failed, is."""
+    runs = bench.factorial_cpu()[:3]
+    result = {
+        "runs": [
+            {"name": runs[0].name, "status": "ok", "settings": runs[0].settings},
+            {"name": runs[1].name, "status": "ok", "settings": {**runs[1].settings, "seed": 1}},
+            {"name": runs[2].name, "status": "error", "settings": runs[2].settings},
+        ]
+    }
+    assert [r.name for r in bench.not_finished_in(runs, result)] == [runs[1].name, runs[2].name]
+    committed = json.loads(
+        (ROOT / "benchmarks/results/factorial_ml1m.json").read_text(encoding="utf-8")
+    )
+    left = {r.name for r in bench.not_finished_in(bench.factorial_expected(), committed)}
+    assert "linrec-none-s2020" not in left and "linrec-none-s2022" in left
