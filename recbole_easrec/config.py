@@ -154,16 +154,18 @@ def validate_run_config(config: Any) -> None:
         validate_model_config(config)
 
 
-EVAL_MODE = re.compile(r"full|(uni|pop)[1-9][0-9]*")
+EVAL_MODE = re.compile(r"full|full_filtered|(uni|pop)[1-9][0-9]*")
 
 
 def validate_eval_modes(config: Any) -> None:
-    """``extra_eval_modes`` lists RecBole evaluation modes: ``full``, ``uniN`` or ``popN``."""
+    """``extra_eval_modes`` lists RecBole evaluation modes: ``full``, ``uniN`` or ``popN``, or
+    ``full_filtered`` (full ranking without each user's input items)."""
     modes = config["extra_eval_modes"] or []
     if not isinstance(modes, (list, tuple)) or not all(
         isinstance(mode, str) and EVAL_MODE.fullmatch(mode) for mode in modes
     ):
         raise ConfigError(
-            "extra_eval_modes must be a list of evaluation modes such as [full, uni100, pop100],"
+            "extra_eval_modes must be a list of evaluation modes such as [full, full_filtered,"
+            " uni100, pop100],"
             f" got {modes!r}"
         )

@@ -356,7 +356,8 @@ def evaluate_extra_modes(
     """The trained model on the same test users under each of ``extra_eval_modes``.
 
     ``extra_eval_modes: [uni100, pop100]`` adds the sampled protocols (the papers' ``pop100``) to a
-    full-ranking run without a second training or dataset load: the split is the same (it does not
+    full-ranking run without a second training or dataset load (``full_filtered``: full ranking
+    without each user's input items, the full-ranking literature's protocol): the split is the same (it does not
     depend on the mode), only RecBole's negative sampler and test dataloader are rebuilt, from the
     settings ``mode_config(mode)`` gives. Each mode is evaluated right after re-seeding, so its
     sampled negatives are reproducible.
@@ -366,13 +367,30 @@ def evaluate_extra_modes(
     results: dict[str, dict[str, float]] = {}
     built = tuple(loader._dataset for loader in loaders)
     for mode in config["extra_eval_modes"] or []:
-        settings = mode_config(mode)
+        filtered = mode == FILTERED_MODE
+        settings = mode_config("full" if filtered else mode)
         _, _, sampler = create_samplers(settings, dataset, list(built))
         test_loader = get_dataloader(settings, "test")(settings, built[2], sampler, shuffle=False)
         init_seed(config["seed"], config["reproducibility"])
-        results[mode] = dict(trainer.evaluate(test_loader, load_best_model=False))
+        with excluding_history(trainer, filtered):
+            results[mode] = dict(trainer.evaluate(test_loader, load_best_model=False))
         logging.getLogger().info("test result under %s: %s", mode, plain_metrics(results[mode]))
     return results
+
+
+FILTERED_MODE = "full_filtered"  # full ranking without the user's own history (the literature's)
+
+
+@contextmanager
+def excluding_history(trainer: Any, exclude: bool) -> Iterator[None]:
+    """Inside the block the trainer's full ranking leaves out each user's input items
+    (``eval_exclude_history``) if ``exclude``; the setting is restored afterwards."""
+    before = trainer.config["eval_exclude_history"]
+    trainer.config["eval_exclude_history"] = before or exclude
+    try:
+        yield
+    finally:
+        trainer.config["eval_exclude_history"] = before
 
 
 def measure_efficiency(

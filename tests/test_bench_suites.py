@@ -110,3 +110,25 @@ def test_space_truth_merges_a_rerun_by_name_instead_of_adding_a_seed(
     assert "Ground truth" in out.with_suffix(".md").read_text(encoding="utf-8")
     # the gated runs trained with the gate leak (issue 27) are left out of a rebuilt truth
     assert {e["model"] for e in merged["architectures"]} == {"LinRec"}
+
+
+def test_the_anchor_suite_is_sasrec_plus_for_both_models_and_validates(bench: ModuleType) -> None:
+    from recbole_easrec.config import build_config
+    from recbole_easrec.registry import resolve_model
+    from recbole_easrec.trainer import validate_trainer_config
+
+    runs = bench.anchor_n200()
+    assert [r.name for r in runs[:2]] == ["SASRec-s2020", "EASRec-s2020"] and len(runs) == 6
+    for run in runs:
+        s = run.settings
+        assert (s["MAX_ITEM_LIST_LENGTH"], s["hidden_size"], s["n_layers"], s["n_heads"]) == (
+            200,
+            64,
+            2,
+            1,
+        )
+        assert s["hidden_dropout_prob"] == 0.1 and s["loss_type"] == "CE"
+        assert "full_filtered" in s["extra_eval_modes"]
+        config = build_config(run.model, "ml-100k", config_dict=s)
+        resolve_model(run.model).validate_config(config)
+        validate_trainer_config(config)

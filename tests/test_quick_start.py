@@ -75,6 +75,21 @@ def test_extra_eval_modes_score_the_same_test_users_without_retraining(tiny_run_
     assert saved["extra_test_results"]["pop10"] == extra["pop10"]
 
 
+def test_full_filtered_is_full_ranking_without_the_users_history(tiny_run_config, tmp_path):
+    """``extra_eval_modes: [full_filtered]`` scores the trained model as ``eval_exclude_history:
+    True`` does, in the same run, and leaves the headline (unfiltered) result as it was."""
+    from recbole_easrec.quick_start import evaluate_saved_run
+
+    result = run_recbole_easrec(
+        "LinRec", "tiny", config_dict=tiny_run_config(extra_eval_modes=["full_filtered", "full"])
+    )
+    extra = result["extra_test_results"]
+    assert extra["full"] == result["test_result"]  # the setting was restored after the mode
+    filtered = evaluate_saved_run(tmp_path / "run", {"eval_exclude_history": True})
+    assert extra["full_filtered"] == pytest.approx(filtered["test_result"], abs=1e-6)
+    assert extra["full_filtered"] != result["test_result"]  # the cycle data repeats items
+
+
 @pytest.mark.parametrize("modes", [["pop"], "pop100", ["best"], [100]])
 def test_invalid_extra_eval_modes_are_one_line_errors(tiny_run_config, modes):
     from recbole_easrec.errors import ConfigError
