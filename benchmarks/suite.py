@@ -230,9 +230,9 @@ def factorial_expected() -> list[Run]:
     return after(screen, factorial_cells(kinds))
 
 
-def factorial_cpu() -> list[Run]:
-    """Attention kind × gates (issue 27), ML-1M at CPU size: the factorial proper in its order,
-    then every other (variant, gates, seed) cell, for ``--only``."""
+def factorial_all_cells() -> list[Run]:
+    """Every (variant, gates, seed) cell, the factorial proper first (suite ``factorial_all``, for
+    ``--only``; suite ``factorial_cpu`` is the factorial proper alone)."""
     return after(factorial_expected(), factorial_cells(list(FACTORIAL_ATTENTION)))
 
 
@@ -353,7 +353,8 @@ SUITES: dict[str, Callable[[], list[Run]]] = {
     "space_truth_cpu": space_truth_cpu,
     "space_truth_paper": space_truth_paper,
     "search_cpu": search_cpu,
-    "factorial_cpu": factorial_cpu,
+    "factorial_cpu": factorial_expected,
+    "factorial_all": factorial_all_cells,
     "anchor_n200": anchor_n200,
     "sampled_ce": sampled_ce,
     "precision": precision,

@@ -16,7 +16,7 @@ TINY = {**BENCH_TINY, "epochs": 1}
 
 
 def test_factorial_cells_are_the_ground_truths_settings_with_one_factor_changed(bench) -> None:
-    runs = {run.name: run for run in bench.factorial_cpu()}
+    runs = {run.name: run for run in bench.factorial_all_cells()}
     assert "softmax-none-s2020" not in runs  # the ground truth's SASRec is the reference
     truth_sasrec = next(r for r in bench.space_truth_cpu() if r.name == "SASRec-s2020")
     linrec = runs["linrec-none-s2020"]
@@ -32,11 +32,12 @@ def test_factorial_cells_are_the_ground_truths_settings_with_one_factor_changed(
         "seed": 2021,
     }
     assert runs["decay-none-s2022"].settings["linear_variant"] == "decay"
-    names = [run.name for run in bench.factorial_cpu()]
+    names = [run.name for run in bench.factorial_all_cells()]
     screen = [f"{cell}-s2020" for cell in bench.FACTORIAL_SCREEN]
     assert names[: len(screen)] == screen  # the screen runs first
     expected = [run.name for run in bench.factorial_expected()]
     assert names[: len(expected)] == expected and len(set(names)) == len(names)
+    assert [run.name for run in bench.SUITES["factorial_cpu"]()] == expected  # what `run` trains
 
 
 def test_factorial_report_from_tiny_runs(bench, tmp_path: Path) -> None:
@@ -109,7 +110,7 @@ def test_rebuilding_a_ground_truth_leaves_out_runs_trained_with_the_gate_leak(
 def test_a_suite_continued_in_a_fresh_checkout_skips_the_committed_runs(bench) -> None:
     """--skip_from: runs the committed result holds with the same settings are not rerun; a run
     whose settings changed, or that failed, is."""
-    runs = bench.factorial_cpu()[:3]
+    runs = bench.factorial_all_cells()[:3]
     result = {
         "runs": [
             {"name": runs[0].name, "status": "ok", "settings": runs[0].settings},
