@@ -102,6 +102,12 @@ def inference_flops(
     return (depth - 1) * full + last + 2 * hidden * n_items
 
 
+def per_candidate(attention: str | Sequence[str], n_candidates: int) -> list[str]:
+    """Every candidate's attention kind: ``attention`` as given per candidate, or one kind for
+    all ``n_candidates``."""
+    return [attention] * n_candidates if isinstance(attention, str) else list(attention)
+
+
 def candidate_costs(
     widths: Sequence[tuple[int, int]],
     length: int,
@@ -111,7 +117,7 @@ def candidate_costs(
 ) -> Tensor:
     """Per-candidate layer FLOPs normalised by the largest: ``[m]`` in (0, 1]; ``attention``: the
     kind of every candidate, or one kind for all."""
-    kinds = [attention] * len(widths) if isinstance(attention, str) else list(attention)
+    kinds = per_candidate(attention, len(widths))
     flops = torch.tensor(
         [
             float(layer_flops(length, h, i, n_heads, kind, gate_layers))

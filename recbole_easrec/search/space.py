@@ -30,7 +30,7 @@ from torch import Tensor
 
 from recbole_easrec.errors import ConfigError
 from recbole_easrec.model.elastic.paths import Architecture
-from recbole_easrec.search.resource import candidate_costs, inference_flops
+from recbole_easrec.search.resource import candidate_costs, inference_flops, per_candidate
 
 # the α/β methods (they choose the most probable path); benchmarks/space_truth.py reads it, the
 # registry (recbole_easrec.search.methods) is the source and a test keeps the two equal
@@ -56,7 +56,7 @@ def flops_fractions(
 ) -> dict[Architecture, float]:
     """Each architecture's inference FLOPs as a fraction of the largest path's; ``attention``:
     the kind of every candidate, or one kind for all."""
-    kinds = [attention] * len(widths) if isinstance(attention, str) else list(attention)
+    kinds = per_candidate(attention, len(widths))
     space = enumerate_space(len(widths), n_layers)
     flops = {
         arch: inference_flops(
