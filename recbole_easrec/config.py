@@ -28,7 +28,9 @@ from recbole_easrec.training_modes import TRAIN_MODES
 from recbole_easrec.validation import (
     require_choice,
     require_divisible,
+    require_non_negative,
     require_positive_int,
+    require_positive_number,
     require_probability,
 )
 
@@ -125,19 +127,8 @@ def validate_run_config(config: Any) -> None:
     Runs before any data is loaded or any folder is created, so a bad value costs nothing.
     """
     require_positive_int(config, "train_batch_size", "eval_batch_size", "eval_step")
-    if (
-        isinstance(config["epochs"], bool)
-        or not isinstance(config["epochs"], int)
-        or config["epochs"] < 0
-    ):
-        raise ConfigError(f"epochs must be an integer >= 0, got {config['epochs']!r}")
-    learning_rate = config["learning_rate"]
-    if (
-        isinstance(learning_rate, bool)
-        or not isinstance(learning_rate, (int, float))
-        or learning_rate <= 0
-    ):
-        raise ConfigError(f"learning_rate must be a positive number, got {learning_rate!r}")
+    require_non_negative(config, "epochs", integer=True)
+    require_positive_number(config, "learning_rate")
     validate_budget(config)
     validate_eval_modes(config)
     validate_precision(config)

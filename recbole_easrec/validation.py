@@ -46,3 +46,18 @@ def require_non_negative(config: Any, key: str, integer: bool = False) -> None:
     if isinstance(value, bool) or not isinstance(value, kinds) or value < 0:
         kind = "an integer" if integer else "a number"
         raise ConfigError(f"{key} must be {kind} >= 0, got {value!r}")
+
+
+def require_bool(config: Any, *keys: str) -> None:
+    """Each key must hold True or False (not 0/1 or a string)."""
+    for key in keys:
+        if not isinstance(config[key], bool):
+            raise ConfigError(f"{key} must be True or False, got {config[key]!r}")
+
+
+def require_positive_number(config: Any, *keys: str) -> None:
+    """Each key must hold a number > 0 (learning rates, temperatures)."""
+    for key in keys:
+        value = config[key]
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+            raise ConfigError(f"{key} must be a positive number, got {value!r}")

@@ -36,7 +36,7 @@ from recbole_easrec.errors import ConfigError
 from recbole_easrec.model.base import TransformerRecommender, validate_transformer_config
 from recbole_easrec.sparse.export import export_sparse, import_sparse
 from recbole_easrec.sparse.masks import DSL_INITS, random_masks
-from recbole_easrec.validation import require_choice, require_positive_int
+from recbole_easrec.validation import require_bool, require_choice, require_positive_int
 
 BACKBONES = {"SASRec": "softmax", "LinRec": "linear"}
 
@@ -60,9 +60,7 @@ def validate_dsl_config(config: Any) -> None:
     require_positive_int(config, "update_interval")
     require_choice(config, "dsl_init", DSL_INITS)
     require_choice(config, "dsl_backbone", BACKBONES)
-    for key in ("dsl_static", "dsl_sparse_inference"):
-        if not isinstance(config[key], bool):
-            raise ConfigError(f"{key} must be True or False, got {config[key]!r}")
+    require_bool(config, "dsl_static", "dsl_sparse_inference")
 
 
 def mask_buffer_name(param_name: str) -> str:

@@ -43,7 +43,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from recbole_easrec.errors import ConfigError
-from recbole_easrec.validation import require_choice, require_positive_int
+from recbole_easrec.validation import require_bool, require_choice, require_positive_int
 
 NEGATIVE_DISTRIBUTIONS = ("uniform", "popularity")
 
@@ -61,10 +61,7 @@ def validate_sampled_softmax(config: Any) -> None:
     """One-line :class:`ConfigError` for invalid sampled-softmax settings."""
     require_positive_int(config, "sampled_negatives")
     require_choice(config, "negative_distribution", NEGATIVE_DISTRIBUTIONS)
-    if not isinstance(config["in_batch_negatives"], bool):
-        raise ConfigError(
-            f"in_batch_negatives must be True or False, got {config['in_batch_negatives']!r}"
-        )
+    require_bool(config, "in_batch_negatives")
     threshold = config["sampled_ce_above_items"]
     if threshold is not None and (
         isinstance(threshold, bool) or not isinstance(threshold, int) or threshold < 0

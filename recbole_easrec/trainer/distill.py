@@ -26,27 +26,21 @@ from torch import Tensor
 
 from recbole_easrec.errors import ConfigError
 from recbole_easrec.training_modes import TARGETS_FIELD
-from recbole_easrec.validation import require_choice, require_non_negative
+from recbole_easrec.validation import (
+    require_bool,
+    require_choice,
+    require_non_negative,
+    require_positive_number,
+)
 
 TEACHERS = ("largest",)
 
 
 def validate_distill_config(config: Any) -> None:
     """One-line ConfigError for a bad ``retrain_distill*`` setting."""
-    if not isinstance(config["retrain_distill"], bool):
-        raise ConfigError(
-            f"retrain_distill must be True or False, got {config['retrain_distill']!r}"
-        )
+    require_bool(config, "retrain_distill")
     require_non_negative(config, "retrain_distill_weight")
-    temperature = config["retrain_distill_temperature"]
-    if (
-        isinstance(temperature, bool)
-        or not isinstance(temperature, (int, float))
-        or temperature <= 0
-    ):
-        raise ConfigError(
-            f"retrain_distill_temperature must be a positive number, got {temperature!r}"
-        )
+    require_positive_number(config, "retrain_distill_temperature")
     require_choice(config, "retrain_teacher", TEACHERS)
     if config["retrain_distill"] and config["loss_type"] == "BPR":
         raise ConfigError(

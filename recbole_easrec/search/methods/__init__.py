@@ -19,7 +19,12 @@ from recbole_easrec.search.methods.random import RandomSearch
 from recbole_easrec.search.methods.recnas import RecNASSearch
 from recbole_easrec.search.methods.sandwich import SandwichSearch
 from recbole_easrec.search.space import validate_selection
-from recbole_easrec.validation import require_choice, require_non_negative, require_positive_int
+from recbole_easrec.validation import (
+    require_choice,
+    require_non_negative,
+    require_positive_int,
+    require_positive_number,
+)
 
 SEARCH_METHODS: dict[str, type[SearchMethod]] = {
     "paper": PaperSearch,
@@ -50,9 +55,7 @@ def validate_search_config(config: Any) -> None:
         method.validate(config)
     require_positive_int(config, "arch_update_freq", "search_stopping_step")
     validate_arch_data(config)
-    rate = config["arch_learning_rate"]
-    if isinstance(rate, bool) or not isinstance(rate, (int, float)) or rate <= 0:
-        raise ConfigError(f"arch_learning_rate must be a positive number, got {rate!r}")
+    require_positive_number(config, "arch_learning_rate")
     require_non_negative(config, "arch_warmup_epochs", integer=True)
     epochs = config["epochs"]
     if isinstance(epochs, int) and 0 < epochs <= config["arch_warmup_epochs"]:
