@@ -10,7 +10,7 @@ from recbole_easrec.config import build_config
 from recbole_easrec.errors import ConfigError
 from recbole_easrec.quick_start import run_recbole_easrec
 from recbole_easrec.saving import DatasetInfo
-from recbole_easrec.training_modes import longest_prefix_rows, shifted_targets
+from recbole_easrec.training_modes import TARGETS_FIELD, longest_prefix_rows, shifted_targets
 
 N_ITEMS = 20
 
@@ -60,7 +60,7 @@ def test_autoregressive_loss_equals_prefix_losses(attention_type):
                 seq_output = model.forward(prefix, torch.tensor([t + 1]))
                 logits = seq_output @ model.item_embeddings().t()
                 prefix_losses.append(F.cross_entropy(logits, targets[row, t : t + 1]))
-        autoregressive = model.calculate_autoregressive_loss(items, targets)
+        autoregressive = model.calculate_loss({model.ITEM_SEQ: items, TARGETS_FIELD: targets})
     assert autoregressive == pytest.approx(torch.stack(prefix_losses).mean().item(), rel=1e-5)
 
 

@@ -195,25 +195,25 @@ class TransformerRecommender(SequentialRecommender):
             return self.sampled_softmax(hidden, targets, self.item_embeddings())
         return self.loss_fct(hidden @ self.item_embeddings().t(), targets)
 
-    def calculate_autoregressive_loss(self, item_seq: Tensor, targets: Tensor) -> Tensor:
-        """``train_mode: autoregressive`` (:mod:`recbole_easrec.training_modes`): the loss at
-        every real position."""
-        real = targets > 0
-        return self.next_item_loss(self.encode(item_seq)[real], targets[real])
+    def scored_positions(self, interaction: Any) -> tuple[Tensor, Tensor]:
+        """The hidden states ``[n, d]`` at the positions the training loss scores and their target
+        items ``[n]``: every real position (``train_mode: autoregressive``,
+        :mod:`recbole_easrec.training_modes`) or each sequence's last one (prefix)."""
+        if TARGETS_FIELD in interaction:
+            targets = interaction[TARGETS_FIELD]
+            real = targets > 0
+            return self.encode(interaction[self.ITEM_SEQ])[real], targets[real]
+        seq_output = self.forward(interaction[self.ITEM_SEQ], interaction[self.ITEM_SEQ_LEN])
+        return seq_output, interaction[self.POS_ITEM_ID]
 
     def calculate_loss(self, interaction: Any) -> Tensor:
-        if TARGETS_FIELD in interaction:
-            return self.calculate_autoregressive_loss(
-                interaction[self.ITEM_SEQ], interaction[TARGETS_FIELD]
-            )
-        seq_output = self.forward(interaction[self.ITEM_SEQ], interaction[self.ITEM_SEQ_LEN])
-        pos_items = interaction[self.POS_ITEM_ID]
-        if self.loss_type == "BPR":
+        hidden, targets = self.scored_positions(interaction)
+        if self.loss_type == "BPR" and TARGETS_FIELD not in interaction:
             neg_items = interaction[self.NEG_ITEM_ID]
-            pos_score = (seq_output * self.item_embedding(pos_items)).sum(-1)
-            neg_score = (seq_output * self.item_embedding(neg_items)).sum(-1)
+            pos_score = (hidden * self.item_embedding(targets)).sum(-1)
+            neg_score = (hidden * self.item_embedding(neg_items)).sum(-1)
             return self.loss_fct(pos_score, neg_score)
-        return self.next_item_loss(seq_output, pos_items)
+        return self.next_item_loss(hidden, targets)
 
     def predict(self, interaction: Any) -> Tensor:
         """Scores of (sequence, item) pairs (the encoder once per distinct sequence in eval mode,

@@ -17,7 +17,7 @@ dropout), evaluated without gradients on the same batch.
 from __future__ import annotations
 
 from collections.abc import Callable
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import AbstractContextManager
 from typing import Any
 
 import torch
@@ -25,7 +25,6 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from recbole_easrec.errors import ConfigError
-from recbole_easrec.training_modes import TARGETS_FIELD
 from recbole_easrec.validation import (
     require_bool,
     require_choice,
@@ -46,26 +45,6 @@ def validate_distill_config(config: Any) -> None:
         raise ConfigError(
             "retrain_distill needs a softmax loss (loss_type CE, sampled_ce or auto), not BPR"
         )
-
-
-def scored_hidden(
-    model: Any, interaction: Any, context: AbstractContextManager[Any] | None = None
-) -> Tensor:
-    """The hidden states at the positions the training loss scores, ``[n, d]``: every real
-    position (``train_mode: autoregressive``) or each sequence's last one (prefix)."""
-    seq = interaction[model.ITEM_SEQ]
-    with context or nullcontext():
-        if TARGETS_FIELD in interaction:
-            return model.encode(seq)[interaction[TARGETS_FIELD] > 0]
-        return model.forward(seq, interaction[model.ITEM_SEQ_LEN])
-
-
-def scored_targets(model: Any, interaction: Any) -> Tensor:
-    """The target item of each position :func:`scored_hidden` returns, ``[n]``."""
-    if TARGETS_FIELD in interaction:
-        targets = interaction[TARGETS_FIELD]
-        return targets[targets > 0]
-    return interaction[model.POS_ITEM_ID]
 
 
 def distillation_term(student_logits: Tensor, teacher_logits: Tensor, temperature: float) -> Tensor:
@@ -89,10 +68,10 @@ def distillation_loss(
     teacher.eval()
 
     def loss(interaction: Any) -> Tensor:
-        hidden = scored_hidden(student, interaction)  # one student pass for both terms
-        ce = student.next_item_loss(hidden, scored_targets(student, interaction))
-        with torch.no_grad():
-            taught = scored_hidden(teacher, interaction, teacher_context())
+        hidden, targets = student.scored_positions(interaction)  # one pass for both terms
+        ce = student.next_item_loss(hidden, targets)
+        with torch.no_grad(), teacher_context():
+            taught, _ = teacher.scored_positions(interaction)
             teacher_logits = taught @ teacher.item_embeddings().t()
         student_logits = hidden @ student.item_embeddings().t()
         return ce + weight * distillation_term(student_logits, teacher_logits, temperature)
