@@ -70,7 +70,7 @@ def judged(
 
 BENCHES: dict[str, Bench] = {
     "attention_scaling": bench("inference.py", "--study=scaling --repeats=9", cpu=False),
-    "dsl_sparse_inference": bench("dsl_sparse_inference.py", "--threads=1 --repeats=7"),
+    "dsl_sparse_inference": bench("inference.py", "--study=dsl_sparse --threads=1 --repeats=7"),
     "data_path_ml1m": bench(
         "pipeline.py", f"--study=data_path --data_path={DATA_PATH} --dataset=ml-1m --max_length=200"
     ),

@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from harness import RESULTS, fmt, ratio, read_json, table, write_report
+from harness import RESULTS, fmt, ratio, read_json, table, write_json, write_report
 from suite_report import MODES, by_seed, grouped, metric, report, seed_pairs, valid_metric
 
 from recbole_easrec.stats import format_mean_std, mean_std, paired_p_value
@@ -133,7 +133,7 @@ def suite(results: Path, stem: str) -> list[Path]:
 REPORTS: dict[str, Renderer] = {
     "attention_scaling": page("inference", "scaling_markdown", "scaling_plot"),
     "data_path_ml1m": page("pipeline", "data_path_markdown"),
-    "dsl_sparse_inference": page("dsl_sparse_inference"),
+    "dsl_sparse_inference": page("inference", "dsl_markdown"),
     "factorial_ml1m": page("factorial", plot="plot"),
     "headline_ml1m": page("pipeline", "headline_markdown"),
     "inference_latency_ml1m": page("inference", "full_ranking_markdown"),
@@ -152,6 +152,13 @@ REPORTS: dict[str, Renderer] = {
     "step_time": page("training_speed", "catalogue_markdown", "plot"),
     "suite_ml100k_dsl_converged": suite,
 }
+
+
+def write(name: str, stem: Path, data: Any) -> list[Path]:
+    """Writes ``STEM.json`` and renders result NAME's report beside it from that JSON, as
+    :func:`regenerate` does; returns the files written."""
+    write_json(Path(f"{stem}.json"), data)
+    return REPORTS[name](Path(stem).parent, Path(stem).name)
 
 
 def regenerate(names: Sequence[str], results: Path = RESULTS) -> list[Path]:
