@@ -24,7 +24,8 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 
-from harness import figure, fmt, read_json, save_figure, table, write_json, write_report  # noqa: E402
+import reports  # noqa: E402
+from harness import figure, fmt, read_json, save_figure, table  # noqa: E402
 from suite_report import MODES, by_seed, grouped, seed_pairs, seed_stats  # noqa: E402
 
 from recbole_easrec.stats import format_mean_std, mean_std, paired_p_value  # noqa: E402
@@ -198,9 +199,7 @@ def main(argv: list[str] | None = None) -> int:
     if not note and args.keep is not None and args.keep.is_file():
         note = read_json(args.keep).get("note", "")
     data = {**build(runs, expected_runs(), note), "dataset": args.dataset}
-    write_json(args.out.with_suffix(".json"), data)
-    write_report(args.out.with_suffix(".md"), markdown(data))
-    plot(data, args.out.with_suffix(".png"))
+    reports.write("factorial_ml1m", args.out, data)  # the JSON, then the page and plot from it
     return 0
 
 
