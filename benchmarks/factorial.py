@@ -26,9 +26,9 @@ sys.path.insert(0, str(HERE.parent))
 
 import reports  # noqa: E402
 from harness import figure, fmt, read_json, save_figure, table  # noqa: E402
-from suite_report import MODES, by_seed, grouped, seed_pairs, seed_stats  # noqa: E402
+from suite_report import MODES, by_seed, grouped, pm, seed_pairs, seed_stats  # noqa: E402
 
-from recbole_easrec.stats import format_mean_std, mean_std, paired_p_value  # noqa: E402
+from recbole_easrec.stats import mean_std, paired_p_value  # noqa: E402
 
 Record = dict[str, Any]
 REFERENCE = "softmax-none"
@@ -102,13 +102,6 @@ def build(runs: Sequence[Record], expected: Sequence[str], note: str) -> Record:
         "missing": [name for name in expected if name not in ran],
         "runs": sorted(runs, key=lambda r: r["name"]),
     }
-
-
-def pm(entry: Record, key: str) -> str:
-    """``mean ± std`` over the cell's seeds (the mean alone for one seed, also in a result built
-    before ``recbole_easrec.stats`` made a single seed's std ``None``)."""
-    std = entry[f"{key}_std"] if len(entry["seeds"]) > 1 else None
-    return format_mean_std(entry[f"{key}_mean"], std)
 
 
 def percent(value: float | None) -> str:

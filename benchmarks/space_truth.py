@@ -30,10 +30,10 @@ from typing import Any
 
 import harness
 from harness import findings_of, fmt, read_json, table, with_banner
-from suite_report import METRIC_LABELS, MODES, by_seed, grouped, metric, seed_pairs, seed_stats
+from suite_report import METRIC_LABELS, MODES, by_seed, grouped, metric, pm, seed_pairs, seed_stats
 
 from recbole_easrec.search.space import BILEVEL_METHODS
-from recbole_easrec.stats import format_mean_std, kendall_tau, mean_std, pareto_front, regret
+from recbole_easrec.stats import kendall_tau, mean_std, pareto_front, regret
 from recbole_easrec.stats import paired_p_value as paired_p
 
 Record = dict[str, Any]
@@ -264,12 +264,6 @@ def rules_table(judged: Sequence[Record]) -> str:
 
 
 # --- report --------------------------------------------------------------------------------------
-
-
-def pm(record: Record, key: str) -> str:
-    """``mean ± std`` of ``key`` (``record[key_mean]``, ``record[key_std]``; the mean alone for a
-    single seed)."""
-    return format_mean_std(record[f"{key}_mean"], record[f"{key}_std"])
 
 
 def paired_vs(entry: Record, sasrec: Record | None, mode: str) -> float | None:

@@ -13,7 +13,7 @@ from typing import Any
 
 from harness import fmt, ratio, table
 
-from recbole_easrec.stats import mean_std
+from recbole_easrec.stats import format_mean_std, mean_std
 
 Record = dict[str, Any]
 Column = tuple[str, Callable[[Record], Any]]
@@ -80,6 +80,12 @@ def by_seed(runs: Sequence[Record]) -> dict[str, dict[str, float | None]]:
         str(r["settings"]["seed"]): {mode: metric(r, "ndcg@10", mode) for mode in MODES}
         for r in runs
     }
+
+
+def pm(entry: Record, key: str) -> str:
+    """``mean ± std`` of ``key`` over seeds (``entry[key_mean]``, ``entry[key_std]``; the mean
+    alone for a single seed)."""
+    return format_mean_std(entry[f"{key}_mean"], entry[f"{key}_std"])
 
 
 def seed_pairs(entry: Record, reference: Record, mode: str) -> tuple[list[Any], list[Any]]:
