@@ -39,6 +39,7 @@ from harness import PAPER_ML1M as PAPER_SIZES  # noqa: E402
 
 from recbole_easrec.artifacts import write_json_atomic  # noqa: E402
 from recbole_easrec.compare import run_in_subprocess  # noqa: E402
+from recbole_easrec.resume import STATE_FILE, WORK_DIR  # noqa: E402
 from recbole_easrec.search.supernet import kept_width  # noqa: E402
 
 # EASRec Table II (ML-1M): d = 128, D = 256, N = 200, L = 4, 4 heads, dropout 0.2, lr 1e-3.
@@ -433,7 +434,7 @@ def finished_run(
 def unfinished_run(run_dir: Path, model: str, settings: dict[str, Any]) -> bool:
     """Whether ``run_dir`` holds a stopped run of the same model and settings with a saved
     epoch state (a suite started again continues it, :mod:`recbole_easrec.resume`)."""
-    state = run_dir / "in_progress" / "state.json"
+    state = run_dir / WORK_DIR / STATE_FILE
     return state.is_file() and same_request(run_dir, model, settings)
 
 

@@ -251,7 +251,8 @@ def catalogue_step(n_items: int, settings: Row) -> Callable[[], None]:
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     generator = torch.Generator().manual_seed(0)
     items = torch.randint(1, n_items, (BATCH, LENGTH + 1), generator=generator)
-    loss = lambda: model.calculate_autoregressive_loss(items[:, :-1], items[:, 1:])  # noqa: E731
+    batch = {model.ITEM_SEQ: items[:, :-1], TARGETS_FIELD: items[:, 1:]}  # every position a target
+    loss = lambda: model.calculate_loss(batch)  # noqa: E731
     return lambda: train_step(model, optimizer, loss, settings["precision"])
 
 
