@@ -113,11 +113,11 @@ def variant_rows(runs: Sequence[Record]) -> list[Record]:
         row["epochs"] = sum(epochs) / len(epochs) if epochs else None
         row["train"] = sum(train) / len(train) if train else None
         row["per_epoch"] = sum(train) / sum(epochs) if epochs else None
+        reference = rows[0] if rows else row  # the first variant is the reference
         for mode in MODES:
-            ours, theirs = seed_pairs(row, rows[0] if rows else row, mode)
-            row[f"p_{mode}"] = paired_p_value(ours, theirs)
-            if mode == "full":
-                row["delta"] = sum(a - b for a, b in zip(ours, theirs)) / max(len(ours), 1)
+            row[f"p_{mode}"] = paired_p_value(*seed_pairs(row, reference, mode))
+        ours, theirs = seed_pairs(row, reference, "full")
+        row["delta"] = sum(a - b for a, b in zip(ours, theirs)) / max(len(ours), 1)
         rows.append(row)
     return rows
 
