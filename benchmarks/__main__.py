@@ -17,7 +17,7 @@ import os
 import shlex
 import subprocess
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -32,50 +32,49 @@ from recbole_easrec.errors import UserError  # noqa: E402
 
 @dataclass(frozen=True)
 class Bench:
-    """A committed result: the script and the argument lists (run in turn) that produce it."""
+    """A committed result: ``python benchmarks/SCRIPT ARGS`` (in ``env``); for a suite,
+    ``saved/<...>/suite.json`` then becomes results/NAME.json (``suite_out``), or a second script
+    builds the report (``then``: the script and its arguments)."""
 
     script: str
-    commands: tuple[tuple[str, ...], ...]
-    env: dict[str, str] = field(default_factory=dict)
-    suite_out: str | None = None  # suite runs: saved/<...>/suite.json becomes results/NAME.json
-    then: tuple[str, tuple[str, ...]] | None = None  # a script that builds the report instead
+    args: tuple[str, ...]
+    env: dict[str, str]
+    suite_out: str | None = None
+    then: tuple[str, tuple[str, ...]] | None = None
 
 
-def bench(script: str, *commands: str, cpu: bool = True) -> Bench:
-    """A benchmark script run once per command line (``OMP_NUM_THREADS=1`` on the CPU)."""
-    env = {"OMP_NUM_THREADS": "1"} if cpu else {}
-    return Bench(script, tuple(tuple(shlex.split(line)) for line in commands), env)
+def bench(script: str, args: str, cpu: bool = True) -> Bench:
+    """A benchmark script's run (``OMP_NUM_THREADS=1`` on the CPU)."""
+    return Bench(script, tuple(shlex.split(args)), {"OMP_NUM_THREADS": "1"} if cpu else {})
 
 
-def suite(out: str, args: str, cpu: bool = True) -> Bench:
+def suite(out: str, args: str) -> Bench:
     """A run of ``benchmarks/suite.py`` writing ``saved/OUT/suite.json``."""
-    base = bench("suite.py", f"{args} --out=saved/{out}", cpu=cpu)
-    return Bench(base.script, base.commands, base.env, f"saved/{out}")
+    return replace(bench("suite.py", f"{args} --out=saved/{out}"), suite_out=f"saved/{out}")
 
 
 def judged(
     name: str,
-    out: str,
     suite_args: str,
     report_args: str,
     dataset: str = "ml-100k",
     reporter: str = "space_truth.py",
+    out: str | None = None,
 ) -> Bench:
-    """A suite writing ``saved/OUT``, then ``reporter`` (``space_truth.py``) building
-    results/NAME."""
+    """A suite writing ``saved/OUT`` (default: NAME), then ``reporter`` building results/NAME."""
     data = "" if dataset == "ml-100k" else f" --data_path={DATA_PATH}"
-    base = suite(out, f"{suite_args} --dataset={dataset}{data} --workers=2")
+    args = f"{suite_args} --dataset={dataset}{data} --workers=2 --out=saved/{out or name}"
     report = f"{report_args} --dataset {dataset} --out benchmarks/results/{name}"
-    return Bench(base.script, base.commands, base.env, then=(reporter, tuple(shlex.split(report))))
+    return replace(bench("suite.py", args), then=(reporter, tuple(shlex.split(report))))
 
 
 BENCHES: dict[str, Bench] = {
-    "attention_scaling": Bench("inference.py", (("--study=scaling", "--repeats=9"),)),
-    "dsl_sparse_inference": bench("dsl_sparse_inference.py", "--threads=1 --repeats=7"),
+    "attention_scaling": bench("inference.py", "--study=scaling --repeats=9", cpu=False),
+    "dsl_sparse_inference": bench("inference.py", "--study=dsl_sparse --threads=1 --repeats=7"),
     "data_path_ml1m": bench(
         "pipeline.py", f"--study=data_path --data_path={DATA_PATH} --dataset=ml-1m --max_length=200"
     ),
-    "headline_ml1m": Bench("pipeline.py", (("--study=headline", f"--data_path={DATA_PATH}"),)),
+    "headline_ml1m": bench("pipeline.py", f"--study=headline --data_path={DATA_PATH}", cpu=False),
     "inference_latency_ml1m": bench(
         "inference.py", f"--study=full_ranking --data_path={DATA_PATH}"
     ),
@@ -90,14 +89,12 @@ BENCHES: dict[str, Bench] = {
     ),
     "space_truth_ml100k": judged(
         "space_truth_ml100k",
-        "space_truth_ml100k",
         "--suite=space_truth_cpu",
         "--truth saved/space_truth_ml100k/suite.json",
     ),
     # ML-1M at CPU size: the committed result holds 4 of the 13 architectures, 3 seeds each (its
     # note names them); this command trains all 39 runs and merges them with those by run name.
     "space_truth_ml1m": judged(
-        "space_truth_ml1m",
         "space_truth_ml1m",
         "--suite=space_truth_cpu",
         "--truth_from benchmarks/results/space_truth_ml1m.json"
@@ -108,7 +105,6 @@ BENCHES: dict[str, Bench] = {
     # runs of the committed result are kept (a next session trains only what is missing).
     "factorial_ml1m": judged(
         "factorial_ml1m",
-        "factorial_ml1m",
         "--suite=factorial_cpu --skip_from=benchmarks/results/factorial_ml1m.json",
         "--suite saved/factorial_ml1m/suite.json"
         " --reference benchmarks/results/space_truth_ml1m.json"
@@ -118,10 +114,10 @@ BENCHES: dict[str, Bench] = {
     ),
     "search_methods_ml100k": judged(
         "search_methods_ml100k",
-        "search_ml100k",
         "--suite=search_cpu",
         "--truth_from benchmarks/results/space_truth_ml100k.json"
         " --search saved/search_ml100k/suite.json",
+        out="search_ml100k",
     ),
     "serving": bench("inference.py", "--study=serving --requests=200 --round=20 --batches=3"),
     "scale": bench("pipeline.py", "--study=scale"),
@@ -138,10 +134,10 @@ BENCHES: dict[str, Bench] = {
 }
 
 
-def shell_line(bench: Bench, args: tuple[str, ...]) -> str:
-    """The command as one would type it from the repository root."""
-    env = " ".join(f"{key}={value}" for key, value in bench.env.items())
-    return " ".join(filter(None, [env, "python", f"benchmarks/{bench.script}", *args]))
+def shell_line(env: dict[str, str], script: str, args: tuple[str, ...]) -> str:
+    """A command as one would type it from the repository root."""
+    settings = " ".join(f"{key}={value}" for key, value in env.items())
+    return " ".join(filter(None, [settings, "python", f"benchmarks/{script}", shlex.join(args)]))
 
 
 def import_suite(name: str, bench: Bench) -> None:
@@ -170,18 +166,13 @@ def run(name: str, extra: list[str]) -> int:
     bench = BENCHES[name]
     extra, device = device_env(extra)
     env = {**os.environ, **bench.env, **device}
-    for args in bench.commands:
-        full = (*args, *extra)
-        print(f"$ {shell_line(bench, full)}", flush=True)
-        command = [sys.executable, str(HERE / bench.script), *full]
-        status = subprocess.run(command, cwd=ROOT, env=env, check=False).returncode
-        if status:
-            return status
-    if bench.then:
-        script, args = bench.then
-        print(f"$ python benchmarks/{script} {shlex.join(args)}", flush=True)
+    steps = [(bench.env, bench.script, (*bench.args, *extra))]
+    steps += [({}, *bench.then)] if bench.then else []
+    for shown, script, args in steps:
+        print(f"$ {shell_line(shown, script, args)}", flush=True)
         command = [sys.executable, str(HERE / script), *args]
-        return subprocess.run(command, cwd=ROOT, env=env, check=False).returncode
+        if status := subprocess.run(command, cwd=ROOT, env=env, check=False).returncode:
+            return status
     if bench.suite_out:
         import_suite(name, bench)
         for path in regenerate([name]):
@@ -211,15 +202,11 @@ def report(names: list[str], results: Path) -> int:
 
 
 def list_all() -> int:
-    """Prints every benchmark name and its recorded command."""
+    """Prints every benchmark name and its recorded commands."""
     for name, bench in BENCHES.items():
-        for args in bench.commands:
-            print(f"{name:28s} {shell_line(bench, args)}")
+        print(f"{name:28s} {shell_line(bench.env, bench.script, bench.args)}")
         if bench.then:
-            print(f"{name:28s} python benchmarks/{bench.then[0]} {shlex.join(bench.then[1])}")
-    for name in REPORTS:
-        if name not in BENCHES:
-            print(f"{name:28s} (report only: see benchmarks/README.md)")
+            print(f"{name:28s} {shell_line({}, *bench.then)}")
     return 0
 
 

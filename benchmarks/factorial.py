@@ -24,22 +24,14 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 
-from harness import (  # noqa: E402
-    figure,
-    fmt,
-    read_json,
-    save_figure,
-    table,
-    write_json,
-    write_report,
-)
-from suite_report import metric, valid_metric  # noqa: E402
+import reports  # noqa: E402
+from harness import figure, fmt, read_json, save_figure, table  # noqa: E402
+from suite_report import MODES, by_seed, grouped, pm, seed_pairs, seed_stats  # noqa: E402
 
-from recbole_easrec.stats import format_mean_std, mean_std, paired_p_value  # noqa: E402
+from recbole_easrec.stats import mean_std, paired_p_value  # noqa: E402
 
 Record = dict[str, Any]
 REFERENCE = "softmax-none"
-MODES = ("full", "pop100")
 KEPT = ("name", "group", "model", "settings", "status", "best_valid_result", "test_result")
 KEPT += ("test_protocol", "extra_test_results", "efficiency", "epochs_run", "wall_seconds")
 
@@ -68,45 +60,34 @@ def collect(suites: Sequence[Path], reference: Path | None, keep: Path | None) -
 def summarise(cell: str, runs: Sequence[Record]) -> Record:
     """One cell: its seeds' NDCG@10 by mode, mean ± std of the metrics, cost."""
     settings = runs[0]["settings"]
-    entry: Record = {
+    attention, gates = cell.split("-")[:2]
+    return {
         "cell": cell,
-        "attention": cell.split("-")[0],
-        "gates": cell.split("-")[1],
+        "attention": attention,
+        "gates": gates,
         "model": runs[0]["model"],
         "seeds": sorted(r["settings"]["seed"] for r in runs),
         "flops": runs[0]["efficiency"]["flops"],
         "params": runs[0]["efficiency"]["params"],
         "epochs": mean_std([max((r.get("epochs_run") or {"": 0}).values()) for r in runs])[0],
         "gate_input": settings.get("gate_input") if settings.get("gate_layers") else None,
-        "by_seed": {
-            str(r["settings"]["seed"]): {mode: metric(r, "ndcg@10", mode) for mode in MODES}
-            for r in runs
-        },
+        "by_seed": by_seed(runs),
+        **seed_stats(runs, ("ndcg@10", "recall@10")),
     }
-    for mode in MODES:
-        for name in ("ndcg@10", "recall@10"):
-            mean, std = mean_std([metric(r, name, mode) for r in runs])
-            entry[f"{name}_{mode}_mean"], entry[f"{name}_{mode}_std"] = mean, std
-    entry["valid_ndcg@10_mean"] = mean_std([valid_metric(r) for r in runs])[0]
-    return entry
 
 
 def versus(entry: Record, reference: Record | None, mode: str) -> tuple[float | None, ...]:
     """(relative change of the mean, paired t-test p) against the reference over shared seeds."""
     if reference is None or entry is reference:
         return None, None
-    seeds = sorted(set(entry["by_seed"]) & set(reference["by_seed"]))
-    ours = [entry["by_seed"][s][mode] for s in seeds]
-    theirs = [reference["by_seed"][s][mode] for s in seeds]
-    change = sum(ours) / sum(theirs) - 1 if seeds else None
+    ours, theirs = seed_pairs(entry, reference, mode)
+    change = sum(ours) / sum(theirs) - 1 if ours else None
     return change, paired_p_value(ours, theirs)
 
 
 def build(runs: Sequence[Record], expected: Sequence[str], note: str) -> Record:
     """The result: every cell's summary, the cells and seeds still missing, and the runs."""
-    cells: dict[str, list[Record]] = {}
-    for record in runs:
-        cells.setdefault(cell_of(record), []).append(record)
+    cells = grouped(runs, cell_of)
     entries = [summarise(cell, group) for cell, group in sorted(cells.items())]
     reference = next((e for e in entries if e["cell"] == REFERENCE), None)
     for entry in entries:
@@ -121,13 +102,6 @@ def build(runs: Sequence[Record], expected: Sequence[str], note: str) -> Record:
         "missing": [name for name in expected if name not in ran],
         "runs": sorted(runs, key=lambda r: r["name"]),
     }
-
-
-def pm(entry: Record, key: str) -> str:
-    """``mean ± std`` over the cell's seeds (the mean alone for one seed, also in a result built
-    before ``recbole_easrec.stats`` made a single seed's std ``None``)."""
-    std = entry[f"{key}_std"] if len(entry["seeds"]) > 1 else None
-    return format_mean_std(entry[f"{key}_mean"], std)
 
 
 def percent(value: float | None) -> str:
@@ -218,9 +192,7 @@ def main(argv: list[str] | None = None) -> int:
     if not note and args.keep is not None and args.keep.is_file():
         note = read_json(args.keep).get("note", "")
     data = {**build(runs, expected_runs(), note), "dataset": args.dataset}
-    write_json(args.out.with_suffix(".json"), data)
-    write_report(args.out.with_suffix(".md"), markdown(data))
-    plot(data, args.out.with_suffix(".png"))
+    reports.write("factorial_ml1m", args.out, data)  # the JSON, then the page and plot from it
     return 0
 
 

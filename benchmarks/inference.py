@@ -1,4 +1,4 @@
-"""Inference cost of the sequence models at ML-1M shapes on the CPU: three studies, one module.
+"""Inference cost of the sequence models at ML-1M shapes on the CPU: four studies, one module.
 
 Models are built from their architecture alone, as ``load_model`` rebuilds a saved run (3707 item
 ids), eval mode, random weights (seed 0): the cost does not depend on the weight values. Inputs are
@@ -14,8 +14,15 @@ D 256, L 4, 4 heads) in the same run; timed calls take turns (``harness.alternat
 * ``--study=serving`` → ``serving`` (issue 12, item 4): the top-10 of ``export.ScoringModule``,
   PyTorch eager vs ONNX Runtime; batch 1: p50/p99 of ``--requests`` requests (lengths 1 … 200) in
   rounds of ``--round``; batch ``--batch`` (256): rows/s, median of ``--batches`` calls.
+* ``--study=dsl_sparse`` → ``dsl_sparse_inference`` (issue 3): does sparse storage speed up a DSL
+  model? Dense ``x @ W.T`` vs CSR ``(W_csr @ x.T).T.contiguous()`` at ``--densities`` (random
+  masks) for the full-ranking scoring product (what ``dsl_sparse_inference: True`` runs), the FFN /
+  attention projections, and a DSL model's whole ``full_sort_predict`` with
+  ``dsl_sparse_inference`` off vs on; medians of ``--repeats`` alternating pairs, ratio sparse /
+  dense (< 1: sparse faster).
 
-Writes ``benchmarks/results/<result>.{json,md,png}``; ``python -m benchmarks run <result>`` runs it.
+Writes ``benchmarks/results/<result>.json`` and its report (``reports.REPORTS``);
+``python -m benchmarks run <result>`` runs it.
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ import statistics
 import sys
 import tempfile
 import time
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from pathlib import Path
@@ -36,8 +44,10 @@ from typing import Any, NamedTuple
 
 import harness
 import numpy as np
+import reports
 import torch
 from recbole.data.interaction import Interaction
+from torch import Tensor
 
 from recbole_easrec.config import build_config
 from recbole_easrec.efficiency import count_parameters, model_flops
@@ -72,12 +82,18 @@ WEIGHTS = "random (each model's own initialisation, seed 0)"
 
 
 def build(name: str, length: int = MAX_LEN) -> Any:
-    """Model ``name`` at ML-1M shapes (N = ``length``): eval mode, CPU, random weights (seed 0)."""
+    """Model ``name`` at ML-1M shapes (N = ``length``) on the CPU."""
     model_class, settings = MODELS[name]
     settings = {**SHARED, **settings, "MAX_ITEM_LIST_LENGTH": length, "device": "cpu"}
+    return instantiate(model_class, settings)
+
+
+def instantiate(model_class: str, settings: dict[str, Any], n_items: int = N_ITEMS) -> Any:
+    """``model_class`` with ``settings`` for ``n_items`` item ids: eval mode, random weights
+    (seed 0)."""
     config = build_config(model_class, "ml-1m", config_dict=settings)
     torch.manual_seed(0)
-    return config.model_class(config, DatasetInfo({config["ITEM_ID_FIELD"]: N_ITEMS})).eval()
+    return config.model_class(config, DatasetInfo({config["ITEM_ID_FIELD"]: n_items})).eval()
 
 
 def batches(lengths: Any, size: int, width: int = MAX_LEN, seed: int = 1) -> list[Interaction]:
@@ -264,6 +280,156 @@ def serving(args: argparse.Namespace, command: str) -> dict[str, Any]:
     return {"machine": harness.machine(), "settings": settings, "rows": rows, "command": command}
 
 
+PRODUCT_CASES = [  # (part, dataset, rows of W, columns of W, rows of x): x @ Wᵀ
+    ("scoring", "ml-1m", 3707, 128, 256),
+    ("scoring", "ml-1m", 3707, 128, 1024),
+    ("scoring", "ml-1m", 3707, 128, 2048),
+    ("scoring", "ml-100k", 1683, 64, 256),
+    ("scoring", "ml-100k", 1683, 64, 2048),
+    ("projection: ffn up", "ml-1m", 512, 128, 64 * 200),
+    ("projection: ffn down", "ml-1m", 128, 512, 64 * 200),
+    ("projection: attention q", "ml-1m", 128, 128, 64 * 200),
+    ("projection: ffn up", "ml-100k", 256, 64, 256 * 50),
+    ("projection: ffn down", "ml-100k", 64, 256, 256 * 50),
+]
+SEEDS = {"scoring": 0, "projection": 1}  # the generator seed of each part's cases
+ALTERNATING = "Each ratio comes from alternating dense/sparse calls, median of the repeats."
+MODEL_CASES = [  # ML-1M shapes: long sequences (encoder-bound), short ones in big batches
+    {"hidden_size": 128, "inner_size": 512, "max_len": 200, "batch": 64},
+    {"hidden_size": 128, "inner_size": 512, "max_len": 20, "batch": 2048},
+]
+
+
+def random_masked(shape: tuple[int, int], density: float, generator: torch.Generator) -> Tensor:
+    """A random weight with exactly ``round(density · numel)`` non-zeros."""
+    numel = shape[0] * shape[1]
+    flat = torch.zeros(numel)
+    positions = torch.randperm(numel, generator=generator)[: round(density * numel)]
+    flat[positions] = torch.randn(positions.numel(), generator=generator)
+    return flat.view(shape)
+
+
+def to_csr(weight: Tensor) -> Tensor:
+    """``weight`` in CSR storage (without PyTorch's beta warning)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Sparse CSR tensor support")
+        return weight.to_sparse_csr()
+
+
+def sparse_mm(x: Tensor, csr: Tensor) -> Tensor:
+    """``x @ W.T`` with a CSR weight, as a contiguous ``[rows of x, rows of W]`` tensor."""
+    return (csr @ x.T).T.contiguous()
+
+
+def time_pair(dense: Callable[[], Tensor], sparse: Callable[[], Tensor], repeats: int) -> dict:
+    """Median milliseconds of both, alternating calls, and their ratio; checks they agree."""
+    expected, got = dense(), sparse()
+    scale = float(expected.abs().max()) or 1.0
+    error = float((expected - got).abs().max()) / scale
+    medians = harness.time_alternating({"dense": dense, "sparse": sparse}, repeats, warmup=0)
+    return {
+        "dense_ms": medians["dense"] * 1e3,
+        "sparse_ms": medians["sparse"] * 1e3,
+        "ratio": medians["sparse"] / medians["dense"],
+        "max_rel_error": error,
+    }
+
+
+def row_of(part: str, dataset: str, shape: str, timing: dict, density: float) -> dict[str, Any]:
+    """One result row (printed as it is measured)."""
+    row = {"part": part, "dataset": dataset, "shape": shape, **timing, "density": density}
+    print(json.dumps(row), flush=True)
+    return row
+
+
+def product_rows(parts: set[str], densities: list[float], repeats: int) -> list[dict[str, Any]]:
+    """``x @ Wᵀ`` with W dense vs CSR, one row per case of ``parts`` and density."""
+    rows = []
+    for part, dataset, out, inp, tokens in PRODUCT_CASES:
+        kind = part.split(":")[0]
+        if kind not in parts:
+            continue
+        generator = torch.Generator().manual_seed(SEEDS[kind])
+        x = torch.randn(tokens, inp, generator=generator)
+        for density in densities:
+            weight = random_masked((out, inp), density, generator)
+            dense = partial(torch.matmul, x, weight.T)  # what nn.Linear and dense scoring run
+            sparse = partial(sparse_mm, x, to_csr(weight))
+            shape = f"{tokens}×{inp} @ ({out}×{inp})ᵀ"
+            rows.append(row_of(part, dataset, shape, time_pair(dense, sparse, repeats), density))
+    return rows
+
+
+def dsl_model(case: dict[str, int], density: float, sparse_inference: bool) -> Any:
+    """A DSL model of ``case``'s shapes (eval mode, seed 0)."""
+    sizes = {key: case[key] for key in ("hidden_size", "inner_size")}
+    settings = {**sizes, "MAX_ITEM_LIST_LENGTH": case["max_len"], "density": density}
+    switch = {"dsl_sparse_inference": sparse_inference, "state": "WARNING", "seed": 0}
+    return instantiate("DSL", {**settings, **switch})
+
+
+def model_rows(densities: list[float], repeats: int) -> list[dict[str, Any]]:
+    """Whole ``full_sort_predict`` of a DSL model, ``dsl_sparse_inference`` off vs on."""
+    rows = []
+    for case in MODEL_CASES:
+        width, size = case["max_len"], case["batch"]
+        batch = batches([width] * size, size, width=width, seed=2)[0]
+        shape = f"{size} seqs × {width}, hidden {case['hidden_size']}, {N_ITEMS} items"
+        for density in densities:
+            dense, sparse = dsl_model(case, density, False), dsl_model(case, density, True)
+            sparse.load_state_dict(dense.state_dict())
+            calls = [partial(model.full_sort_predict, batch) for model in (dense, sparse)]
+            with torch.no_grad():
+                timing = time_pair(*calls, repeats)
+            rows.append(row_of("model full_sort_predict", "ml-1m", shape, timing, density))
+    return rows
+
+
+def dsl_sparse(args: argparse.Namespace, command: str) -> dict[str, Any]:
+    """The scoring and projection products and the DSL model, dense vs CSR, at each density."""
+    densities = [float(d) for d in args.densities.split(",")]
+    parts = set(args.parts.split(","))
+    start = time.perf_counter()
+    rows = product_rows(parts, densities, args.repeats)
+    if "model" in parts:
+        rows += model_rows(densities, args.repeats)
+    return {
+        "command": command,
+        "machine": {**harness.machine(), "mkl": torch.backends.mkl.is_available()},
+        "repeats": args.repeats,
+        "seconds": time.perf_counter() - start,
+        "rows": rows,
+    }
+
+
+def dsl_markdown(report: dict[str, Any]) -> str:
+    """The rows as one table of sparse/dense time ratios."""
+    cells = {
+        "part": "{part}",
+        "dataset": "{dataset}",
+        "shape": "{shape}",
+        "density": "{density}",
+        "dense ms": "{dense_ms:.2f}",
+        "sparse ms": "{sparse_ms:.2f}",
+        "ratio": "{ratio:.2f}",
+        "max rel. error": "{max_rel_error:.1e}",
+    }
+    columns = [(head, lambda row, cell=cell: cell.format(**row)) for head, cell in cells.items()]
+    lines = [
+        "# DSL: sparse (CSR) vs dense CPU inference",
+        "",
+        f"Command: `{report['command']}`",
+        f"Machine: {json.dumps(report['machine'])}. {report.get('load') or ALTERNATING}",
+        "",
+        "Ratio = sparse time / dense time (< 1: sparse faster). Sparse = `torch.sparse_csr` "
+        "(MKL) matmul with the result transposed back to a contiguous `[batch, n]` tensor; dense = "
+        "`x @ W.T`. Weights: random masks at the density (what DSL trains).",
+        "",
+        harness.table(report["rows"], columns, "   rrrrr"),
+    ]
+    return "\n".join(lines) + "\n"
+
+
 def x2(value: float | None) -> str:
     """A ratio cell: two decimals, ``n/a`` when missing."""
     return "n/a" if value is None else f"{value:.2f}"
@@ -431,22 +597,18 @@ def serving_plot(data: dict[str, Any], path: Path) -> None:
 
 
 class Study(NamedTuple):
-    result: str  # benchmarks/results/<result>.{json,md,png}
+    result: str  # benchmarks/results/<result>.json, reported by reports.REPORTS[result]
     measure: Call  # (args, command) → the result's JSON
     probe: Call | None  # (name, args) → JSON, in a fresh process (``--probe=NAME``)
-    markdown: Call  # the JSON → the report
-    plot: Call | None  # (the JSON, path) → the PNG
+    defaults: tuple[int | None, int, int]  # --batch, --repeats, --threads (0: torch's default)
 
 
 STUDIES = {
-    "scaling": Study("attention_scaling", scaling, scaling_probe, scaling_markdown, scaling_plot),
-    "full_ranking": Study(
-        "inference_latency_ml1m", full_ranking, memory_probe, full_ranking_markdown, None
-    ),
-    "serving": Study("serving", serving, None, serving_markdown, serving_plot),
+    "scaling": Study("attention_scaling", scaling, scaling_probe, (32, 5, 0)),
+    "full_ranking": Study("inference_latency_ml1m", full_ranking, memory_probe, (512, 5, 1)),
+    "serving": Study("serving", serving, None, (256, 0, 1)),
+    "dsl_sparse": Study("dsl_sparse_inference", dsl_sparse, None, (None, 7, 1)),
 }
-# per study: --batch, --repeats, --threads (0: torch's default)
-DEFAULTS = {"scaling": (32, 5, 0), "full_ranking": (512, 5, 1), "serving": (256, 0, 1)}
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
@@ -464,10 +626,12 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--round", type=int, default=20, help="serving: requests per round")
     parser.add_argument("--batches", type=int, default=5, help="serving: big-batch calls")
     parser.add_argument("--no_onnx", action="store_true", help="serving: PyTorch eager only")
+    parser.add_argument("--densities", default="1.0,0.5,0.2,0.1", help="dsl_sparse: weights")
+    parser.add_argument("--parts", default="scoring,projection,model", help="dsl_sparse: cases")
     parser.add_argument("--load", default="", help="what else ran on the machine (report)")
     parser.add_argument("--probe", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    for key, value in zip(("batch", "repeats", "threads"), DEFAULTS[args.study]):
+    for key, value in zip(("batch", "repeats", "threads"), STUDIES[args.study].defaults):
         if getattr(args, key) is None:
             setattr(args, key, value)
     return args
@@ -482,14 +646,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.probe and study.probe:
         print(json.dumps(study.probe(args.probe, args)))
         return 0
-    stem = args.out or harness.RESULTS / study.result
     data = study.measure(args, "python benchmarks/inference.py " + shlex.join(argv))
     data["load"] = args.load
-    harness.write_json(stem.with_suffix(".json"), data)
-    report = harness.write_report(stem.with_suffix(".md"), study.markdown(data))
-    print(report.read_text(encoding="utf-8"))
-    if study.plot:
-        study.plot(data, stem.with_suffix(".png"))
+    for path in reports.write(study.result, args.out or harness.RESULTS / study.result, data):
+        print(f"wrote {path}")
     return 0
 
 

@@ -312,23 +312,34 @@ def parse_plan(text: str) -> list[tuple[float, str]]:
     return plan
 
 
-def scale(
-    args: argparse.Namespace, extra: list[str], save: Callable[[Record], None], done: Record | None
-) -> None:
+def scale(args: argparse.Namespace, extra: list[str], out: Path) -> None:
     """Generates each size of dataset (a multiple of ``args.shape``) in a scratch folder once and
-    runs the plan's models on it, calling ``save`` with everything measured after every run."""
+    runs the plan's models on it, saving JSON and report after every run (``--append``: the runs
+    OUT.json holds are kept, not run again)."""
     from recbole_easrec.data.sequences import full_sort_rows
 
-    data = done or {"seed": args.seed, "zipf_exponent": ZIPF_EXPONENT, "datasets": []}
+    target = out.with_suffix(".json")
+    previous = read_json(target) if args.append and target.exists() else None
+    if previous and previous["run"]["seed"] != args.seed:
+        raise SystemExit(f"--append: {target.name} has runs of seed {previous['run']['seed']}")
+    size = "" if args.shape == GOWALLA else f" --shape={','.join(map(str, args.shape))}"
+    command = f"python benchmarks/pipeline.py --study=scale{size} --runs="
+    runs = " ".join([args.runs, *extra])
+    header = {"command": command + runs, "machine": machine(), "load": args.load}
+    if previous:  # the command and load of the runs kept, then of the runs added
+        header["command"] = f"{command}{previous['command'].split('--runs=')[-1]},{runs}"
+        header["load"] = f"{previous['load']} Runs added by `--append --runs={runs}`: {args.load}"
+    fresh = {"seed": args.seed, "zipf_exponent": ZIPF_EXPONENT, "datasets": []}
+    data = previous["run"] if previous else fresh
     finished = {(e["name"], r["model"]) for e in data["datasets"] for r in e["runs"]}
     prefix = "gowalla" if args.shape == GOWALLA else "synthetic"
     with tempfile.TemporaryDirectory() as scratch:
-        for size, model in parse_plan(args.runs):
-            name = f"{prefix}_x{size:g}".replace(".", "_")
+        for size_factor, model in parse_plan(args.runs):
+            name = f"{prefix}_x{size_factor:g}".replace(".", "_")
             if (name, model) in finished:
                 print(f"[scale] {name}: {model} is in the JSON already, kept", flush=True)
                 continue
-            users, items, interactions = (round(value * size) for value in args.shape)
+            users, items, interactions = (round(value * size_factor) for value in args.shape)
             entry = next((e for e in data["datasets"] if e["name"] == name), None)
             if entry is None:
                 shape = {"users": users, "items": items, "interactions": interactions}
@@ -341,7 +352,8 @@ def scale(
             print(f"[scale {time.strftime('%H:%M:%S')}] {name}: {model} ...", flush=True)
             entry["runs"].append(scale_run(model, name, entry["items"] + 1, Path(scratch), extra))
             print(f"[scale] {entry['runs'][-1]}", flush=True)
-            save(data)
+            write_json(target, {**header, "run": data})
+            write_report(out.with_suffix(".md"), scale_markdown({**header, "run": data}))
 
 
 def scale_markdown(data: Record) -> str:
@@ -354,9 +366,6 @@ def scale_markdown(data: Record) -> str:
         f" {fmt((r.get('test_result') or {}).get('ndcg@10'))} |"
         for r in runs
     )
-    notes = "".join(
-        f"\n- {r['name']} {r['model']}: {r['status']}; {r['note']}" for r in runs if "note" in r
-    )
     return f"""# Scale on one machine: Gowalla-shaped synthetic data (issue 11, item 3)
 
 Command: `{data["command"]}`. Machine: {cpu_of(data["machine"])}; {data.get("load", "")}
@@ -366,7 +375,6 @@ Synthetic data (`benchmarks/pipeline.py: generate`, seed {data["run"]["seed"]}):
 | dataset | users | items | interactions | model | loss | phase seconds | total wall s | CPU s | peak RSS GiB | test NDCG@10 (full) |
 |---|---:|---:|---:|---|---|---|---:|---:|---:|---:|
 {rows}
-{notes}
 
 {REGENERATE.format("scale", "the time is in the table")}
 """
@@ -550,27 +558,6 @@ def parse(argv: list[str] | None) -> tuple[argparse.Namespace, list[str]]:
     return args, extra
 
 
-def scale_study(args: argparse.Namespace, extra: list[str], out: Path) -> None:
-    """The scale study, saving JSON and report after every run (``--append``: after the kept)."""
-    target = out.with_suffix(".json")
-    previous = read_json(target) if args.append and target.exists() else None
-    if previous and previous["run"]["seed"] != args.seed:
-        raise SystemExit(f"--append: {target.name} has runs of seed {previous['run']['seed']}")
-    size = "" if args.shape == GOWALLA else f" --shape={','.join(map(str, args.shape))}"
-    command = f"python benchmarks/pipeline.py --study=scale{size} --runs="
-    runs = " ".join([args.runs, *extra])
-    header = {"command": command + runs, "machine": machine(), "load": args.load}
-    if previous:  # the command and load of the runs kept, then of the runs added
-        header["command"] = f"{command}{previous['command'].split('--runs=')[-1]},{runs}"
-        header["load"] = f"{previous['load']} Runs added by `--append --runs={runs}`: {args.load}"
-
-    def save(run: Record) -> None:
-        write_json(target, {**header, "run": run})
-        write_report(out.with_suffix(".md"), scale_markdown({**header, "run": run}))
-
-    scale(args, extra, save, previous and previous["run"])
-
-
 def main(argv: list[str] | None = None) -> None:
     """Runs one study and writes its JSON and Markdown (or, with ``--child``, one data path)."""
     args, extra = parse(argv)
@@ -580,7 +567,7 @@ def main(argv: list[str] | None = None) -> None:
     out_name = args.out or f"benchmarks/results/{RESULTS[args.study]}"
     out = ROOT / out_name
     if args.study == "scale":
-        return scale_study(args, extra, out)
+        return scale(args, extra, out)
     if args.study == "data_path":
         data, markdown = data_path(args, out_name), data_path_markdown
     else:

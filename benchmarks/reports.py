@@ -12,8 +12,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from harness import RESULTS, fmt, read_json, write_report
-from suite_report import metric, report
+from harness import RESULTS, fmt, ratio, read_json, table, write_json, write_report
+from suite_report import MODES, by_seed, grouped, metric, report, seed_pairs, valid_metric
 
 from recbole_easrec.stats import format_mean_std, mean_std, paired_p_value
 
@@ -54,20 +54,35 @@ def _ndcg(record: Record, mode: str = "full") -> float | None:
     return metric(record, "ndcg@10", mode)
 
 
-def _paired_p(pairs: Sequence[tuple[Record, Record]], mode: str) -> str:
-    """The paired t-test p of NDCG@10 under ``mode`` over (run, reference run) pairs."""
-    p = paired_p_value([_ndcg(a, mode) for a, _ in pairs], [_ndcg(b, mode) for _, b in pairs])
-    return "–" if p is None else f"{p:.3f}"
-
-
 def variants(title: str) -> Renderer:
     """A suite of LinRec variants by seed (``suite.linrec_variants``), each against the first
     variant; ``title`` names the comparison (``{dataset}`` is filled in)."""
 
     def render(results: Path, stem: str) -> list[Path]:
         data = read_json(results / f"{stem}.json")
-        runs = [r for r in data["runs"] if r.get("status") == "ok"]
-        groups = list(dict.fromkeys(r["group"] for r in runs))
+        rows = variant_rows([r for r in data["runs"] if r.get("status") == "ok"])
+        first = rows[0]["group"]
+
+        def against_first(cell: Callable[[Record], str]) -> Callable[[Record], str]:
+            return lambda row: "–" if row is rows[0] else cell(row)
+
+        def spread(value: Callable[[Record], float | None]) -> Callable[[Record], str]:
+            return lambda row: _mean_std([value(r) for r in row["runs"]])
+
+        columns = [
+            ("variant", lambda row: row["group"]),
+            ("seeds", lambda row: str(len(row["runs"]))),
+            ("NDCG@10 full", spread(_ndcg)),
+            ("NDCG@10 pop100", spread(lambda r: _ndcg(r, "pop100"))),
+            ("valid NDCG@10", spread(valid_metric)),
+            (f"Δ full vs {first}", against_first(lambda row: f"{row['delta']:+.4f}")),
+            ("p full", against_first(lambda row: fmt(row["p_full"], 3))),
+            ("p pop100", against_first(lambda row: fmt(row["p_pop100"], 3))),
+            ("epochs", lambda row: fmt(row["epochs"], 1)),
+            ("training s (with validation)", lambda row: fmt(row["train"], 0)),
+            ("s per epoch", lambda row: fmt(row["per_epoch"], 1)),
+            (f"× {first}", lambda row: fmt(ratio(row["per_epoch"], rows[0]["per_epoch"]), 2)),
+        ]
         lines = [
             f"# {title.format(dataset=data['dataset'])}",
             "",
@@ -76,49 +91,34 @@ def variants(title: str) -> Renderer:
             "LinRec's shipped defaults (N = 50, d = 64, D = 256, L = 2, autoregressive, batch 64),"
             " early stopping on validation NDCG@10 (patience 10), one run per seed. Test NDCG@10"
             " under full ranking (headline) and pop100 (the papers' protocol); p: paired t-test"
-            f" against `{groups[0]}` over the seeds both ran.",
+            f" against `{first}` over the seeds both ran.",
             "",
-            f"| variant | seeds | NDCG@10 full | NDCG@10 pop100 | valid NDCG@10 | Δ full vs {groups[0]}"
-            f" | p full | p pop100 | epochs | training s (with validation) | s per epoch | × {groups[0]} |",
-            "|---|---:|---|---|---|---:|---:|---:|---:|---:|---:|---:|",
+            table(rows, columns, " r   rrrrrrr"),
         ]
-        return [
-            write_report(
-                results / f"{stem}.md", "\n".join(lines + variant_rows(runs, groups)) + "\n"
-            )
-        ]
+        return [write_report(results / f"{stem}.md", "\n".join(lines) + "\n")]
 
     return render
 
 
-def variant_rows(runs: Sequence[Record], groups: Sequence[str]) -> list[str]:
-    """One table row per variant: quality (mean ± std, paired Δ and p against ``groups[0]``)
-    and training time."""
-    seed = {r["name"]: r["settings"]["seed"] for r in runs}
-    reference = {seed[r["name"]]: r for r in runs if r["group"] == groups[0]}
-    rows, per_epoch_reference = [], None
-    for group in groups:
-        members = sorted((r for r in runs if r["group"] == group), key=lambda r: seed[r["name"]])
-        paired = [(r, reference[seed[r["name"]]]) for r in members if seed[r["name"]] in reference]
-        delta = [_ndcg(r) - _ndcg(ref) for r, ref in paired]
+def variant_rows(runs: Sequence[Record]) -> list[Record]:
+    """One row per variant (suite group), its runs in seed order: the mean paired Δ of full
+    NDCG@10 and the paired t-tests against the first variant, epochs and training seconds."""
+    rows: list[Record] = []
+    for group, members in grouped(runs, lambda r: r["group"]).items():
+        members.sort(key=lambda r: r["settings"]["seed"])
         done = [r for r in members if (r.get("epochs_run") or {}).get("train")]
         epochs = [r["epochs_run"]["train"] for r in done]
         train = [r["efficiency"]["train_seconds"] for r in done]
-        per_epoch = sum(train) / sum(epochs) if epochs else None
-        first = group == groups[0]
-        per_epoch_reference = per_epoch if first else per_epoch_reference
-        ratio = per_epoch / per_epoch_reference if per_epoch and per_epoch_reference else None
-        rows.append(
-            f"| {group} | {len(members)} | {_mean_std([_ndcg(r) for r in members])} |"
-            f" {_mean_std([_ndcg(r, 'pop100') for r in members])} |"
-            f" {_mean_std([r['best_valid_result']['ndcg@10'] for r in members])} |"
-            f" {'–' if first else f'{sum(delta) / max(len(delta), 1):+.4f}'} |"
-            f" {'–' if first else _paired_p(paired, 'full')} |"
-            f" {'–' if first else _paired_p(paired, 'pop100')} |"
-            f" {fmt(sum(epochs) / len(epochs) if epochs else None, 1)} |"
-            f" {fmt(sum(train) / len(train) if train else None, 0)} | {fmt(per_epoch, 1)} |"
-            f" {fmt(ratio, 2)} |"
-        )
+        row = {"group": group, "runs": members, "by_seed": by_seed(members)}
+        row["epochs"] = sum(epochs) / len(epochs) if epochs else None
+        row["train"] = sum(train) / len(train) if train else None
+        row["per_epoch"] = sum(train) / sum(epochs) if epochs else None
+        reference = rows[0] if rows else row  # the first variant is the reference
+        for mode in MODES:
+            row[f"p_{mode}"] = paired_p_value(*seed_pairs(row, reference, mode))
+        ours, theirs = seed_pairs(row, reference, "full")
+        row["delta"] = sum(a - b for a, b in zip(ours, theirs)) / max(len(ours), 1)
+        rows.append(row)
     return rows
 
 
@@ -133,7 +133,7 @@ def suite(results: Path, stem: str) -> list[Path]:
 REPORTS: dict[str, Renderer] = {
     "attention_scaling": page("inference", "scaling_markdown", "scaling_plot"),
     "data_path_ml1m": page("pipeline", "data_path_markdown"),
-    "dsl_sparse_inference": page("dsl_sparse_inference"),
+    "dsl_sparse_inference": page("inference", "dsl_markdown"),
     "factorial_ml1m": page("factorial", plot="plot"),
     "headline_ml1m": page("pipeline", "headline_markdown"),
     "inference_latency_ml1m": page("inference", "full_ranking_markdown"),
@@ -152,6 +152,13 @@ REPORTS: dict[str, Renderer] = {
     "step_time": page("training_speed", "catalogue_markdown", "plot"),
     "suite_ml100k_dsl_converged": suite,
 }
+
+
+def write(name: str, stem: Path, data: Any) -> list[Path]:
+    """Writes ``STEM.json`` and renders result NAME's report beside it from that JSON, as
+    :func:`regenerate` does; returns the files written."""
+    write_json(Path(f"{stem}.json"), data)
+    return REPORTS[name](Path(stem).parent, Path(stem).name)
 
 
 def regenerate(names: Sequence[str], results: Path = RESULTS) -> list[Path]:

@@ -30,16 +30,15 @@ from typing import Any
 
 import harness
 from harness import findings_of, fmt, read_json, table, with_banner
-from suite_report import METRIC_LABELS, metric, valid_metric
+from suite_report import METRIC_LABELS, MODES, by_seed, grouped, metric, pm, seed_pairs, seed_stats
 
 from recbole_easrec.search.space import BILEVEL_METHODS
-from recbole_easrec.stats import format_mean_std, kendall_tau, mean_std, pareto_front, regret
+from recbole_easrec.stats import kendall_tau, mean_std, pareto_front, regret
 from recbole_easrec.stats import paired_p_value as paired_p
 
 Record = dict[str, Any]
 Key = tuple[int, int, int, str]  # hidden, inner, layers, attention
 METRICS = ("ndcg@10", "recall@10", "mrr@10")
-MODES = ("full", "pop100")
 TOLERANCE = 0.01
 SCORE = "ndcg@10_full_mean"  # what the ground truth ranks architectures by
 
@@ -52,30 +51,19 @@ def arch_key(sizes: Record, attention: str = "linear") -> Key:
     return (sizes["hidden_size"], sizes["inner_size"], sizes["n_layers"], attention)
 
 
-def truth_key(record: Record) -> Key:
-    return arch_key(record["settings"], record["settings"].get("attention_type", "linear"))
-
-
-def pick_key(record: Record) -> Key:
-    return arch_key(record["architecture"], record["settings"].get("attention_type", "linear"))
+def run_key(record: Record, sizes: str = "settings") -> Key:
+    """The architecture a run trained (``sizes="architecture"``: the one its search picked)."""
+    return arch_key(record[sizes], record["settings"].get("attention_type", "linear"))
 
 
 def aggregate(records: Sequence[Record]) -> list[Record]:
     """One entry per architecture: metrics mean ± std over seeds, cost."""
-    groups: dict[Key, list[Record]] = {}
-    for record in records:
-        if record.get("status") == "ok":
-            groups.setdefault(truth_key(record), []).append(record)
-    entries = []
-    for key, runs in sorted(groups.items()):
-        hidden, inner, layers, attention = key
-        entry: Record = {
+    groups = grouped((r for r in records if r.get("status") == "ok"), run_key)
+    return [
+        {
             "name": runs[0]["name"].rsplit("-s", 1)[0],
             "model": runs[0]["model"],
-            "hidden_size": hidden,
-            "inner_size": inner,
-            "n_layers": layers,
-            "attention_type": attention,
+            **dict(zip(("hidden_size", "inner_size", "n_layers", "attention_type"), key)),
             "gate_layers": runs[0]["settings"].get("gate_layers", 0),
             "seeds": [r["settings"]["seed"] for r in runs],
             "flops": runs[0]["efficiency"]["flops"],
@@ -83,18 +71,11 @@ def aggregate(records: Sequence[Record]) -> list[Record]:
             "inference_seconds": statistics.median(
                 r["efficiency"]["inference_seconds"] for r in runs
             ),
+            **seed_stats(runs, METRICS),
+            "by_seed": by_seed(runs),
         }
-        for mode in MODES:
-            for name in METRICS:
-                mean, std = mean_std([metric(r, name, mode) for r in runs])
-                entry[f"{name}_{mode}_mean"], entry[f"{name}_{mode}_std"] = mean, std
-        entry["valid_ndcg@10_mean"], _ = mean_std([valid_metric(r) for r in runs])
-        entry["by_seed"] = {
-            str(r["settings"]["seed"]): {mode: metric(r, "ndcg@10", mode) for mode in MODES}
-            for r in runs
-        }
-        entries.append(entry)
-    return entries
+        for key, runs in sorted(groups.items())
+    ]
 
 
 def pareto_names(entries: Sequence[Record], score: str = SCORE) -> list[str]:
@@ -120,53 +101,49 @@ def entries_by_key(entries: Sequence[Record]) -> dict[Key, Record]:
     return {arch_key(e, e["attention_type"]): e for e in entries}
 
 
+def by_method(searches: Sequence[Record]) -> dict[str, list[Record]]:
+    """The finished search runs by method (their suite group)."""
+    return grouped((r for r in searches if r.get("status") == "ok"), lambda r: r["group"])
+
+
+def judge_pick(run: Record, by_key: dict[Key, Record], entries: Sequence[Record]) -> Record:
+    """One search run's pick: its retrained metrics, the ground truth's mean of that architecture,
+    its regret, and the Kendall τ of its shared-weight scores against the ground truth."""
+    truth = by_key.get(run_key(run, "architecture"))
+    loss = regret_of(truth, entries, truth["flops"]) if truth else None
+    pairs = [
+        (s["valid_score"], by_key[k]["valid_ndcg@10_mean"])
+        for s in run.get("shared_weight_scores") or []
+        if (k := arch_key(s)) in by_key
+    ]
+    return {
+        "seed": run["settings"]["seed"],
+        "architecture": truth["name"] if truth else str(run_key(run, "architecture")),
+        "flops": run["efficiency"]["flops"],
+        "ndcg@10_full": metric(run, "ndcg@10"),
+        "ndcg@10_pop100": metric(run, "ndcg@10", "pop100"),
+        "truth_ndcg@10_full_mean": truth["ndcg@10_full_mean"] if truth else None,
+        "regret": loss,
+        "kendall_tau": kendall_tau([a for a, _ in pairs], [b for _, b in pairs]),
+        "on_front": bool(loss is not None and loss <= TOLERANCE),
+    }
+
+
 def judge_searches(
     searches: Sequence[Record], entries: Sequence[Record], sasrec: Record | None
 ) -> list[Record]:
     """Per search method: its picks, retrained metrics, regret, Kendall τ, paired test."""
     by_key = entries_by_key(entries)
-    methods: dict[str, list[Record]] = {}
-    for record in searches:
-        if record.get("status") == "ok" and record.get("architecture"):
-            methods.setdefault(record["group"], []).append(record)
     judged = []
-    for method, runs in methods.items():
-        picks, taus, regrets = [], [], []
-        for run in runs:
-            truth = by_key.get(pick_key(run))
-            loss = regret_of(truth, entries, truth["flops"]) if truth else None
-            if loss is not None:
-                regrets.append(loss)
-            scores = run.get("shared_weight_scores") or []
-            pairs = [
-                (s["valid_score"], by_key[k]["valid_ndcg@10_mean"])
-                for s in scores
-                if (k := arch_key(s)) in by_key
-            ]
-            tau = kendall_tau([a for a, _ in pairs], [b for _, b in pairs])
-            if tau is not None:
-                taus.append(tau)
-            picks.append(
-                {
-                    "seed": run["settings"]["seed"],
-                    "architecture": truth["name"] if truth else str(pick_key(run)),
-                    "flops": run["efficiency"]["flops"],
-                    "ndcg@10_full": metric(run, "ndcg@10"),
-                    "ndcg@10_pop100": metric(run, "ndcg@10", "pop100"),
-                    "truth_ndcg@10_full_mean": truth["ndcg@10_full_mean"] if truth else None,
-                    "regret": loss,
-                    "kendall_tau": tau,
-                    "on_front": bool(loss is not None and loss <= TOLERANCE),
-                }
-            )
+    for method, runs in by_method([r for r in searches if r.get("architecture")]).items():
+        picks = [judge_pick(run, by_key, entries) for run in runs]
         entry: Record = {"method": method, "picks": sorted(picks, key=lambda p: p["seed"])}
         for mode in MODES:
-            entry[f"ndcg@10_{mode}_mean"], entry[f"ndcg@10_{mode}_std"] = mean_std(
-                [p[f"ndcg@10_{mode}"] for p in picks]
-            )
+            values = [p[f"ndcg@10_{mode}"] for p in picks]
+            entry[f"ndcg@10_{mode}_mean"], entry[f"ndcg@10_{mode}_std"] = mean_std(values)
         entry["flops_mean"] = statistics.fmean(p["flops"] for p in picks)
-        entry["regret_mean"], _ = mean_std(regrets)
-        entry["kendall_tau_mean"], _ = mean_std(taus)
+        entry["regret_mean"], _ = mean_std([p["regret"] for p in picks])
+        entry["kendall_tau_mean"], _ = mean_std([p["kendall_tau"] for p in picks])
         entry["search_wall_seconds_mean"] = statistics.fmean(r["wall_seconds"] for r in runs)
         if sasrec:
             for mode in MODES:
@@ -226,11 +203,9 @@ def judge_rules(searches: Sequence[Record], entries: Sequence[Record]) -> list[R
     largest = max(e["flops"] for e in entries)
     fractions = {key: e["flops"] / largest for key, e in by_key.items()}
     judged = []
-    methods = sorted({r["group"] for r in searches if r.get("status") == "ok"})
-    for method in methods:
-        runs = [r for r in searches if r["group"] == method and r.get("status") == "ok"]
+    for method, runs in sorted(by_method(searches).items()):
+        trains_alpha_beta = runs[0]["settings"].get("search_method") in BILEVEL_METHODS
         for label, source, budget, tolerance in SELECTION_RULES:
-            trains_alpha_beta = runs[0]["settings"].get("search_method") in BILEVEL_METHODS
             if source == "probabilities" and not trains_alpha_beta:
                 continue  # α and β are not trained by the one-shot rules or random search
             picks = []
@@ -239,18 +214,18 @@ def judge_rules(searches: Sequence[Record], entries: Sequence[Record]) -> list[R
                 truth = by_key.get(key) if key else None
                 limit = budget * largest if budget else truth and truth["flops"]
                 loss = regret_of(truth, entries, limit) if truth else None
-                if loss is None:  # no pick, or nothing within the budget to judge it by
-                    continue
-                picks.append(
-                    {
-                        "seed": run["settings"]["seed"],
-                        "architecture": truth["name"],
-                        "flops_fraction": truth["flops"] / largest,
-                        "truth_ndcg@10_full_mean": truth[SCORE],
-                        "regret": loss,
-                        "on_front": loss <= TOLERANCE,
-                    }
-                )
+                if loss is not None:  # else no pick, or nothing within the budget to judge it by
+                    fraction = truth["flops"] / largest
+                    picks.append(
+                        {
+                            "seed": run["settings"]["seed"],
+                            "architecture": truth["name"],
+                            "flops_fraction": fraction,
+                            "truth_ndcg@10_full_mean": truth[SCORE],
+                            "regret": loss,
+                            "on_front": loss <= TOLERANCE,
+                        }
+                    )
             if picks:
                 judged.append(
                     {
@@ -291,20 +266,9 @@ def rules_table(judged: Sequence[Record]) -> str:
 # --- report --------------------------------------------------------------------------------------
 
 
-def pm(record: Record, key: str) -> str:
-    """``mean ± std`` of ``key`` (``record[key_mean]``, ``record[key_std]``; the mean alone for a
-    single seed)."""
-    return format_mean_std(record[f"{key}_mean"], record[f"{key}_std"])
-
-
 def paired_vs(entry: Record, sasrec: Record | None, mode: str) -> float | None:
     """Paired t-test p of ``entry``'s test NDCG@10 against SASRec's over the seeds both ran."""
-    if sasrec is None or entry is sasrec:
-        return None
-    seeds = sorted(set(entry["by_seed"]) & set(sasrec["by_seed"]))
-    return paired_p(
-        [entry["by_seed"][s][mode] for s in seeds], [sasrec["by_seed"][s][mode] for s in seeds]
-    )
+    return None if sasrec is None or entry is sasrec else paired_p(*seed_pairs(entry, sasrec, mode))
 
 
 def truth_table(entries: Sequence[Record], front: Sequence[str], sasrec: Record | None) -> str:

@@ -26,6 +26,7 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from threading import Lock
 from typing import Any
@@ -38,6 +39,7 @@ from harness import PAPER_ML1M as PAPER_SIZES  # noqa: E402
 
 from recbole_easrec.artifacts import write_json_atomic  # noqa: E402
 from recbole_easrec.compare import run_in_subprocess  # noqa: E402
+from recbole_easrec.resume import STATE_FILE, WORK_DIR  # noqa: E402
 from recbole_easrec.search.supernet import kept_width  # noqa: E402
 
 # EASRec Table II (ML-1M): d = 128, D = 256, N = 200, L = 4, 4 heads, dropout 0.2, lr 1e-3.
@@ -279,20 +281,13 @@ SASREC_PLUS: dict[str, Any] = {
 
 def anchor_n200() -> list[Run]:
     """SASRec (our stack, softmax) and EASRec's default search at SASRec+'s settings."""
+    sasrec = {**SASREC_PLUS, "attention_type": "softmax"}
     easrec = {**SASREC_PLUS, **EASREC, "retrain_batch_size": SASREC_PLUS["train_batch_size"]}
-    return [
-        run
-        for seed in TRUTH_SEEDS
-        for run in (
-            Run(
-                f"SASRec-s{seed}",
-                "LinRec",
-                {**SASREC_PLUS, "attention_type": "softmax", "seed": seed},
-                "SASRec",
-            ),
-            Run(f"EASRec-s{seed}", "EASRec", {**easrec, "seed": seed}, "EASRec"),
-        )
-    ]
+    runs = []
+    for seed in TRUTH_SEEDS:
+        runs.append(Run(f"SASRec-s{seed}", "LinRec", {**sasrec, "seed": seed}, "SASRec"))
+        runs.append(Run(f"EASRec-s{seed}", "EASRec", {**easrec, "seed": seed}, "EASRec"))
+    return runs
 
 
 # EASRec's searches on the same space and settings as the ground truth; retraining at the ground
@@ -356,16 +351,6 @@ def linrec_variants(variants: dict[str, dict[str, Any]]) -> list[Run]:
     ]
 
 
-def sampled_ce() -> list[Run]:
-    """Full cross-entropy against the sampled softmax."""
-    return linrec_variants(LOSSES)
-
-
-def precision() -> list[Run]:
-    """float32 against bfloat16 autocast training."""
-    return linrec_variants(PRECISIONS)
-
-
 SUITES: dict[str, Callable[[], list[Run]]] = {
     "ml1m_prefix": ml1m_prefix,
     "dsl_cpu": dsl_cpu,
@@ -375,8 +360,8 @@ SUITES: dict[str, Callable[[], list[Run]]] = {
     "factorial_cpu": factorial_expected,
     "factorial_all": factorial_all_cells,
     "anchor_n200": anchor_n200,
-    "sampled_ce": sampled_ce,
-    "precision": precision,
+    "sampled_ce": partial(linrec_variants, LOSSES),  # full cross-entropy vs the sampled softmax
+    "precision": partial(linrec_variants, PRECISIONS),  # float32 vs bfloat16 autocast training
 }
 KEPT = (
     "best_valid_result",
@@ -449,7 +434,7 @@ def finished_run(
 def unfinished_run(run_dir: Path, model: str, settings: dict[str, Any]) -> bool:
     """Whether ``run_dir`` holds a stopped run of the same model and settings with a saved
     epoch state (a suite started again continues it, :mod:`recbole_easrec.resume`)."""
-    state = run_dir / "in_progress" / "state.json"
+    state = run_dir / WORK_DIR / STATE_FILE
     return state.is_file() and same_request(run_dir, model, settings)
 
 
@@ -468,18 +453,18 @@ def run_suite(
             # two phases (search, retraining): the same total training time as the other runs
             settings["max_train_seconds"] = settings["max_train_seconds"] / 2
         error, result, seconds = None, None, None
-        kept = finished_run(out / "runs" / run.name, run.model, settings)
+        run_dir = out / "runs" / run.name
+        kept = finished_run(run_dir, run.model, settings)
         if kept:
             result, seconds = kept
         else:
             try:
-                run_dir = out / "runs" / run.name
                 resume = unfinished_run(run_dir, run.model, settings)
                 result = run_in_subprocess(run.model, dataset, None, settings, run_dir, resume)
             except RuntimeError as exc:
                 error = str(exc)
         record = summarise(run, result, error, seconds or time.perf_counter() - start)
-        record["epochs_run"] = epochs_run(out / "runs" / run.name / "run.log")
+        record["epochs_run"] = epochs_run(run_dir / "run.log")
         with lock:
             records[run.name] = record
             ordered = [records[r.name] for r in runs if r.name in records]

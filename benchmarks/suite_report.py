@@ -8,13 +8,16 @@ popularity-sampled negatives (``pop100``: the EASRec and LinRec papers' protocol
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from typing import Any
 
 from harness import fmt, ratio, table
 
+from recbole_easrec.stats import format_mean_std, mean_std
+
 Record = dict[str, Any]
 Column = tuple[str, Callable[[Record], Any]]
+MODES = ("full", "pop100")  # the protocols tabled over seeds: the headline and the papers'
 
 # --- reading a record ----------------------------------------------------------------------------
 
@@ -44,6 +47,54 @@ def architecture(record: Record) -> str:
 
 def by_group(records: Sequence[Record], *groups: str) -> list[Record]:
     return [r for r in records if r.get("group") in groups and r.get("status") == "ok"]
+
+
+# --- over seeds ----------------------------------------------------------------------------------
+
+
+def grouped(
+    records: Iterable[Record], key: Callable[[Record], Hashable]
+) -> dict[Any, list[Record]]:
+    """``records`` by ``key(record)``, in the order the keys first occur."""
+    groups: dict[Any, list[Record]] = {}
+    for record in records:
+        groups.setdefault(key(record), []).append(record)
+    return groups
+
+
+def seed_stats(runs: Sequence[Record], metrics: Sequence[str]) -> Record:
+    """``{metric}_{mode}_mean`` and ``_std`` over ``runs`` (one per seed) for every mode and
+    metric, then ``valid_ndcg@10_mean``."""
+    stats: Record = {}
+    for mode in MODES:
+        for name in metrics:
+            mean, std = mean_std([metric(r, name, mode) for r in runs])
+            stats[f"{name}_{mode}_mean"], stats[f"{name}_{mode}_std"] = mean, std
+    stats["valid_ndcg@10_mean"] = mean_std([valid_metric(r) for r in runs])[0]
+    return stats
+
+
+def by_seed(runs: Sequence[Record]) -> dict[str, dict[str, float | None]]:
+    """Test NDCG@10 of every run under each mode, by seed (what paired tests read)."""
+    return {
+        str(r["settings"]["seed"]): {mode: metric(r, "ndcg@10", mode) for mode in MODES}
+        for r in runs
+    }
+
+
+def pm(entry: Record, key: str) -> str:
+    """``mean ± std`` of ``key`` over seeds (``entry[key_mean]``, ``entry[key_std]``; the mean
+    alone for a single seed)."""
+    return format_mean_std(entry[f"{key}_mean"], entry[f"{key}_std"])
+
+
+def seed_pairs(entry: Record, reference: Record, mode: str) -> tuple[list[Any], list[Any]]:
+    """The ``by_seed`` NDCG@10 under ``mode`` of ``entry`` and ``reference`` over the seeds both
+    ran, in seed order."""
+    seeds = sorted(set(entry["by_seed"]) & set(reference["by_seed"]))
+    return [entry["by_seed"][s][mode] for s in seeds], [
+        reference["by_seed"][s][mode] for s in seeds
+    ]
 
 
 # --- sections ------------------------------------------------------------------------------------

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import harness
+import reports
 import torch
 from harness import fmt, table
 from recbole.data import create_dataset, data_preparation
@@ -38,7 +39,6 @@ from recbole_easrec.trainer import resolve_trainer
 from recbole_easrec.training_modes import TARGETS_FIELD, AutoregressiveLoader
 
 Row = dict[str, Any]
-STUDIES = {"variants": "speed", "catalogue": "step_time"}  # study: the result it writes
 # variants study — name: (model, train_mode, anomaly detection on while training, budgeted)
 VARIANTS: dict[str, tuple[str, str, bool, bool]] = {
     "SASRec (RecBole), prefix, anomaly on (as shipped)": ("SASRec", "prefix", True, True),
@@ -251,7 +251,8 @@ def catalogue_step(n_items: int, settings: Row) -> Callable[[], None]:
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     generator = torch.Generator().manual_seed(0)
     items = torch.randint(1, n_items, (BATCH, LENGTH + 1), generator=generator)
-    loss = lambda: model.calculate_autoregressive_loss(items[:, :-1], items[:, 1:])  # noqa: E731
+    batch = {model.ITEM_SEQ: items[:, :-1], TARGETS_FIELD: items[:, 1:]}  # every position a target
+    loss = lambda: model.calculate_loss(batch)  # noqa: E731
     return lambda: train_step(model, optimizer, loss, settings["precision"])
 
 
@@ -324,6 +325,9 @@ def plot(data: Row, path: Path) -> Path:
     return harness.save_figure(figure, path)
 
 
+STUDIES = {"variants": (variants_study, "speed"), "catalogue": (catalogue_study, "step_time")}
+
+
 def chosen(names: dict[str, Any], wanted: str, default: Callable[[str], bool] = bool) -> list[str]:
     """The names in ``wanted`` (``;``-separated), in their table's order; ``all``: the defaults."""
     if wanted == "all":
@@ -349,17 +353,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--load", default="", help="what else ran on the machine (report)")
     parser.add_argument("--out", help="path without .json/.md (default: results/<result>)")
     args = parser.parse_args(argv)
-    args.out = harness.ROOT / (args.out or harness.RESULTS / STUDIES[args.study])
+    measure, result = STUDIES[args.study]
+    args.out = harness.ROOT / (args.out or harness.RESULTS / result)
     torch.set_num_threads(args.threads)
-    data = (variants_study if args.study == "variants" else catalogue_study)(args)
+    data = measure(args)
     given = {arg.split("=")[0]: arg for arg in argv or sys.argv[1:]}  # the last of each flag
     given.pop("--out", None)
     data["command"] = shlex.join(["python", "benchmarks/training_speed.py", *given.values()])
-    harness.write_json(Path(f"{args.out}.json"), data)
-    if args.study == "catalogue":
-        plot(data, Path(f"{args.out}.png"))
-    render = variants_markdown if args.study == "variants" else catalogue_markdown
-    harness.write_report(Path(f"{args.out}.md"), render(data))
+    reports.write(result, args.out, data)
 
 
 if __name__ == "__main__":

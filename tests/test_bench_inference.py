@@ -107,7 +107,7 @@ def test_recorded_commands_and_reports_use_the_module(
     spec.loader.exec_module(main)
     for name, args in TINY.items():  # `python -m benchmarks run NAME` runs this study
         assert main.BENCHES[name].script == "inference.py"
-        assert main.BENCHES[name].commands[0][0] == args.split()[0]
+        assert main.BENCHES[name].args[0] == args.split()[0]
         report = (results / f"{name}.md").read_text(encoding="utf-8")
         assert "<!-- findings -->" in report and str(results) not in report
     (results / "serving.md").write_text("# old\n\n<!-- findings -->\nkept\n<!-- /findings -->\n")
