@@ -32,12 +32,13 @@ import harness
 from harness import findings_of, fmt, read_json, table, with_banner
 from suite_report import METRIC_LABELS, MODES, by_seed, grouped, metric, pm, seed_pairs, seed_stats
 
+from recbole_easrec.model.attention import attention_name
 from recbole_easrec.search.space import BILEVEL_METHODS
 from recbole_easrec.stats import kendall_tau, mean_std, pareto_front, regret
 from recbole_easrec.stats import paired_p_value as paired_p
 
 Record = dict[str, Any]
-Key = tuple[int, int, int, str]  # hidden, inner, layers, attention
+Key = tuple[int, int, int, str, int]  # hidden, inner, layers, attention kind, gate layers
 METRICS = ("ndcg@10", "recall@10", "mrr@10")
 TOLERANCE = 0.01
 SCORE = "ndcg@10_full_mean"  # what the ground truth ranks architectures by
@@ -46,14 +47,43 @@ SCORE = "ndcg@10_full_mean"  # what the ground truth ranks architectures by
 # --- aggregation ---------------------------------------------------------------------------------
 
 
-def arch_key(sizes: Record, attention: str = "linear") -> Key:
-    """The key of the architecture whose ``hidden_size``, ``inner_size``, ``n_layers`` are given."""
-    return (sizes["hidden_size"], sizes["inner_size"], sizes["n_layers"], attention)
+def kind_of(settings: Record) -> str:
+    """The attention kind that settings name (``softmax``, ``linrec``, ``conv``, …); a record
+    without ``linear_variant`` ran LinRec's eq. 5."""
+    linear_variant = settings.get("linear_variant", "linrec")
+    return attention_name(settings.get("attention_type", "linear"), linear_variant)
+
+
+def arch_key(sizes: Record, attention: str, gate_layers: int) -> Key:
+    """The key of the architecture whose ``hidden_size``, ``inner_size``, ``n_layers`` are given,
+    with its attention kind and gates (a softmax space's full network is not SASRec)."""
+    return (sizes["hidden_size"], sizes["inner_size"], sizes["n_layers"], attention, gate_layers)
 
 
 def run_key(record: Record, sizes: str = "settings") -> Key:
-    """The architecture a run trained (``sizes="architecture"``: the one its search picked)."""
-    return arch_key(record[sizes], record["settings"].get("attention_type", "linear"))
+    """The architecture a run trained (``sizes="architecture"``: the one its search picked, whose
+    record names the attention kind it chose)."""
+    settings = record["settings"]
+    kind = record[sizes].get("attention") or kind_of(settings)
+    return arch_key(record[sizes], kind, settings.get("gate_layers", 0))
+
+
+def score_key(score: Record, run: Record) -> Key:
+    """The architecture of one of a search run's ``shared_weight_scores``."""
+    settings = run["settings"]
+    kind = score.get("attention") or kind_of(settings)
+    return arch_key(score, kind, settings.get("gate_layers", 0))
+
+
+def is_sasrec(entry: Record) -> bool:
+    """The reference (full-size softmax SASRec, no gates), not an architecture of the space."""
+    return entry["name"].startswith("SASRec")
+
+
+def split_reference(entries: Sequence[Record]) -> tuple[Record | None, list[Record]]:
+    """(SASRec's entry or None, the space's entries)."""
+    sasrec = next((e for e in entries if is_sasrec(e)), None)
+    return sasrec, [e for e in entries if not is_sasrec(e)]
 
 
 def aggregate(records: Sequence[Record]) -> list[Record]:
@@ -63,8 +93,8 @@ def aggregate(records: Sequence[Record]) -> list[Record]:
         {
             "name": runs[0]["name"].rsplit("-s", 1)[0],
             "model": runs[0]["model"],
-            **dict(zip(("hidden_size", "inner_size", "n_layers", "attention_type"), key)),
-            "gate_layers": runs[0]["settings"].get("gate_layers", 0),
+            **dict(zip(("hidden_size", "inner_size", "n_layers", "attention", "gate_layers"), key)),
+            "attention_type": runs[0]["settings"].get("attention_type", "linear"),
             "seeds": [r["settings"]["seed"] for r in runs],
             "flops": runs[0]["efficiency"]["flops"],
             "params": runs[0]["efficiency"]["params"],
@@ -97,8 +127,11 @@ def regret_of(truth: Record, entries: Sequence[Record], limit: float) -> float |
 
 
 def entries_by_key(entries: Sequence[Record]) -> dict[Key, Record]:
-    """The ground-truth entries by (hidden, inner, layers, attention)."""
-    return {arch_key(e, e["attention_type"]): e for e in entries}
+    """The ground-truth entries by :data:`Key` (results built before the attention kind was
+    recorded name ``attention_type`` only)."""
+    return {
+        arch_key(e, e.get("attention") or kind_of(e), e.get("gate_layers", 0)): e for e in entries
+    }
 
 
 def by_method(searches: Sequence[Record]) -> dict[str, list[Record]]:
@@ -114,7 +147,7 @@ def judge_pick(run: Record, by_key: dict[Key, Record], entries: Sequence[Record]
     pairs = [
         (s["valid_score"], by_key[k]["valid_ndcg@10_mean"])
         for s in run.get("shared_weight_scores") or []
-        if (k := arch_key(s)) in by_key
+        if (k := score_key(s, run)) in by_key
     ]
     return {
         "seed": run["settings"]["seed"],
@@ -181,7 +214,7 @@ def rule_pick(
     from recbole_easrec.search.space import Architecture, choose
 
     records = run.get("shared_weight_scores") or []
-    keys = {Architecture(s["candidate"], s["n_layers"]): arch_key(s) for s in records}
+    keys = {Architecture(s["candidate"], s["n_layers"]): score_key(s, run) for s in records}
     if not keys or any(key not in fractions for key in keys.values()):
         return None
     if source == "probabilities":
@@ -280,7 +313,7 @@ def truth_table(entries: Sequence[Record], front: Sequence[str], sasrec: Record 
 
     columns: list[tuple[str, Callable[[Record], Any]]] = [
         ("architecture", lambda e: e["name"]),
-        ("attention", lambda e: e["attention_type"]),
+        ("attention", lambda e: e.get("attention") or e["attention_type"]),
         ("FLOPs", lambda e: e["flops"]),
         ("× SASRec FLOPs", versus_sasrec),
         ("params", lambda e: e["params"]),
@@ -326,9 +359,7 @@ def summary_lines(entries: Sequence[Record], sasrec: Record | None) -> list[str]
             f"- Full-size softmax SASRec: {sasrec[SCORE]:.4f} full, "
             f"{sasrec['ndcg@10_pop100_mean']:.4f} pop100, {fmt(sasrec['flops'])} FLOPs."
         )
-        cheap = best_at_or_below(
-            [e for e in entries if e["attention_type"] == "linear"], 0.3 * sasrec["flops"], SCORE
-        )
+        cheap = best_at_or_below(split_reference(entries)[1], 0.3 * sasrec["flops"], SCORE)
         if cheap:
             gap = (cheap[SCORE] - sasrec[SCORE]) / sasrec[SCORE]
             lines.append(
@@ -348,7 +379,7 @@ def summary_lines(entries: Sequence[Record], sasrec: Record | None) -> list[str]
 def plot(entries: Sequence[Record], front: Sequence[str], judged: Sequence[Record], path: Path):
     figure, axis = harness.figure(size=(8, 5))
     for e in entries:
-        colour = "tab:red" if e["attention_type"] == "softmax" else "tab:blue"
+        colour = "tab:red" if is_sasrec(e) else "tab:blue"
         axis.errorbar(
             e["flops"], e["ndcg@10_full_mean"], yerr=e["ndcg@10_full_std"], fmt="o", color=colour
         )
@@ -375,14 +406,13 @@ def plot(entries: Sequence[Record], front: Sequence[str], judged: Sequence[Recor
 
 def build(truth: Sequence[Record], search: Sequence[Record], meta: Record) -> Record:
     entries = aggregate(truth)
-    sasrec = next((e for e in entries if e["attention_type"] == "softmax"), None)
-    linear = [e for e in entries if e["attention_type"] == "linear"]
+    sasrec, space = split_reference(entries)
     return {
         **meta,
         "architectures": entries,
         "pareto_front": pareto_names(entries),
-        "searches": judge_searches(search, linear, sasrec),
-        "selection_rules": judge_rules(search, linear),
+        "searches": judge_searches(search, space, sasrec),
+        "selection_rules": judge_rules(search, space),
         "truth_runs": list(truth),
         "search_runs": list(search),
     }
@@ -390,7 +420,7 @@ def build(truth: Sequence[Record], search: Sequence[Record], meta: Record) -> Re
 
 def render(data: Record, out: Path) -> None:
     entries, front, judged = data["architectures"], data["pareto_front"], data["searches"]
-    sasrec = next((e for e in entries if e["attention_type"] == "softmax"), None)
+    sasrec = split_reference(entries)[0]
     plot(entries, front, judged, out.with_suffix(".png"))
     md = out.with_suffix(".md")
     old = md.read_text(encoding="utf-8") if md.is_file() else ""

@@ -132,3 +132,77 @@ def test_the_anchor_suite_is_sasrec_plus_for_both_models_and_validates(bench: Mo
         config = build_config(run.model, "ml-100k", config_dict=s)
         resolve_model(run.model).validate_config(config)
         validate_trainer_config(config)
+
+
+def truth_record(name: str, model: str, sizes: dict, seed: int, score: float, **settings) -> dict:
+    """A finished ground-truth run as suite.json records it (only what the report reads)."""
+    flops = sizes["hidden_size"] * sizes["inner_size"] * sizes["n_layers"]
+    metrics = {"ndcg@10": score, "recall@10": 2 * score, "mrr@10": score / 2}
+    return {
+        "name": f"{name}-s{seed}",
+        "group": "sasrec" if name == "SASRec" else "space",
+        "model": model,
+        "settings": {**sizes, **settings, "seed": seed},
+        "status": "ok",
+        "efficiency": {"flops": flops, "params": flops, "inference_seconds": 1.0},
+        "test_result": metrics,
+        "extra_test_results": {"pop100": metrics},
+        "best_valid_result": metrics,
+        "wall_seconds": 60.0,
+    }
+
+
+def test_a_softmax_gated_space_is_judged_apart_from_sasrec(bench: ModuleType) -> None:
+    """Issue 28's space may be softmax with gates: its full network has SASRec's sizes and
+    attention, yet it is an architecture of the space, and a search's picks and shared-weight
+    scores match the space's entries by attention kind and gates."""
+    space_truth = importlib.import_module("space_truth")
+    full = {"hidden_size": 64, "inner_size": 256, "n_layers": 2}
+    small = {"hidden_size": 32, "inner_size": 128, "n_layers": 1}
+    space = {"attention_type": "softmax", "gate_layers": 2, "gate_input": "token"}
+    truth = []
+    for seed, bump in ((2020, 0.0), (2021, 0.01), (2022, 0.02)):
+        truth += [
+            truth_record("SASRec", "LinRec", full, seed, 0.30 + bump, attention_type="softmax"),
+            truth_record("d64-D256-L2", "EASRecCompact", full, seed, 0.31 + bump, **space),
+            truth_record("d32-D128-L1", "EASRecCompact", small, seed, 0.29 + bump, **space),
+        ]
+    scores = [
+        {"candidate": 0, **full, "attention": "softmax", "valid_score": 0.2},
+        {"candidate": 1, **small, "attention": "softmax", "valid_score": 0.1},
+    ]
+    search = {
+        **truth_record("EASRec-paper", "EASRec", full, 2020, 0.28, **space),
+        "group": "paper",
+        "architecture": {**small, "attention": "softmax", "candidate": 1, "gate_layers": 2}
+        | {"alpha": [0.4, 0.6], "beta": [0.7, 0.3]},
+        "shared_weight_scores": scores,
+    }
+    search["settings"]["search_method"] = "paper"
+    search["efficiency"]["flops"] = 32 * 128 * 1  # the retrained network's
+    built = space_truth.build(truth, [search], {"dataset": "tiny"})
+    names = {e["name"]: e for e in built["architectures"]}
+    assert set(names) == {"SASRec", "d64-D256-L2", "d32-D128-L1"}
+    assert names["SASRec"]["ndcg@10_full_mean"] == 0.31  # the gated runs are not among its seeds
+    assert (names["d64-D256-L2"]["attention"], names["d64-D256-L2"]["gate_layers"]) == (
+        "softmax",
+        2,
+    )
+    [judged] = built["searches"]
+    [pick] = judged["picks"]
+    assert pick["architecture"] == "d32-D128-L1" and pick["truth_ndcg@10_full_mean"] == 0.30
+    assert pick["kendall_tau"] == 1.0  # both shared-weight scores matched the space's entries
+    assert judged["flops_vs_sasrec"] == 32 * 128 / (64 * 256 * 2)
+    rules = {rule["rule"]: rule["picks"][0]["architecture"] for rule in built["selection_rules"]}
+    assert rules["α·β"] == "d32-D128-L1" and rules["shared weights"] == "d64-D256-L2"
+
+
+def test_linear_variants_are_different_architectures_of_the_truth(bench: ModuleType) -> None:
+    """``conv`` and LinRec's eq. 5 share ``attention_type: linear`` but are different kinds."""
+    space_truth = importlib.import_module("space_truth")
+    sizes = {"hidden_size": 64, "inner_size": 256, "n_layers": 1}
+    conv = truth_record("a", "EASRecCompact", sizes, 2020, 0.3, attention_type="linear")
+    conv["settings"]["linear_variant"] = "conv"
+    linrec = truth_record("b", "EASRecCompact", sizes, 2020, 0.2, attention_type="linear")
+    keys = {space_truth.run_key(conv), space_truth.run_key(linrec)}
+    assert keys == {(64, 256, 1, "conv", 0), (64, 256, 1, "linrec", 0)}
