@@ -96,14 +96,16 @@ def instantiate(model_class: str, settings: dict[str, Any], n_items: int = N_ITE
     return config.model_class(config, DatasetInfo({config["ITEM_ID_FIELD"]: n_items})).eval()
 
 
-def batches(lengths: Any, size: int, width: int = MAX_LEN, seed: int = 1) -> list[Interaction]:
-    """Test batches of ``size`` rows: ``[B, width]`` random item ids, the first ``lengths[i]`` real,
-    the rest padding (0), as RecBole pads them."""
+def batches(
+    lengths: Any, size: int, width: int = MAX_LEN, seed: int = 1, n_items: int = N_ITEMS
+) -> list[Interaction]:
+    """Test batches of ``size`` rows: ``[B, width]`` random item ids below ``n_items``, the first
+    ``lengths[i]`` real, the rest padding (0), as RecBole pads them."""
     generator = torch.Generator().manual_seed(seed)
     out = []
     for start in range(0, len(lengths), size):
         length = torch.as_tensor(lengths[start : start + size], dtype=torch.long)
-        seq = torch.randint(1, N_ITEMS, (len(length), width), generator=generator)
+        seq = torch.randint(1, n_items, (len(length), width), generator=generator)
         seq = seq.masked_fill(torch.arange(width)[None, :] >= length[:, None], 0)
         out.append(Interaction({ITEM_SEQ: seq, ITEM_SEQ_LEN: length}))
     return out
@@ -115,16 +117,26 @@ def uniform_requests(count: int, size: int, seed: int) -> list[tuple[torch.Tenso
     return [(b[ITEM_SEQ], b[ITEM_SEQ_LEN]) for b in batches(lengths, size, seed=seed)]
 
 
-def ml1m_lengths(args: argparse.Namespace) -> np.ndarray:
-    """Test-history lengths of ``--users`` ML-1M users (interactions − 1, capped at 200; shuffled,
-    seed 0), or all 200 with ``--lengths=full``."""
-    if args.lengths == "full":
-        return np.full(args.users, MAX_LEN)
-    inter = Path(args.data_path) / "ml-1m" / "ml-1m.inter"
+def history_lengths(
+    data_path: str | Path, dataset: str = "ml-1m", cap: int = MAX_LEN
+) -> tuple[np.ndarray, int]:
+    """Every user's test-history length in ``dataset``'s atomic file (interactions − 1, capped at
+    ``cap``; shuffled, seed 0) and its item-id count (items + the padding id)."""
+    inter = Path(data_path) / dataset / f"{dataset}.inter"
     with inter.open(encoding="utf-8") as handle:
         next(handle)
-        _, counts = np.unique([line.split("\t", 1)[0] for line in handle], return_counts=True)
-    return np.random.default_rng(0).permutation(np.minimum(counts - 1, MAX_LEN))[: args.users]
+        users, items = zip(*(line.split("\t", 2)[:2] for line in handle))
+    _, counts = np.unique(users, return_counts=True)
+    lengths = np.random.default_rng(0).permutation(np.minimum(counts - 1, cap))
+    return lengths, len(set(items)) + 1
+
+
+def ml1m_lengths(args: argparse.Namespace) -> np.ndarray:
+    """Test-history lengths of ``--users`` ML-1M users (:func:`history_lengths`), or all 200 with
+    ``--lengths=full``."""
+    if args.lengths == "full":
+        return np.full(args.users, MAX_LEN)
+    return history_lengths(args.data_path)[0][: args.users]
 
 
 def predict(model: Any, inputs: Sequence[Interaction]) -> None:

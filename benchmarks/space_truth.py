@@ -17,14 +17,21 @@ sequence at N, ``torch.utils.flop_counter``); *regret* of a pick = (best ground-
 NDCG@10 among architectures at or below the pick's FLOPs − the pick's ground-truth mean) / that
 best; Kendall τ = rank correlation between a search's shared-weight validation scores and the
 ground truth's mean validation NDCG@10.
+
+``--time`` adds a separate timing pass (issue 28): every architecture's full-ranking inference
+over all test users, in this process, the architectures taking turns (``harness.alternate``), one
+thread; run it alone on an otherwise idle CPU (the in-run ``inference s`` shared the machine with
+the other runs of the suite). A rebuild without ``--time`` keeps the timing of ``--truth_from``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -296,12 +303,62 @@ def rules_table(judged: Sequence[Record]) -> str:
     )
 
 
+# --- timing pass ---------------------------------------------------------------------------------
+
+
+def timing_pass(truth: Sequence[Record], args: argparse.Namespace) -> Record:
+    """Median seconds of one full-ranking pass over every test user, per architecture (module doc),
+    with random weights: the cost does not depend on their values."""
+    import inference
+    import torch
+
+    torch.set_num_threads(args.threads)
+    runs: dict[str, Record] = {}
+    for record in truth:
+        if record.get("status") == "ok":
+            runs.setdefault(record["name"].rsplit("-s", 1)[0], record)
+    if not runs:
+        raise SystemExit("error: no finished ground-truth run to time")
+    width = next(iter(runs.values()))["settings"]["MAX_ITEM_LIST_LENGTH"]
+    try:
+        lengths, n_items = inference.history_lengths(args.data_path, args.dataset, width)
+    except OSError as error:
+        raise SystemExit(
+            f"error: cannot read the test histories ({error}); pass --data_path"
+        ) from None
+    data = inference.batches(lengths, 512, width=width, n_items=n_items)
+    calls = {
+        name: partial(
+            inference.predict,
+            inference.instantiate(run["model"], {**run["settings"], "device": "cpu"}, n_items),
+        )
+        for name, run in runs.items()
+    }
+    load = os.getloadavg()
+    seconds = harness.alternate(calls, [(data,)] * args.repeats, warmup=([data[0][:64]],))
+    return {
+        "protocol": f"{len(lengths)} users, batch 512, N {width}, {args.threads} thread(s),"
+        f" median of {args.repeats} passes taking turns, random weights",
+        "machine": harness.cpu_name(),
+        "loadavg_before": load,
+        "loadavg_after": os.getloadavg(),
+        "seconds": {name: statistics.median(values) for name, values in seconds.items()},
+    }
+
+
 # --- report --------------------------------------------------------------------------------------
 
 
 def paired_vs(entry: Record, sasrec: Record | None, mode: str) -> float | None:
     """Paired t-test p of ``entry``'s test NDCG@10 against SASRec's over the seeds both ran."""
     return None if sasrec is None or entry is sasrec else paired_p(*seed_pairs(entry, sasrec, mode))
+
+
+def time_vs_sasrec(entry: Record, sasrec: Record | None) -> float | None:
+    """The timing pass's inference seconds of ``entry`` over SASRec's (None without the pass)."""
+    ours = entry.get("idle_inference_seconds")
+    theirs = sasrec.get("idle_inference_seconds") if sasrec else None
+    return ours / theirs if ours and theirs else None
 
 
 def truth_table(entries: Sequence[Record], front: Sequence[str], sasrec: Record | None) -> str:
@@ -319,6 +376,11 @@ def truth_table(entries: Sequence[Record], front: Sequence[str], sasrec: Record 
         ("params", lambda e: e["params"]),
         ("inference s", lambda e: fmt(e["inference_seconds"], 3)),
     ]
+    if any("idle_inference_seconds" in e for e in entries):
+        columns += [
+            ("inference s (timing pass)", lambda e: fmt(e["idle_inference_seconds"], 3)),
+            ("× SASRec time", lambda e: fmt(time_vs_sasrec(e, sasrec), 2)),
+        ]
     columns += [(f"{METRIC_LABELS[n]} {m}", quality(f"{n}_{m}")) for m in MODES for n in METRICS]
     columns += [
         ("p vs SASRec full", lambda e: fmt(paired_vs(e, sasrec, "full"), 3)),
@@ -366,6 +428,19 @@ def summary_lines(entries: Sequence[Record], sasrec: Record | None) -> list[str]
                 f"- Best at ≤ 30 % of SASRec's FLOPs: **{cheap['name']}** {cheap[SCORE]:.4f}"
                 f" ({gap:+.1%} vs SASRec, {cheap['flops'] / sasrec['flops']:.2f}× its FLOPs)."
             )
+        fast = [
+            e
+            for e in split_reference(entries)[1]
+            if e["flops"] <= 0.3 * sasrec["flops"] and (time_vs_sasrec(e, sasrec) or 1) <= 0.25
+        ]
+        if "idle_inference_seconds" in sasrec and fast:
+            pick = max(fast, key=lambda e: e[SCORE])
+            gap = (pick[SCORE] - sasrec[SCORE]) / sasrec[SCORE]
+            lines.append(
+                f"- Best at ≤ 30 % of SASRec's FLOPs and ≤ 25 % of its inference time (timing"
+                f" pass): **{pick['name']}** {pick[SCORE]:.4f} ({gap:+.1%} vs SASRec,"
+                f" {time_vs_sasrec(pick, sasrec):.2f}× its time)."
+            )
         within = [e for e in entries if e[SCORE] >= sasrec[SCORE] * (1 - TOLERANCE)]
         if within:
             cheapest = min(within, key=lambda e: e["flops"])
@@ -404,8 +479,13 @@ def plot(entries: Sequence[Record], front: Sequence[str], judged: Sequence[Recor
     harness.save_figure(figure, path, dpi=110)
 
 
-def build(truth: Sequence[Record], search: Sequence[Record], meta: Record) -> Record:
+def build(
+    truth: Sequence[Record], search: Sequence[Record], meta: Record, timing: Record | None = None
+) -> Record:
     entries = aggregate(truth)
+    if timing:
+        for entry in entries:
+            entry["idle_inference_seconds"] = timing["seconds"].get(entry["name"])
     sasrec, space = split_reference(entries)
     return {
         **meta,
@@ -413,6 +493,7 @@ def build(truth: Sequence[Record], search: Sequence[Record], meta: Record) -> Re
         "pareto_front": pareto_names(entries),
         "searches": judge_searches(search, space, sasrec),
         "selection_rules": judge_rules(search, space),
+        **({"timing": timing} if timing else {}),
         "truth_runs": list(truth),
         "search_runs": list(search),
     }
@@ -501,6 +582,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dataset", default="ml-100k")
     parser.add_argument("--out", help="path without extension")
     parser.add_argument("--note", default="")
+    parser.add_argument("--time", action="store_true", help="add the timing pass (module doc)")
+    parser.add_argument("--repeats", type=int, default=5, help="timing pass: passes per model")
+    parser.add_argument("--threads", type=int, default=1, help="timing pass: torch threads")
+    parser.add_argument("--data_path", default=harness.DATA_PATH, help="timing pass: datasets")
     args = parser.parse_args(argv)
     if not (args.truth or args.truth_from) or not args.out:
         parser.error("--truth (or --truth_from) and --out are needed")
@@ -528,7 +613,8 @@ def main(argv: list[str] | None = None) -> int:
         else None,
         "report_command": f"python -m benchmarks report {out.name}",
     }
-    data = build(truth, search, meta)
+    timing = timing_pass(list(truth), args) if args.time else built.get("timing")
+    data = build(truth, search, meta, timing)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.with_suffix(".json").write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
     render(data, out)

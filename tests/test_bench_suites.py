@@ -206,3 +206,38 @@ def test_linear_variants_are_different_architectures_of_the_truth(bench: ModuleT
     linrec = truth_record("b", "EASRecCompact", sizes, 2020, 0.2, attention_type="linear")
     keys = {space_truth.run_key(conv), space_truth.run_key(linrec)}
     assert keys == {(64, 256, 1, "conv", 0), (64, 256, 1, "linrec", 0)}
+
+
+def test_the_timing_pass_times_every_architecture_and_keeps_its_timing(
+    bench: ModuleType, tmp_path: Path
+) -> None:
+    """``space_truth.py --time`` times each architecture once (its runs' settings, the dataset's
+    test histories) and reports it against SASRec; a rebuild without ``--time`` keeps it."""
+    space_truth = importlib.import_module("space_truth")
+    data = write_cycle_dataset(tmp_path / "data")
+    base = {"MAX_ITEM_LIST_LENGTH": 10, "n_heads": 2}
+    full = {**base, "hidden_size": 16, "inner_size": 32, "n_layers": 2}
+    small = {**base, "hidden_size": 8, "inner_size": 16, "n_layers": 1}
+    gates = {"attention_type": "softmax", "gate_layers": 2, "gate_input": "token"}
+    truth = [
+        truth_record("SASRec", "LinRec", full, seed, 0.3, attention_type="softmax")
+        for seed in (2020, 2021)
+    ] + [truth_record("d8-D16-L1", "EASRecCompact", small, 2020, 0.2, **gates)]
+    (tmp_path / "suite.json").write_text(json.dumps({"runs": truth}), encoding="utf-8")
+    out = tmp_path / "timed"
+    common = [f"--out={out}", "--dataset=tiny", f"--data_path={data}", "--repeats=2"]
+    space_truth.main([f"--truth={tmp_path / 'suite.json'}", "--time", *common])
+    timed = json.loads(out.with_suffix(".json").read_text(encoding="utf-8"))
+    assert set(timed["timing"]["seconds"]) == {"SASRec", "d8-D16-L1"}
+    assert timed["timing"]["protocol"].startswith("60 users, batch 512, N 10, 1 thread(s)")
+    assert all(e["idle_inference_seconds"] > 0 for e in timed["architectures"])
+    page = out.with_suffix(".md").read_text(encoding="utf-8")
+    [row] = [line for line in page.splitlines() if line.startswith("| d8-D16-L1 |")]
+    small_entry = next(e for e in timed["architectures"] if e["name"] == "d8-D16-L1")
+    sasrec = next(e for e in timed["architectures"] if e["name"] == "SASRec")
+    ratio = small_entry["idle_inference_seconds"] / sasrec["idle_inference_seconds"]
+    assert f" {ratio:.2f} |" in row and "× SASRec time" in page
+    rebuilt = tmp_path / "rebuilt"
+    space_truth.main([f"--truth_from={out.with_suffix('.json')}", f"--out={rebuilt}"])
+    kept = json.loads(rebuilt.with_suffix(".json").read_text(encoding="utf-8"))
+    assert kept["timing"] == timed["timing"]
