@@ -40,6 +40,7 @@ from harness import PAPER_ML1M as PAPER_SIZES  # noqa: E402
 from recbole_easrec.artifacts import write_json_atomic  # noqa: E402
 from recbole_easrec.compare import run_in_subprocess  # noqa: E402
 from recbole_easrec.resume import STATE_FILE, WORK_DIR  # noqa: E402
+from recbole_easrec.search.resource import inference_flops  # noqa: E402
 from recbole_easrec.search.supernet import kept_width  # noqa: E402
 
 # EASRec Table II (ML-1M): d = 128, D = 256, N = 200, L = 4, 4 heads, dropout 0.2, lr 1e-3.
@@ -137,9 +138,13 @@ TRUTH_GATES: dict[str, Any] = {"gate_layers": 2, "gate_input": "token"}
 def space_truth_runs(base: dict[str, Any], seeds: Sequence[int] = TRUTH_SEEDS) -> list[Run]:
     """Every (width candidate, depth) of the space as an ``EASRecCompact`` trained from scratch
     with the search's gates (:data:`TRUTH_GATES`), plus the full-size softmax SASRec architecture
-    (our stack, no gates), each once per seed; seed-major so a partial suite covers the space."""
+    (our stack, no gates), each once per seed. Ordered so that a partial suite is useful: seed by
+    seed SASRec, the full network and every network at most 30 % of SASRec's FLOPs (the cheap end,
+    where issue 28's targets lie), then seed by seed the rest."""
     runs = []
     for seed in seeds:
+        sasrec = {**base, "attention_type": "softmax", "seed": seed}
+        runs.append(Run(f"SASRec-s{seed}", "LinRec", sasrec, "sasrec"))
         for ratio in TRUTH_RATIOS:
             hidden = kept_width(base["hidden_size"], ratio)
             inner = kept_width(base["inner_size"], ratio)
@@ -148,9 +153,23 @@ def space_truth_runs(base: dict[str, Any], seeds: Sequence[int] = TRUTH_SEEDS) -
                 name = f"d{hidden}-D{inner}-L{depth}-s{seed}"
                 settings = {**base, **arch, **TRUTH_GATES, "seed": seed}
                 runs.append(Run(name, "EASRecCompact", settings, "space"))
-        sasrec = {**base, "attention_type": "softmax", "seed": seed}
-        runs.append(Run(f"SASRec-s{seed}", "LinRec", sasrec, "sasrec"))
-    return runs
+
+    def later(run: Run) -> bool:
+        """A network of the space above 30 % of SASRec's FLOPs, not the full one."""
+        sizes = (run.settings["hidden_size"], run.settings["n_layers"])
+        full = sizes == (base["hidden_size"], base["n_layers"])
+        cheap = softmax_flops(run.settings) <= 0.3 * softmax_flops(base)
+        return run.group == "space" and not (full or cheap)
+
+    return sorted(runs, key=later)  # stable: seed by seed within each part
+
+
+def softmax_flops(settings: dict[str, Any]) -> int:
+    """Inference FLOPs of a causal softmax network of these sizes, without gates (the order of
+    :func:`space_truth_runs`; the reports count each run's own)."""
+    sizes = (settings["hidden_size"], settings["inner_size"], settings["n_heads"])
+    length = settings["MAX_ITEM_LIST_LENGTH"]
+    return inference_flops(settings["n_layers"], length, *sizes, "softmax", 0, causal=True)
 
 
 def space_truth_cpu() -> list[Run]:

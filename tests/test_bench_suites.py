@@ -241,3 +241,24 @@ def test_the_timing_pass_times_every_architecture_and_keeps_its_timing(
     space_truth.main([f"--truth_from={out.with_suffix('.json')}", f"--out={rebuilt}"])
     kept = json.loads(rebuilt.with_suffix(".json").read_text(encoding="utf-8"))
     assert kept["timing"] == timed["timing"]
+
+
+def test_the_ground_truth_trains_the_front_first(bench: ModuleType) -> None:
+    """Seed by seed SASRec, the full network and every network within 30 % of SASRec's FLOPs
+    come before any other architecture, so a partial truth covers issue 28's targets."""
+    runs = bench.space_truth_cpu()
+    base = bench.TRUTH_CPU
+    cheap = [r for r in runs if bench.softmax_flops(r.settings) <= 0.3 * bench.softmax_flops(base)]
+    full = (base["hidden_size"], base["n_layers"])
+    later = [
+        r
+        for r in runs
+        if r.group == "space"
+        and r not in cheap
+        and (r.settings["hidden_size"], r.settings["n_layers"]) != full
+    ]
+    front, rest = runs[: -len(later)], runs[-len(later) :]
+    assert rest == later and {r.name for r in cheap} <= {r.name for r in front}
+    seeds = [r.settings["seed"] for r in front]
+    assert seeds == sorted(seeds) and front[0].name == "SASRec-s2020"
+    assert len(runs) == len({r.name for r in runs}) == 3 * (1 + 3 * base["n_layers"])
