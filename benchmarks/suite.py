@@ -314,13 +314,19 @@ def anchor_n200() -> list[Run]:
 SEARCH_METHODS: dict[str, dict[str, Any]] = {
     "paper": {"search_method": "paper"},
     "paper-budget0.3": {"search_method": "paper", "flops_budget": 0.3},
+    # issue 28 item 4: retraining with in-place distillation from the supernet's largest path (the
+    # plain runs are retraining from the supernet's weights; the ground truth is from scratch)
+    "paper-distill": {"search_method": "paper", "retrain_distill": True},
     "sandwich": {"search_method": "sandwich"},
     "sandwich-budget0.3": {"search_method": "sandwich", "flops_budget": 0.3},
     "oneshot": {"search_method": "oneshot"},
     "oneshot-budget0.3": {"search_method": "oneshot", "flops_budget": 0.3},
     "random": {"search_method": "random", "epochs": 80},  # 4 candidates × at most 20 epochs
+    "random-budget0.3": {"search_method": "random", "epochs": 80, "flops_budget": 0.3},
     "proxylessnas": {"search_method": "proxylessnas"},
+    "proxylessnas-budget0.3": {"search_method": "proxylessnas", "flops_budget": 0.3},
     "recnas": {"search_method": "recnas"},
+    "recnas-budget0.3": {"search_method": "recnas", "flops_budget": 0.3},
 }
 
 
