@@ -309,6 +309,23 @@ def anchor_n200() -> list[Run]:
     return runs
 
 
+# Issue 28, Table III at convergence at the ground truth's CPU size on ML-1M (SASRec, LinRec and
+# EASRec come from space_truth_cpu, factorial_cpu and search_cpu): LinSASRecF autoregressively,
+# 3 seeds; RecBole's FDSA and SASRecF and LinFDSA train in the prefix protocol only, one seed.
+def table3_cpu() -> list[Run]:
+    """The feature models of Table III (item genres) at ``TRUTH_CPU``."""
+    features = {**TRUTH_CPU, **ML1M_FEATURES}
+    runs = [
+        Run(f"LinSASRecF-s{seed}", "LinSASRecF", {**features, "seed": seed}, "LinSASRecF")
+        for seed in TRUTH_SEEDS
+    ]
+    prefix = {**features, **PREFIX, "stopping_step": 10, "seed": TRUTH_SEEDS[0]}
+    return runs + [
+        Run(f"{model}-prefix-s{TRUTH_SEEDS[0]}", model, prefix, model)
+        for model in ("SASRecF", "FDSA", "LinFDSA")
+    ]
+
+
 # EASRec's searches on the same space and settings as the ground truth; retraining at the ground
 # truth's batch size so that the retrained network and the from-scratch one are comparable.
 SEARCH_METHODS: dict[str, dict[str, Any]] = {
@@ -385,6 +402,7 @@ SUITES: dict[str, Callable[[], list[Run]]] = {
     "factorial_cpu": factorial_expected,
     "factorial_all": factorial_all_cells,
     "anchor_n200": anchor_n200,
+    "table3_cpu": table3_cpu,
     "sampled_ce": partial(linrec_variants, LOSSES),  # full cross-entropy vs the sampled softmax
     "precision": partial(linrec_variants, PRECISIONS),  # float32 vs bfloat16 autocast training
 }

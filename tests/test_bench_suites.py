@@ -134,6 +134,20 @@ def test_the_anchor_suite_is_sasrec_plus_for_both_models_and_validates(bench: Mo
         validate_trainer_config(config)
 
 
+def test_every_issue_28_suite_validates(bench: ModuleType) -> None:
+    """The ground truth, the searches and Table III's feature models: settings that RecBole and
+    our models accept (a typo would cost an hour of a run before failing)."""
+    from recbole_easrec.config import build_config, validate_run_config
+    from recbole_easrec.trainer import validate_trainer_config
+
+    runs = bench.space_truth_cpu() + bench.search_cpu() + bench.table3_cpu()
+    assert {r.model for r in bench.table3_cpu()} == {"LinSASRecF", "SASRecF", "FDSA", "LinFDSA"}
+    for run in runs:
+        config = build_config(run.model, "ml-1m", config_dict=run.settings)
+        validate_run_config(config)
+        validate_trainer_config(config)
+
+
 def truth_record(name: str, model: str, sizes: dict, seed: int, score: float, **settings) -> dict:
     """A finished ground-truth run as suite.json records it (only what the report reads)."""
     flops = sizes["hidden_size"] * sizes["inner_size"] * sizes["n_layers"]
