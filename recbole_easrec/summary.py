@@ -21,9 +21,12 @@ def architecture_lines(result: dict[str, Any]) -> list[str]:
         return [f"model: {result['model']} (no architecture search in this run)"]
     full = f"d={config['hidden_size']}, D={config['inner_size']}, L={config['n_layers']}"
     chosen = f"d={arch['hidden_size']}, D={arch['inner_size']}, L={arch['n_layers']}"
+    if arch.get("attention"):
+        chosen += f", {arch['attention']} attention"
+    gates = arch["gate_layers"]
+    chosen += f", {gates}-layer data-aware gates" if gates else ", no data-aware gates"
     return [
-        f"selected architecture: {chosen}, data-aware gates of {arch['gate_layers']} layer(s)"
-        f"  (full network: {full})",
+        f"selected architecture: {chosen}  (full network: {full})",
         f"  width pruning γ={arch['hidden_prune_ratio']:g}, γ'={arch['inner_prune_ratio']:g}",
     ]
 

@@ -243,6 +243,8 @@ def test_demo_summary_shows_architecture_cost_metrics_and_titled_top_k(tmp_path,
     arch = result["architecture"]
     assert f"selected architecture: d={arch['hidden_size']}, D={arch['inner_size']}" in report
     assert "(full network: d=16, D=32, L=2)" in report
+    gates = f"{arch['gate_layers']}-layer data-aware gates" if arch["gate_layers"] else "no data"
+    assert f"{arch['attention']} attention, {gates}" in report
     assert f"{100 * arch['flops_fraction']:.1f} % of the full network's" in report
     assert f"ndcg@10 {result['test_result']['ndcg@10']:.4f}" in report
     full = result["full_network_efficiency"]
