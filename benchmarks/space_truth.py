@@ -133,12 +133,15 @@ def regret_of(truth: Record, entries: Sequence[Record], limit: float) -> float |
     return regret(truth[SCORE], [(e["flops"], e[SCORE]) for e in entries], limit)
 
 
+def entry_key(entry: Record) -> Key:
+    """A ground-truth entry's :data:`Key` (results built before the attention kind was recorded
+    name ``attention_type`` only)."""
+    return arch_key(entry, entry.get("attention") or kind_of(entry), entry.get("gate_layers", 0))
+
+
 def entries_by_key(entries: Sequence[Record]) -> dict[Key, Record]:
-    """The ground-truth entries by :data:`Key` (results built before the attention kind was
-    recorded name ``attention_type`` only)."""
-    return {
-        arch_key(e, e.get("attention") or kind_of(e), e.get("gate_layers", 0)): e for e in entries
-    }
+    """The ground-truth entries by :data:`Key`."""
+    return {entry_key(e): e for e in entries}
 
 
 def by_method(searches: Sequence[Record]) -> dict[str, list[Record]]:
@@ -487,6 +490,8 @@ def build(
         for entry in entries:
             entry["idle_inference_seconds"] = timing["seconds"].get(entry["name"])
     sasrec, space = split_reference(entries)
+    if sasrec and entry_key(sasrec) not in entries_by_key(space):
+        space = [*space, sasrec]  # the space's full network is SASRec's (softmax, no gates)
     return {
         **meta,
         "architectures": entries,

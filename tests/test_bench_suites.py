@@ -211,6 +211,30 @@ def test_a_softmax_gated_space_is_judged_apart_from_sasrec(bench: ModuleType) ->
     assert rules["α·β"] == "d32-D128-L1" and rules["shared weights"] == "d64-D256-L2"
 
 
+def test_a_pick_of_the_full_network_is_judged_by_sasrec_where_the_space_is_sasrecs(
+    bench: ModuleType,
+) -> None:
+    """In an ungated softmax space the full network is SASRec's architecture: the truth trains it
+    once, as SASRec, and a search that picks it is judged against SASRec's runs."""
+    space_truth = importlib.import_module("space_truth")
+    full = {"hidden_size": 64, "inner_size": 256, "n_layers": 2}
+    small = {"hidden_size": 32, "inner_size": 128, "n_layers": 1}
+    space = {"attention_type": "softmax", "gate_layers": 0}
+    truth = [
+        truth_record("SASRec", "LinRec", full, 2020, 0.30, attention_type="softmax"),
+        truth_record("d32-D128-L1", "EASRecCompact", small, 2020, 0.25, **space),
+    ]
+    search = {
+        **truth_record("EASRec-paper", "EASRec", full, 2020, 0.29, **space),
+        "group": "paper",
+        "architecture": {**full, "attention": "softmax", "candidate": 0, "gate_layers": 0},
+    }
+    built = space_truth.build(truth, [search], {"dataset": "tiny"})
+    [pick] = built["searches"][0]["picks"]
+    assert pick["architecture"] == "SASRec" and pick["truth_ndcg@10_full_mean"] == 0.30
+    assert pick["regret"] == 0.0
+
+
 def test_linear_variants_are_different_architectures_of_the_truth(bench: ModuleType) -> None:
     """``conv`` and LinRec's eq. 5 share ``attention_type: linear`` but are different kinds."""
     space_truth = importlib.import_module("space_truth")
@@ -275,4 +299,5 @@ def test_the_ground_truth_trains_the_front_first(bench: ModuleType) -> None:
     assert rest == later and {r.name for r in cheap} <= {r.name for r in front}
     seeds = [r.settings["seed"] for r in front]
     assert seeds == sorted(seeds) and front[0].name == "SASRec-s2020"
-    assert len(runs) == len({r.name for r in runs}) == 3 * (1 + 3 * base["n_layers"])
+    full_runs = 0 if bench.full_is_sasrec(bench.TRUTH_SPACE) else 1
+    assert len(runs) == len({r.name for r in runs}) == 3 * (3 * base["n_layers"] + full_runs)
