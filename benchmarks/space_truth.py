@@ -611,7 +611,8 @@ def main(argv: list[str] | None = None) -> int:
         "dataset": args.dataset,
         "note": args.note or built.get("note", ""),
         "truth_command": "python benchmarks/suite.py --suite=space_truth_cpu"
-        f" --dataset={args.dataset}{data_path} --out=saved/space_truth_{args.dataset} --workers=2",
+        + (f" --skip_from={args.truth_from}" if args.truth_from else "")
+        + f" --dataset={args.dataset}{data_path} --out=saved/space_truth_{args.dataset} --workers=2",
         "search_command": "python benchmarks/suite.py --suite=search_cpu"
         f" --dataset={args.dataset}{data_path} --out=saved/search_{args.dataset} --workers=2"
         if args.search or search

@@ -212,7 +212,7 @@ def test_hard_path_equals_reconstructed_network(
 
 
 def test_compact_flops_match_the_analytic_formula(tiny_run_config, tmp_path) -> None:
-    model, config = build_model(tiny_run_config, tmp_path)
+    model, config = build_model(tiny_run_config, tmp_path, attention_type="linear", gate_layers=2)
     set_choice(model, 1, 2)
     compact = reconstruct(model, config).eval()
     hidden, inner = model.encoder.widths[1]
@@ -287,8 +287,9 @@ def test_end_to_end_search_without_retraining(tiny_run_config) -> None:
 def test_a_model_saved_with_the_old_sequence_gates_loads_with_causal_mean(
     tiny_run_config, caplog
 ) -> None:
-    run_dir = Path(tiny_run_config(epochs=1, retrain_epochs=1, n_layers=1)["output_dir"])
-    run_recbole_easrec("EASRec", "tiny", config_dict=tiny_run_config(epochs=1, retrain_epochs=1))
+    settings = tiny_run_config(epochs=1, retrain_epochs=1, gate_layers=2)
+    run_dir = Path(settings["output_dir"])
+    run_recbole_easrec("EASRec", "tiny", config_dict=settings)
     description = json.loads((run_dir / "model.json").read_text())
     del description["config"]["gate_input"]  # as saved before issue 27
     (run_dir / "model.json").write_text(json.dumps(description))

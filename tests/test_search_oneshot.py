@@ -111,7 +111,7 @@ def test_invalid_evolution_settings_are_one_line_errors(tiny_run_config, tmp_pat
 
 
 def test_oneshot_step_trains_one_path_and_leaves_alpha_beta(tiny_run_config, tmp_path) -> None:
-    model, config = build_model(tiny_run_config, tmp_path, search_method="oneshot")
+    model, config = build_model(tiny_run_config, tmp_path, search_method="oneshot", gate_layers=2)
     trainer = EASRecTrainer(config, model)
     arch_before = snapshot(model.architecture_parameters())
     weights_before = snapshot(model.weight_parameters())

@@ -195,7 +195,7 @@ def test_fixed_path_equals_the_reconstructed_network(tiny_run_config, tmp_path) 
 
 
 def test_sandwich_step_trains_weights_only(tiny_run_config, tmp_path):
-    model, config = build_model(tiny_run_config, tmp_path, search_method="sandwich")
+    model, config = build_model(tiny_run_config, tmp_path, search_method="sandwich", gate_layers=2)
     trainer = EASRecTrainer(config, model)
     arch_before = snapshot(model.architecture_parameters())
     weights_before = snapshot(model.weight_parameters())
