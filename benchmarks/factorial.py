@@ -25,7 +25,7 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 
 import reports  # noqa: E402
-from harness import figure, fmt, read_json, save_figure, table  # noqa: E402
+from harness import DATA_PATH, figure, fmt, read_json, save_figure, table  # noqa: E402
 from suite_report import MODES, by_seed, grouped, pm, seed_pairs, seed_stats  # noqa: E402
 
 from recbole_easrec.stats import mean_std, paired_p_value  # noqa: E402
@@ -85,10 +85,15 @@ def versus(entry: Record, reference: Record | None, mode: str) -> tuple[float | 
     return change, paired_p_value(ours, theirs)
 
 
-def build(runs: Sequence[Record], expected: Sequence[str], note: str) -> Record:
-    """The result: every cell's summary, the cells and seeds still missing, and the runs."""
+def build(
+    runs: Sequence[Record], expected: Sequence[str], note: str, timing: Record | None = None
+) -> Record:
+    """The result: every cell's summary (with its timing-pass seconds, given a ``timing``), the
+    cells and seeds still missing, and the runs."""
     cells = grouped(runs, cell_of)
     entries = [summarise(cell, group) for cell, group in sorted(cells.items())]
+    for entry in entries if timing else ():
+        entry["idle_inference_seconds"] = timing["seconds"].get(entry["cell"])
     reference = next((e for e in entries if e["cell"] == REFERENCE), None)
     for entry in entries:
         for mode in MODES:
@@ -100,8 +105,12 @@ def build(runs: Sequence[Record], expected: Sequence[str], note: str) -> Record:
         "reference": REFERENCE,
         "cells": entries,
         "missing": [name for name in expected if name not in ran],
+        **({"timing": timing} if timing else {}),
         "runs": sorted(runs, key=lambda r: r["name"]),
     }
+
+
+TIMING = "`factorial.py --time`, full-ranking inference of each cell alone, on an idle CPU"
 
 
 def percent(value: float | None) -> str:
@@ -127,6 +136,11 @@ def markdown(data: Record) -> str:
         ("params", lambda e: e["params"]),
         ("epochs", lambda e: fmt(e["epochs"], 0)),
     ]
+    if reference and reference.get("idle_inference_seconds"):
+        base = reference["idle_inference_seconds"]
+        columns.append(
+            ("× SASRec CPU time", lambda e: fmt((e.get("idle_inference_seconds") or 0) / base, 2))
+        )
     missing = data["missing"]
     lines = [
         "# Attention kind × data-aware gates on ML-1M at CPU size (issue 27)",
@@ -143,6 +157,11 @@ def markdown(data: Record) -> str:
         table(entries, columns),
         "",
         f"Still missing ({len(missing)} runs): " + (", ".join(missing) if missing else "none."),
+        *(
+            ["", f"CPU time: a timing pass ({data['timing']['protocol']}; {TIMING})."]
+            if data.get("timing")
+            else []
+        ),
         "",
         "Commands: `python -m benchmarks run factorial_ml1m` (trains what is missing, then"
         " reports); `python -m benchmarks report factorial_ml1m` rebuilds this page.",
@@ -185,13 +204,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, required=True, help="path without extension")
     parser.add_argument("--note", default="")
     parser.add_argument("--dataset", default="ml-1m")
+    parser.add_argument("--time", action="store_true", help="a timing pass (space_truth.py's)")
+    parser.add_argument("--repeats", type=int, default=5, help="timing pass: passes per cell")
+    parser.add_argument("--threads", type=int, default=1, help="timing pass: torch threads")
+    parser.add_argument("--data_path", default=DATA_PATH, help="timing pass: datasets")
     args = parser.parse_args(argv)
     suites = [path for path in args.suite if path.is_file()]
     runs = collect(suites, args.reference, args.keep)
     note = args.note
     if not note and args.keep is not None and args.keep.is_file():
         note = read_json(args.keep).get("note", "")
-    data = {**build(runs, expected_runs(), note), "dataset": args.dataset}
+    kept = read_json(args.keep) if args.keep is not None and args.keep.is_file() else {}
+    timing = kept.get("timing")
+    if args.time:
+        import inference
+
+        timing = inference.time_architectures(
+            runs, cell_of, args.dataset, args.data_path, args.threads, args.repeats
+        )
+    data = {**build(runs, expected_runs(), note, timing), "dataset": args.dataset}
     reports.write("factorial_ml1m", args.out, data)  # the JSON, then the page and plot from it
     return 0
 

@@ -139,6 +139,46 @@ def ml1m_lengths(args: argparse.Namespace) -> np.ndarray:
     return history_lengths(args.data_path)[0][: args.users]
 
 
+def time_architectures(
+    records: Sequence[dict[str, Any]],
+    name_of: Callable[[dict[str, Any]], str],
+    dataset: str,
+    data_path: str | Path,
+    threads: int = 1,
+    repeats: int = 5,
+) -> dict[str, Any]:
+    """A timing pass over trained runs' architectures (issue 28): for the first finished record of
+    each ``name_of(record)``, the median seconds of one full-ranking pass over every test user of
+    ``dataset`` (batch 512, N of the runs), the architectures taking turns, ``threads`` threads,
+    random weights (the cost does not depend on them). Run it alone on an otherwise idle CPU."""
+    torch.set_num_threads(threads)
+    runs: dict[str, dict[str, Any]] = {}
+    for record in records:
+        if record.get("status") == "ok":
+            runs.setdefault(name_of(record), record)
+    if not runs:
+        raise ValueError("no finished run to time")
+    width = next(iter(runs.values()))["settings"]["MAX_ITEM_LIST_LENGTH"]
+    lengths, n_items = history_lengths(data_path, dataset, width)
+    data = batches(lengths, 512, width=width, n_items=n_items)
+    calls = {
+        name: partial(
+            predict, instantiate(run["model"], {**run["settings"], "device": "cpu"}, n_items)
+        )
+        for name, run in runs.items()
+    }
+    load = os.getloadavg()
+    seconds = harness.alternate(calls, [(data,)] * repeats, warmup=([data[0][:64]],))
+    return {
+        "protocol": f"{len(lengths)} users, batch 512, N {width}, {threads} thread(s),"
+        f" median of {repeats} passes taking turns, random weights",
+        "machine": harness.cpu_name(),
+        "loadavg_before": load,
+        "loadavg_after": os.getloadavg(),
+        "seconds": {name: statistics.median(values) for name, values in seconds.items()},
+    }
+
+
 def predict(model: Any, inputs: Sequence[Interaction]) -> None:
     """One full-ranking pass: ``full_sort_predict`` of every batch, without gradients."""
     with torch.no_grad():

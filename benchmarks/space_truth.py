@@ -28,10 +28,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 from collections.abc import Callable, Sequence
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -310,43 +308,20 @@ def rules_table(judged: Sequence[Record]) -> str:
 
 
 def timing_pass(truth: Sequence[Record], args: argparse.Namespace) -> Record:
-    """Median seconds of one full-ranking pass over every test user, per architecture (module doc),
-    with random weights: the cost does not depend on their values."""
+    """:func:`inference.time_architectures` of every architecture of the truth (module doc)."""
     import inference
-    import torch
 
-    torch.set_num_threads(args.threads)
-    runs: dict[str, Record] = {}
-    for record in truth:
-        if record.get("status") == "ok":
-            runs.setdefault(record["name"].rsplit("-s", 1)[0], record)
-    if not runs:
-        raise SystemExit("error: no finished ground-truth run to time")
-    width = next(iter(runs.values()))["settings"]["MAX_ITEM_LIST_LENGTH"]
     try:
-        lengths, n_items = inference.history_lengths(args.data_path, args.dataset, width)
-    except OSError as error:
-        raise SystemExit(
-            f"error: cannot read the test histories ({error}); pass --data_path"
-        ) from None
-    data = inference.batches(lengths, 512, width=width, n_items=n_items)
-    calls = {
-        name: partial(
-            inference.predict,
-            inference.instantiate(run["model"], {**run["settings"], "device": "cpu"}, n_items),
+        return inference.time_architectures(
+            truth,
+            lambda r: r["name"].rsplit("-s", 1)[0],
+            args.dataset,
+            args.data_path,
+            args.threads,
+            args.repeats,
         )
-        for name, run in runs.items()
-    }
-    load = os.getloadavg()
-    seconds = harness.alternate(calls, [(data,)] * args.repeats, warmup=([data[0][:64]],))
-    return {
-        "protocol": f"{len(lengths)} users, batch 512, N {width}, {args.threads} thread(s),"
-        f" median of {args.repeats} passes taking turns, random weights",
-        "machine": harness.cpu_name(),
-        "loadavg_before": load,
-        "loadavg_after": os.getloadavg(),
-        "seconds": {name: statistics.median(values) for name, values in seconds.items()},
-    }
+    except (OSError, ValueError) as error:
+        raise SystemExit(f"error: no timing pass: {error}") from None
 
 
 # --- report --------------------------------------------------------------------------------------

@@ -82,6 +82,23 @@ def test_factorial_report_from_tiny_runs(bench, tmp_path: Path) -> None:
     kept = json.loads(again.with_suffix(".json").read_text(encoding="utf-8"))
     assert [c["cell"] for c in kept["cells"]] == [c["cell"] for c in result["cells"]]
     assert kept["note"] == "tiny"
+    # --time: each cell's CPU time against SASRec's, kept by a later rebuild
+    timed = tmp_path / "timed"
+    argv = ["--keep", str(out.with_suffix(".json")), "--out", str(timed), "--dataset", "tiny"]
+    factorial.main([*argv, "--time", "--repeats=2", f"--data_path={data}"])
+    seconds = json.loads(timed.with_suffix(".json").read_text(encoding="utf-8"))["timing"][
+        "seconds"
+    ]
+    assert set(seconds) == set(cells_by_name) and all(value > 0 for value in seconds.values())
+    page = timed.with_suffix(".md").read_text(encoding="utf-8")
+    ratio = seconds["softmax-token"] / seconds["softmax-none"]
+    [row] = [line for line in page.splitlines() if line.startswith("| softmax-token |")]
+    assert row.endswith(f" {ratio:.2f} |") and "a timing pass (60 users" in page
+    factorial.main(["--keep", str(timed.with_suffix(".json")), "--out", str(again)])
+    assert (
+        json.loads(again.with_suffix(".json").read_text(encoding="utf-8"))["timing"]["seconds"]
+        == seconds
+    )
 
 
 def test_rebuilding_a_ground_truth_leaves_out_runs_trained_with_the_gate_leak(
