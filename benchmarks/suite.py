@@ -133,8 +133,8 @@ TRUTH_RATIOS = (0.0, 0.25, 0.5)  # EASRec.yaml's hidden_prune_ratios = inner_pru
 # The space of issue 28's ground truth and searches, as factorial_ml1m decided it (issue 28 item 1):
 # softmax attention without data-aware gates. At N = 50 (factorial_ml1m, 3 seeds, and its timing)
 # the best linear kind, conv, scores +2.7 % full NDCG@10 (p = 0.27) at 1.09x SASRec's FLOPs but
-# 1.9x its CPU inference time; causal per-token gates score -0.5 % at 1.48x the FLOPs and 1.8x
-# the time. Named in full, so that no request of a run trained in another space (or before the
+# 1.6x its CPU inference time; causal per-token gates score -0.2 % (pop100 -1.1 %, p = 0.008) at
+# 1.48x the FLOPs and 2.0x the time. Named in full, so that no request of a run trained in another space (or before the
 # gate fix) matches. The paper's space (LinRec's eq. 5 with gates): properties/model/EASRec-paper.yaml.
 TRUTH_SPACE: dict[str, Any] = {"attention_type": "softmax", "gate_layers": 0}
 
