@@ -512,6 +512,10 @@ def render(data: Record, out: Path) -> None:
         "",
         f"![NDCG@10 against FLOPs]({out.with_suffix('.png').name})",
     ]
+    if data.get("missing") is not None:
+        missing = data["missing"]
+        parts += ["", f"Still missing ({len(missing)} runs of suite space_truth_cpu): "]
+        parts[-1] += ", ".join(missing) if missing else "none."
     if judged:
         parts += [
             "",
@@ -595,6 +599,10 @@ def main(argv: list[str] | None = None) -> int:
         "report_command": f"python -m benchmarks report {out.name}",
     }
     timing = timing_pass(list(truth), args) if args.time else built.get("timing")
+    import suite
+
+    unfinished = suite.not_finished_in(suite.space_truth_cpu(), {"truth_runs": list(truth)})
+    meta["missing"] = [run.name for run in unfinished]  # by name and settings
     data = build(truth, search, meta, timing)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.with_suffix(".json").write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
