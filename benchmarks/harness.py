@@ -59,7 +59,6 @@ SUPERSEDED: dict[str, str] = {
             "headline_ml1m",
             "search_methods_ml100k",
             "space_truth_ml100k",
-            "space_truth_ml1m",
         ),
         _LEAK,
     ),

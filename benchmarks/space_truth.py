@@ -591,7 +591,7 @@ def main(argv: list[str] | None = None) -> int:
         "note": args.note or built.get("note", ""),
         "truth_command": "python benchmarks/suite.py --suite=space_truth_cpu"
         + (f" --skip_from={args.truth_from}" if args.truth_from else "")
-        + f" --dataset={args.dataset}{data_path} --out=saved/space_truth_{args.dataset} --workers=2",
+        + f" --dataset={args.dataset}{data_path} --out=saved/{out.name} --workers=2",
         "search_command": "python benchmarks/suite.py --suite=search_cpu"
         f" --dataset={args.dataset}{data_path} --out=saved/search_{args.dataset} --workers=2"
         if args.search or search
