@@ -26,7 +26,7 @@ sys.path.insert(0, str(HERE.parent))
 
 import reports  # noqa: E402
 from harness import DATA_PATH, figure, fmt, read_json, save_figure, table  # noqa: E402
-from suite_report import MODES, by_seed, grouped, pm, seed_pairs, seed_stats  # noqa: E402
+from suite_report import MODES, by_seed, grouped, percent, pm, seed_pairs, seed_stats  # noqa: E402
 
 from recbole_easrec.stats import mean_std, paired_p_value  # noqa: E402
 
@@ -111,10 +111,6 @@ def build(
 
 
 TIMING = "`factorial.py --time`, full-ranking inference of each cell alone, on an idle CPU"
-
-
-def percent(value: float | None) -> str:
-    return "–" if value is None else f"{100 * value:+.1f} %"
 
 
 def markdown(data: Record) -> str:

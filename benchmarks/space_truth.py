@@ -35,7 +35,17 @@ from typing import Any
 
 import harness
 from harness import findings_of, fmt, read_json, table, with_banner
-from suite_report import METRIC_LABELS, MODES, by_seed, grouped, metric, pm, seed_pairs, seed_stats
+from suite_report import (
+    METRIC_LABELS,
+    MODES,
+    by_seed,
+    grouped,
+    metric,
+    percent,
+    pm,
+    seed_pairs,
+    seed_stats,
+)
 
 from recbole_easrec.model.attention import attention_name
 from recbole_easrec.search.space import BILEVEL_METHODS
@@ -186,6 +196,13 @@ def judge_searches(
         entry["regret_mean"], _ = mean_std([p["regret"] for p in picks])
         entry["kendall_tau_mean"], _ = mean_std([p["kendall_tau"] for p in picks])
         entry["search_wall_seconds_mean"] = statistics.fmean(r["wall_seconds"] for r in runs)
+        entry["retrained_vs_scratch"], _ = mean_std(  # the pick's ground truth: from scratch
+            [
+                p["ndcg@10_full"] / p["truth_ndcg@10_full_mean"] - 1
+                for p in picks
+                if p["truth_ndcg@10_full_mean"]
+            ]
+        )
         if sasrec:
             for mode in MODES:
                 pairs = [
@@ -371,22 +388,39 @@ def truth_table(entries: Sequence[Record], front: Sequence[str], sasrec: Record 
 
 
 def search_table(judged: Sequence[Record]) -> str:
-    return table(
-        judged,
-        [
-            ("method", lambda j: j["method"]),
-            ("picks (per seed)", picks_of),
-            ("FLOPs × SASRec", lambda j: fmt(j.get("flops_vs_sasrec"), 2)),
-            ("NDCG@10 full", lambda j: pm(j, "ndcg@10_full")),
-            ("NDCG@10 pop100", lambda j: pm(j, "ndcg@10_pop100")),
-            ("p vs SASRec full", lambda j: fmt(j.get("paired_p_vs_sasrec_full"), 3)),
-            ("p vs SASRec pop100", lambda j: fmt(j.get("paired_p_vs_sasrec_pop100"), 3)),
-            ("regret (mean)", lambda j: fmt(j["regret_mean"], 3)),
-            ("on front", on_front),
-            ("Kendall τ", lambda j: fmt(j["kendall_tau_mean"], 2)),
-            ("wall s", lambda j: fmt(round(j["search_wall_seconds_mean"]))),
-        ],
-    )
+    columns: list[tuple[str, Callable[[Record], Any]]] = [
+        ("method", lambda j: j["method"]),
+        ("picks (per seed)", picks_of),
+        ("FLOPs × SASRec", lambda j: fmt(j.get("flops_vs_sasrec"), 2)),
+        ("NDCG@10 full", lambda j: pm(j, "ndcg@10_full")),
+        ("NDCG@10 pop100", lambda j: pm(j, "ndcg@10_pop100")),
+        ("p vs SASRec full", lambda j: fmt(j.get("paired_p_vs_sasrec_full"), 3)),
+        ("p vs SASRec pop100", lambda j: fmt(j.get("paired_p_vs_sasrec_pop100"), 3)),
+        ("regret (mean)", lambda j: fmt(j["regret_mean"], 3)),
+        ("on front", on_front),
+        ("Kendall τ", lambda j: fmt(j["kendall_tau_mean"], 2)),
+        ("wall s", lambda j: fmt(round(j["search_wall_seconds_mean"]))),
+    ]
+    if all("retrained_vs_scratch" in j for j in judged):  # not in results built before issue 28
+        columns.append(("retrained vs from scratch", lambda j: percent(j["retrained_vs_scratch"])))
+    return table(judged, columns)
+
+
+def distillation_line(judged: Sequence[Record]) -> list[str]:
+    """Issue 28 item 4: retraining with in-place distillation (``paper-distill``) against without
+    (``paper``), paired by seed, on the retrained networks' full NDCG@10."""
+    by_name = {j["method"]: {p["seed"]: p["ndcg@10_full"] for p in j["picks"]} for j in judged}
+    plain, taught = by_name.get("paper"), by_name.get("paper-distill")
+    seeds = sorted(set(plain or {}) & set(taught or {}))
+    if not seeds:
+        return []
+    ours, theirs = [taught[s] for s in seeds], [plain[s] for s in seeds]
+    change = sum(ours) / sum(theirs) - 1
+    return [
+        "",
+        f"In-place distillation during retraining (`paper-distill` against `paper`, {len(seeds)}"
+        f" seeds): {percent(change)} full NDCG@10, paired p = {fmt(paired_p(ours, theirs), 3)}.",
+    ]
 
 
 def summary_lines(entries: Sequence[Record], sasrec: Record | None) -> list[str]:
@@ -527,6 +561,7 @@ def render(data: Record, out: Path) -> None:
             " SASRec by seed.",
             "",
             search_table(judged),
+            *distillation_line(judged),
         ]
     if data.get("selection_rules"):
         parts += [

@@ -82,6 +82,11 @@ def by_seed(runs: Sequence[Record]) -> dict[str, dict[str, float | None]]:
     }
 
 
+def percent(value: float | None) -> str:
+    """A relative change as ``+1.2 %`` (– for none)."""
+    return "–" if value is None else f"{100 * value:+.1f} %"
+
+
 def pm(entry: Record, key: str) -> str:
     """``mean ± std`` of ``key`` over seeds (``entry[key_mean]``, ``entry[key_std]``; the mean
     alone for a single seed)."""

@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 from types import ModuleType
 
+import pytest
 from conftest import BENCH_TINY, write_cycle_dataset
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -211,6 +212,7 @@ def test_a_softmax_gated_space_is_judged_apart_from_sasrec(bench: ModuleType) ->
     [pick] = judged["picks"]
     assert pick["architecture"] == "d32-D128-L1" and pick["truth_ndcg@10_full_mean"] == 0.30
     assert pick["kendall_tau"] == 1.0  # both shared-weight scores matched the space's entries
+    assert judged["retrained_vs_scratch"] == pytest.approx(0.28 / 0.30 - 1)  # vs its truth
     assert judged["flops_vs_sasrec"] == 32 * 128 / (64 * 256 * 2)
     rules = {rule["rule"]: rule["picks"][0]["architecture"] for rule in built["selection_rules"]}
     assert rules["α·β"] == "d32-D128-L1" and rules["shared weights"] == "d64-D256-L2"
@@ -238,6 +240,18 @@ def test_a_pick_of_the_full_network_is_judged_by_sasrec_where_the_space_is_sasre
     [pick] = built["searches"][0]["picks"]
     assert pick["architecture"] == "SASRec" and pick["truth_ndcg@10_full_mean"] == 0.30
     assert pick["regret"] == 0.0
+
+
+def test_distillation_is_compared_with_plain_retraining_by_seed(bench: ModuleType) -> None:
+    space_truth = importlib.import_module("space_truth")
+    judged = [
+        {"method": "paper", "picks": [{"seed": 1, "ndcg@10_full": 0.10}, {"seed": 2, "ndcg@10_full": 0.12}]},
+        {"method": "paper-distill", "picks": [{"seed": 1, "ndcg@10_full": 0.11}, {"seed": 2, "ndcg@10_full": 0.135}]},
+    ]  # fmt: skip
+    [_, line] = space_truth.distillation_line(judged)
+    assert line.startswith("In-place distillation during retraining (`paper-distill` against")
+    assert "2 seeds): +11.4 % full NDCG@10, paired p = " in line
+    assert space_truth.distillation_line(judged[:1]) == []
 
 
 def test_linear_variants_are_different_architectures_of_the_truth(bench: ModuleType) -> None:
