@@ -3,7 +3,7 @@
 An architecture is one path through the supernet: width candidate ``i`` (the same in every layer,
 since α is shared, EASRec §II-C) and exit depth ``l`` (β). With m candidates and L layers the space
 has m·L architectures (3 × 4 = 12 by default), few enough to score every one of them on the
-supernet's shared weights after the search (:meth:`EASRecTrainer.score_architectures`).
+supernet's shared weights after the search (:meth:`SearchMethod.score`).
 :class:`SearchSpace` holds a supernet's space with every architecture's cost.
 
 Cost of an architecture: its inference FLOPs, :func:`resource.inference_flops` — one

@@ -36,12 +36,13 @@ from torch.nn.utils import clip_grad_norm_
 
 from recbole_easrec.efficiency import count_parameters
 from recbole_easrec.model.elastic.paths import Architecture
-from recbole_easrec.progress import EpochClock, progress_bar
+from recbole_easrec.progress import progress_bar
 from recbole_easrec.resume import loader_generators
 from recbole_easrec.saving import save_model
 from recbole_easrec.search.arch_data import ArchitectureBatches, search_loaders
 from recbole_easrec.search.methods import search_method, validate_search_config
 from recbole_easrec.search.reconstruct import architecture_record, compact_settings, reconstruct
+from recbole_easrec.search.searched import load_search, save_search
 from recbole_easrec.search.space import SearchSpace
 from recbole_easrec.search.trace import plot_trace, write_trace
 from recbole_easrec.trainer.base import EasRecBaseTrainer
@@ -81,6 +82,7 @@ class EASRecTrainer(EasRecBaseTrainer):
         self.phase = "search"
         self.method = search_method(config)(self)
         self.retrain_loss: Any = None  # retrain_distill: trainer/distill.py
+        self.searched_extras: dict[str, Any] | None = None  # the method's, with search_from
 
     def _build_optimizer(self, **kwargs: Any) -> Any:
         """The weight optimiser: W only (α, β belong to :attr:`arch_optimizer`)."""
@@ -192,7 +194,11 @@ class EASRecTrainer(EasRecBaseTrainer):
         else:
             self.phase = "search"
             self.stopping_step = self.config["search_stopping_step"]
-            self.method.search(weight_data, valid_data, callback_fn=callback_fn, **fit)
+            if self.config["search_from"]:  # a finished search, re-picked under this run's budget
+                self.searched_extras = load_search(self)
+            else:
+                self.method.search(weight_data, valid_data, callback_fn=callback_fn, **fit)
+                save_search(self.run_dir(), self)
             arch = self.method.choose()
         compact = self.reconstruct_compact(arch)
         return self.retrain(
@@ -225,19 +231,6 @@ class EASRecTrainer(EasRecBaseTrainer):
             "valid_score": float(score),
             "valid_result": {key: float(value) for key, value in result.items()},
         }
-
-    def score_architectures(self, valid_data: Any, show_progress: bool = False) -> list[dict]:
-        """:meth:`score_architecture` for every architecture of the space."""
-        space = sorted(self.space.fractions)
-        clock = EpochClock("scoring architectures on validation", len(space))
-        records = []
-        for arch in space:
-            records.append(self.score_architecture(arch, valid_data, show_progress))
-            logging.getLogger().info(
-                "%s (%s)", clock.epoch_done().replace("epoch", "architecture"), arch
-            )
-        self.shared_weight_scores = records
-        return records
 
     def train_from_scratch(
         self, network: Any, train_data: Any, valid_data: Any, epochs: int
@@ -396,5 +389,5 @@ class EASRecTrainer(EasRecBaseTrainer):
             "supernet_params": count_parameters(self.supernet),
             "architecture_updates": len(self.trace),
             "shared_weight_scores": self.shared_weight_scores,
-            **self.method.extras(),
+            **(self.searched_extras or self.method.extras()),
         }

@@ -18,6 +18,7 @@ from recbole_easrec.search.methods.proxylessnas import ProxylessNASSearch
 from recbole_easrec.search.methods.random import RandomSearch
 from recbole_easrec.search.methods.recnas import RecNASSearch
 from recbole_easrec.search.methods.sandwich import SandwichSearch
+from recbole_easrec.search.searched import validate_search_from
 from recbole_easrec.search.space import validate_selection
 from recbole_easrec.validation import (
     require_choice,
@@ -49,7 +50,7 @@ def validate_search_config(config: Any) -> None:
     (``flops_budget``, ``selection_tolerance``, ``score_architectures``), every method's own
     settings (so that a typo in EASRec.yaml is caught whichever method runs), the architecture
     batches and the phases' lengths."""
-    search_method(config)
+    validate_search_from(config, search_method(config).reselectable)
     validate_selection(config)
     for method in SEARCH_METHODS.values():
         method.validate(config)

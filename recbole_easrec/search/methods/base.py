@@ -29,6 +29,7 @@ from typing import Any, ClassVar
 from torch import Tensor
 
 from recbole_easrec.model.elastic.paths import Architecture
+from recbole_easrec.progress import EpochClock
 from recbole_easrec.search.space import choose
 
 # score_architectures: auto scores on shared weights up to this catalogue size (a diagnostic for
@@ -45,6 +46,7 @@ class SearchMethod:
     name: ClassVar[str] = ""
     bilevel: ClassVar[bool] = False  # α/β steps on architecture batches (Algorithm 1's loop)
     chooses_by_scores: ClassVar[bool] = False  # the choice reads shared-weight validation scores
+    reselectable: ClassVar[bool] = True  # the search ignores flops_budget (search_from may re-pick)
     settings: ClassVar[tuple[str, ...]] = ()  # its own keys in EASRec.yaml
 
     def __init__(self, trainer: Any) -> None:
@@ -92,9 +94,18 @@ class SearchMethod:
     # --- phase 2: the choice ----------------------------------------------------------------------
 
     def score(self, valid_data: Any, show_progress: bool) -> None:
-        """Score the space on shared weights if :meth:`scores_architectures`."""
-        if self.scores_architectures():
-            self.trainer.score_architectures(valid_data, show_progress)
+        """Score every architecture of the space on the shared weights
+        (``trainer.score_architecture``) if :meth:`scores_architectures`."""
+        if not self.scores_architectures():
+            return
+        space = sorted(self.space.fractions)
+        clock = EpochClock("scoring architectures on validation", len(space))
+        self.trainer.shared_weight_scores = []
+        for arch in space:
+            record = self.trainer.score_architecture(arch, valid_data, show_progress)
+            self.trainer.shared_weight_scores.append(record)
+            done = clock.epoch_done().replace("epoch", "architecture")
+            logging.getLogger().info("%s (%s)", done, arch)
 
     def scores_architectures(self) -> bool:
         """``score_architectures``; ``auto``: always for the methods that choose by those scores;

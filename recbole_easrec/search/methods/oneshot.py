@@ -28,6 +28,7 @@ class OneShotSearch(SharedWeightSearch):
     """Single-path one-shot training and, on a large space, regularised evolution."""
 
     name = "oneshot"
+    reselectable = False  # scores (and evolves) only the architectures within flops_budget
     settings: ClassVar[tuple[str, ...]] = (
         "evolution_population",
         "evolution_sample",

@@ -26,6 +26,7 @@ class RandomSearch(SearchMethod):
 
     name = "random"
     chooses_by_scores = True
+    reselectable = False  # draws within flops_budget
     settings: ClassVar[tuple[str, ...]] = ("random_samples",)
 
     @classmethod
