@@ -406,6 +406,20 @@ def search_table(judged: Sequence[Record]) -> str:
     return table(judged, columns)
 
 
+def repick_line(searches: Sequence[Record]) -> list[str]:
+    """Which methods re-picked from another run's search (``search_from``): their wall time is
+    the retraining's alone."""
+    methods = sorted({r["group"] for r in searches if r.get("search_from")})
+    if not methods:
+        return []
+    return [
+        "",
+        f"{', '.join(methods)} re-picked from the same seed's search without a budget"
+        " (`search_from`: the search ignores the budget, so it ran once): their wall seconds are"
+        " the retraining's; their search time is the unbudgeted method's.",
+    ]
+
+
 def distillation_line(judged: Sequence[Record]) -> list[str]:
     """Issue 28 item 4: retraining with in-place distillation (``paper-distill``) against without
     (``paper``), paired by seed, on the retrained networks' full NDCG@10."""
@@ -561,6 +575,7 @@ def render(data: Record, out: Path) -> None:
             " SASRec by seed.",
             "",
             search_table(judged),
+            *repick_line(data.get("search_runs") or []),
             *distillation_line(judged),
         ]
     if data.get("selection_rules"):

@@ -40,6 +40,7 @@ from harness import PAPER_ML1M as PAPER_SIZES  # noqa: E402
 from recbole_easrec.artifacts import write_json_atomic  # noqa: E402
 from recbole_easrec.compare import run_in_subprocess  # noqa: E402
 from recbole_easrec.resume import STATE_FILE, WORK_DIR  # noqa: E402
+from recbole_easrec.search.methods import SEARCH_METHODS as METHOD_CLASSES  # noqa: E402
 from recbole_easrec.search.resource import inference_flops  # noqa: E402
 from recbole_easrec.search.supernet import kept_width  # noqa: E402
 
@@ -81,6 +82,7 @@ class Run:
     model: str
     settings: dict[str, Any] = field(default_factory=dict)
     group: str = ""
+    search_from: str | None = None  # EASRec: re-pick from this run's finished search (its folder)
 
 
 def ml1m_prefix() -> list[Run]:
@@ -367,11 +369,28 @@ def search_cpu() -> list[Run]:
         **TRUTH_SPACE,
         "retrain_batch_size": TRUTH_CPU["train_batch_size"],
     }
-    return [
-        Run(f"EASRec-{name}-s{seed}", "EASRec", {**base, **settings, "seed": seed}, name)
+    runs = [
+        Run(
+            f"EASRec-{name}-s{seed}",
+            "EASRec",
+            {**base, **settings, "seed": seed},
+            name,
+            repick_parent(name, seed),
+        )
         for seed in TRUTH_SEEDS
         for name, settings in SEARCH_METHODS.items()
     ]
+    return sorted(runs, key=lambda run: run.search_from is not None)  # searches first
+
+
+def repick_parent(name: str, seed: int) -> str | None:
+    """The run whose search ``name`` re-picks from (``search_from``): a budgeted variant of a
+    method whose search ignores the budget reuses the unbudgeted run's search (same seed and
+    settings but the budget), which saves its search phase."""
+    method, _, variant = name.partition("-")
+    if variant.startswith("budget") and METHOD_CLASSES[method].reselectable:
+        return f"EASRec-{method}-s{seed}"
+    return None
 
 
 # Issue 11 items 4 and 5: the loss and the precision at convergence, LinRec's shipped defaults
@@ -443,6 +462,7 @@ def summarise(run: Run, result: dict[str, Any] | None, error: str | None, second
         "status": "ok" if error is None else "error",
         "error": error,
         "wall_seconds": round(seconds, 1),
+        **({"search_from": run.search_from} if run.search_from else {}),
     }
     if result is not None:
         record.update({key: result[key] for key in KEPT if key in result})
@@ -492,6 +512,18 @@ def unfinished_run(run_dir: Path, model: str, settings: dict[str, Any]) -> bool:
     return state.is_file() and same_request(run_dir, model, settings)
 
 
+def wait_for_search(folder: Path, records: dict[str, dict], name: str, scheduled: bool) -> None:
+    """Block until run ``name`` has finished in ``folder`` (its searched supernet is there); a
+    RuntimeError if it failed, or if it has not finished and is not part of this invocation."""
+    while not (folder / "result.json").is_file():
+        if not scheduled or records.get(name, {}).get("status") == "error":
+            raise RuntimeError(
+                f"{name}, whose search this run re-picks from (search_from), has not finished:"
+                " run it first (it is in the same suite)"
+            )
+        time.sleep(30)
+
+
 def run_suite(
     runs: list[Run], dataset: str, shared: dict[str, Any], out: Path, workers: int
 ) -> list[dict]:
@@ -508,11 +540,18 @@ def run_suite(
             settings["max_train_seconds"] = settings["max_train_seconds"] / 2
         error, result, seconds = None, None, None
         run_dir = out / "runs" / run.name
+        if run.search_from:
+            settings["search_from"] = str(out / "runs" / run.search_from)
         kept = finished_run(run_dir, run.model, settings)
         if kept:
             result, seconds = kept
         else:
             try:
+                if run.search_from:
+                    scheduled = run.search_from in {r.name for r in runs}
+                    wait_for_search(
+                        out / "runs" / run.search_from, records, run.search_from, scheduled
+                    )
                 resume = unfinished_run(run_dir, run.model, settings)
                 result = run_in_subprocess(run.model, dataset, None, settings, run_dir, resume)
             except RuntimeError as exc:

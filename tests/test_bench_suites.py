@@ -320,3 +320,50 @@ def test_the_ground_truth_trains_the_front_first(bench: ModuleType) -> None:
     assert seeds == sorted(seeds) and front[0].name == "SASRec-s2020"
     full_runs = 0 if bench.full_is_sasrec(bench.TRUTH_SPACE) else 1
     assert len(runs) == len({r.name for r in runs}) == 3 * (3 * base["n_layers"] + full_runs)
+
+
+def test_a_budgeted_search_re_picks_from_its_parent_in_the_suite(
+    bench: ModuleType, tmp_path: Path
+) -> None:
+    """search_cpu's budgeted variants of methods whose search ignores the budget re-pick from the
+    unbudgeted run's search (after it, even with two workers); an absent parent is an error."""
+    runs = bench.search_cpu()
+    children = [r for r in runs if r.search_from]
+    assert {r.group for r in children} == {
+        "paper-budget0.3",
+        "sandwich-budget0.3",
+        "proxylessnas-budget0.3",
+        "recnas-budget0.3",
+    }
+    assert runs[-len(children) :] == children  # every search before any re-pick
+    assert all(r.search_from == r.name.replace("-budget0.3", "") for r in children)
+    data = write_cycle_dataset(tmp_path / "data")
+    shared = {**TINY, "data_path": str(data)}
+    tiny = {**TINY, "n_layers": 2, "epochs": 1, "retrain_epochs": 1, "seed": 2020}
+    parent = bench.Run("EASRec-paper-s2020", "EASRec", tiny, "paper")
+    child = bench.Run(
+        "EASRec-paper-budget0.3-s2020",
+        "EASRec",
+        {**tiny, "flops_budget": 0.3},
+        "paper-budget0.3",
+        "EASRec-paper-s2020",
+    )
+    records = bench.run_suite([parent, child], "tiny", shared, tmp_path / "out", workers=2)
+    assert [r["status"] for r in records] == ["ok", "ok"], [r["error"] for r in records]
+    assert records[1]["architecture"]["flops_fraction"] <= 0.3
+    assert records[1]["shared_weight_scores"] == records[0]["shared_weight_scores"]
+    assert "search_from" not in records[1]["settings"]  # no machine's path in the results
+    orphan = bench.Run("EASRec-x-budget0.3-s2020", "EASRec", tiny, "x", "EASRec-x-s2020")
+    [failed] = bench.run_suite([orphan], "tiny", shared, tmp_path / "out2", workers=1)
+    assert failed["status"] == "error" and "has not finished" in failed["error"]
+
+
+def test_the_report_says_which_searches_were_re_picked(bench: ModuleType) -> None:
+    space_truth = importlib.import_module("space_truth")
+    searches = [
+        {"group": "paper", "name": "EASRec-paper-s2020"},
+        {"group": "paper-budget0.3", "name": "b", "search_from": "EASRec-paper-s2020"},
+    ]
+    [_, line] = space_truth.repick_line(searches)
+    assert line.startswith("paper-budget0.3 re-picked from the same seed's search")
+    assert space_truth.repick_line(searches[:1]) == []
