@@ -325,12 +325,19 @@ def rules_table(judged: Sequence[Record]) -> str:
 
 
 def timing_pass(truth: Sequence[Record], args: argparse.Namespace) -> Record:
-    """:func:`inference.time_architectures` of every architecture of the truth (module doc)."""
+    """:func:`inference.time_architectures` of every architecture of the truth and of suite
+    ``space_truth_cpu`` (module doc): the cost needs no trained weights, so architectures whose
+    runs are still missing are timed too."""
     import inference
+    import suite
 
+    planned = [
+        {"name": run.name, "model": run.model, "settings": run.settings, "status": "ok"}
+        for run in suite.space_truth_cpu()
+    ]
     try:
         return inference.time_architectures(
-            truth,
+            [*truth, *planned],
             lambda r: r["name"].rsplit("-s", 1)[0],
             args.dataset,
             args.data_path,
