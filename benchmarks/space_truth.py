@@ -567,6 +567,9 @@ def render(data: Record, out: Path) -> None:
         "",
         f"![NDCG@10 against FLOPs]({out.with_suffix('.png').name})",
     ]
+    if data.get("timing"):
+        timing = data["timing"]
+        parts += ["", f"Timing pass (`space_truth.py --time`, alone): {timing['protocol']}."]
     if data.get("missing") is not None:
         missing = data["missing"]
         parts += ["", f"Still missing ({len(missing)} runs of suite space_truth_cpu): "]

@@ -295,6 +295,7 @@ def test_the_timing_pass_times_every_architecture_and_keeps_its_timing(
     sasrec = next(e for e in timed["architectures"] if e["name"] == "SASRec")
     ratio = small_entry["idle_inference_seconds"] / sasrec["idle_inference_seconds"]
     assert f" {ratio:.2f} |" in row and "× SASRec time" in page
+    assert "Timing pass (`space_truth.py --time`, alone): 60 users" in page
     rebuilt = tmp_path / "rebuilt"
     space_truth.main([f"--truth_from={out.with_suffix('.json')}", f"--out={rebuilt}"])
     kept = json.loads(rebuilt.with_suffix(".json").read_text(encoding="utf-8"))
