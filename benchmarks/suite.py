@@ -136,8 +136,9 @@ TRUTH_RATIOS = (0.0, 0.25, 0.5)  # EASRec.yaml's hidden_prune_ratios = inner_pru
 # softmax attention without data-aware gates. At N = 50 (factorial_ml1m, 3 seeds, and its timing)
 # the best linear kind, conv, scores +2.7 % full NDCG@10 (p = 0.27) at 1.09x SASRec's FLOPs but
 # 1.6x its CPU inference time; causal per-token gates score -0.2 % (pop100 -1.1 %, p = 0.008) at
-# 1.48x the FLOPs and 2.0x the time. Named in full, so that no request of a run trained in another space (or before the
-# gate fix) matches. The paper's space (LinRec's eq. 5 with gates): properties/model/EASRec-paper.yaml.
+# 1.48x the FLOPs and 2.0x the time. Named in full, so that no request of a run trained in another
+# space (or before the gate fix) matches. The paper's space (LinRec's eq. 5 with gates):
+# properties/model/EASRec-paper.yaml.
 TRUTH_SPACE: dict[str, Any] = {"attention_type": "softmax", "gate_layers": 0}
 
 
@@ -149,9 +150,10 @@ def full_is_sasrec(space: dict[str, Any]) -> bool:
 def space_truth_runs(base: dict[str, Any], seeds: Sequence[int] = TRUTH_SEEDS) -> list[Run]:
     """Every (width candidate, depth) of the space (:data:`TRUTH_SPACE`) as an ``EASRecCompact``
     trained from scratch, plus the full-size softmax SASRec architecture (our stack, no gates),
-    each once per seed; the space's full network is left out where it is SASRec's. Ordered so that a partial suite is useful: seed by
-    seed SASRec, the full network and every network at most 30 % of SASRec's FLOPs (the cheap end,
-    where issue 28's targets lie), then seed by seed the rest."""
+    each once per seed; the space's full network is left out where it is SASRec's. Ordered so
+    that a partial suite is useful: seed by seed SASRec, the full network and every network at
+    most 30 % of SASRec's FLOPs (the cheap end, where issue 28's targets lie), then seed by seed
+    the rest."""
     runs = []
     for seed in seeds:
         sasrec = {**base, "attention_type": "softmax", "seed": seed}
