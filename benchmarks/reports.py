@@ -144,6 +144,7 @@ REPORTS: dict[str, Renderer] = {
         "Full CE vs sampled softmax at convergence: LinRec on {dataset} (issue 11, item 4)"
     ),
     "search_methods_ml100k": space_truth,
+    "search_methods_ml1m": space_truth,
     "serving": page("inference", "serving_markdown", "serving_plot"),
     "space_truth_ml100k": space_truth,
     "space_truth_ml1m": space_truth,

@@ -588,6 +588,10 @@ def render(data: Record, out: Path) -> None:
             *repick_line(data.get("search_runs") or []),
             *distillation_line(judged),
         ]
+    if data.get("missing_searches") is not None:
+        missing = data["missing_searches"]
+        parts += ["", f"Searches still missing ({len(missing)} runs of suite search_cpu): "]
+        parts[-1] += ", ".join(missing) if missing else "none."
     if data.get("selection_rules"):
         parts += [
             "",
@@ -617,7 +621,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--truth", help="suite.json of --suite=space_truth_cpu")
     parser.add_argument(
-        "--search", nargs="*", default=[], help="suite.json(s) of --suite=search_cpu"
+        "--search",
+        nargs="*",
+        default=[],
+        help="suite.json(s) of --suite=search_cpu, or a built result whose search runs are kept",
     )
     parser.add_argument(
         "--truth_from",
@@ -640,8 +647,9 @@ def main(argv: list[str] | None = None) -> int:
         search = [r for r in built["search_runs"] if not trained_with_gate_leak(r)]
     if args.truth:
         truth += read_json(args.truth)["runs"]
-    for path in args.search:
-        search += read_json(path)["runs"]
+    for path in filter(Path.is_file, map(Path, args.search)):  # a first run has no result yet
+        found = read_json(path)
+        search += found.get("runs") or [r for r in found.get("search_runs", []) if r]
     # a run trained again (same name) replaces its earlier record instead of adding a seed
     truth, search = ({r["name"]: r for r in runs}.values() for runs in (truth, search))
     data_path = "" if args.dataset == "ml-100k" else " --data_path=../shared/datasets"
@@ -663,6 +671,9 @@ def main(argv: list[str] | None = None) -> int:
 
     unfinished = suite.not_finished_in(suite.space_truth_cpu(), {"truth_runs": list(truth)})
     meta["missing"] = [run.name for run in unfinished]  # by name and settings
+    if args.search:
+        unfinished = suite.not_finished_in(suite.search_cpu(), {"search_runs": list(search)})
+        meta["missing_searches"] = [run.name for run in unfinished]
     data = build(truth, search, meta, timing)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.with_suffix(".json").write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")

@@ -369,3 +369,36 @@ def test_the_report_says_which_searches_were_re_picked(bench: ModuleType) -> Non
     [_, line] = space_truth.repick_line(searches)
     assert line.startswith("paper-budget0.3 re-picked from the same seed's search")
     assert space_truth.repick_line(searches[:1]) == []
+
+
+def test_a_search_page_keeps_its_committed_searches_and_lists_the_missing(
+    bench: ModuleType, tmp_path: Path
+) -> None:
+    """search_methods_ml1m's report: searches from a built result and from suite folders (one
+    not there yet), the truth from another result, and the search_cpu runs still missing."""
+    space_truth = importlib.import_module("space_truth")
+    full = {"hidden_size": 64, "inner_size": 256, "n_layers": 2}
+    space = dict(bench.TRUTH_SPACE)
+    truth = [truth_record("SASRec", "LinRec", full, 2020, 0.3, attention_type="softmax")]
+    (tmp_path / "truth.json").write_text(
+        json.dumps({"truth_runs": truth, "search_runs": []}), encoding="utf-8"
+    )
+    [planned] = [r for r in bench.search_cpu() if r.name == "EASRec-paper-s2020"]
+    search = {
+        **truth_record("EASRec-paper", "EASRec", full, 2020, 0.29, **space),
+        "settings": planned.settings,
+        "group": "paper",
+        "architecture": {**full, "attention": "softmax", "candidate": 0, "gate_layers": 0},
+    }
+    (tmp_path / "built.json").write_text(json.dumps({"search_runs": [search]}), encoding="utf-8")
+    out = tmp_path / "search_methods"
+    space_truth.main(
+        [f"--truth_from={tmp_path / 'truth.json'}", "--search", str(tmp_path / "built.json"),
+         str(tmp_path / "absent" / "suite.json"), f"--out={out}", "--dataset=ml-1m"]
+    )  # fmt: skip
+    built = json.loads(out.with_suffix(".json").read_text(encoding="utf-8"))
+    assert [r["name"] for r in built["search_runs"]] == ["EASRec-paper-s2020"]
+    assert "EASRec-paper-s2020" not in built["missing_searches"]
+    assert len(built["missing_searches"]) == len(bench.search_cpu()) - 1
+    page = out.with_suffix(".md").read_text(encoding="utf-8")
+    assert f"Searches still missing ({len(built['missing_searches'])} runs" in page
