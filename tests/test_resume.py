@@ -123,6 +123,22 @@ def test_easrec_killed_then_resumed_ends_as_the_uninterrupted_run(
     assert written["config"]["checkpoint_dir"] == str(killed_dir)
 
 
+def test_a_re_pick_killed_while_retraining_resumes_as_the_uninterrupted_one(tiny_data, tmp_path):
+    """``search_from``: the resumed re-pick keeps the searched run's method extras."""
+    parent = tmp_path / "parent"
+    search = {**tiny_settings(tiny_data, parent), **EASREC, "search_method": "recnas"}
+    search["recnas_prune_ratio"] = 1.0  # prune the weakest candidate after every epoch
+    searched = run(search)
+    repick = {**search, "search_from": str(parent), "flops_budget": 0.5}
+    killed = run_killed({**repick, "output_dir": str(tmp_path / "killed")}, "retrain", 1, 2)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+    resumed = run({**repick, "output_dir": str(tmp_path / "killed")}, resume=True)
+    uninterrupted = run({**repick, "output_dir": str(tmp_path / "uninterrupted")})
+    assert_same_run(resumed, uninterrupted)
+    assert searched["recnas_pruned"]  # the search pruned something: the extras are not empty
+    assert resumed["recnas_pruned"] == uninterrupted["recnas_pruned"] == searched["recnas_pruned"]
+
+
 @pytest.mark.parametrize("model", ["LinRec", "SASRec", "DSL"])
 def test_other_models_resume_through_our_trainer(tiny_data, tmp_path, model):
     settings = {"model": model, **tiny_settings(tiny_data, tmp_path / "killed")}

@@ -341,6 +341,7 @@ class EASRecTrainer(EasRecBaseTrainer):
             "shared_weight_scores": self.shared_weight_scores,
             "search_valid_result": self.search_valid_result,
             "architecture": None if arch is None else [arch["candidate"], arch["n_layers"]],
+            "searched_extras": self.searched_extras,
         }
         if self.phase == "retrain":
             tensors["supernet"] = self.supernet.state_dict()
@@ -365,6 +366,7 @@ class EASRecTrainer(EasRecBaseTrainer):
         self.trace = list(easrec["trace"])
         self.shared_weight_scores = list(easrec["shared_weight_scores"])
         self.search_valid_result = easrec["search_valid_result"]
+        self.searched_extras = easrec.get("searched_extras")  # a re-pick's (search_from)
         candidate, depth = easrec["architecture"]
         return Architecture(int(candidate), int(depth))
 
