@@ -213,6 +213,23 @@ def judge_searches(
                 entry[f"paired_p_vs_sasrec_{mode}"] = paired_p(*zip(*pairs)) if pairs else None
             entry["flops_vs_sasrec"] = entry["flops_mean"] / sasrec["flops"]
         judged.append(entry)
+    return versus_random(judged)
+
+
+def versus_random(judged: list[Record]) -> list[Record]:
+    """Each method's retrained full NDCG@10 against random search's (the baseline every NAS
+    method must beat, issue 28), paired by seed: ``vs_random`` (relative change of the mean) and
+    ``p_vs_random``."""
+    random = next((j for j in judged if j["method"] == "random"), None)
+    if random is None:
+        return judged
+    baseline = {p["seed"]: p["ndcg@10_full"] for p in random["picks"]}
+    for entry in judged:
+        pairs = [(p["ndcg@10_full"], baseline.get(p["seed"])) for p in entry["picks"]]
+        pairs = [pair for pair in pairs if pair[1] is not None] if entry is not random else []
+        ours, theirs = [a for a, _ in pairs], [b for _, b in pairs]
+        entry["vs_random"] = sum(ours) / sum(theirs) - 1 if pairs else None
+        entry["p_vs_random"] = paired_p(ours, theirs) if pairs else None
     return judged
 
 
@@ -408,6 +425,9 @@ def search_table(judged: Sequence[Record]) -> str:
         ("Kendall τ", lambda j: fmt(j["kendall_tau_mean"], 2)),
         ("wall s", lambda j: fmt(round(j["search_wall_seconds_mean"]))),
     ]
+    if all("vs_random" in j for j in judged):
+        columns.append(("vs random", lambda j: percent(j["vs_random"])))
+        columns.append(("p vs random", lambda j: fmt(j["p_vs_random"], 3)))
     if all("retrained_vs_scratch" in j for j in judged):  # not in results built before issue 28
         columns.append(("retrained vs from scratch", lambda j: percent(j["retrained_vs_scratch"])))
     return table(judged, columns)

@@ -402,3 +402,24 @@ def test_a_search_page_keeps_its_committed_searches_and_lists_the_missing(
     assert len(built["missing_searches"]) == len(bench.search_cpu()) - 1
     page = out.with_suffix(".md").read_text(encoding="utf-8")
     assert f"Searches still missing ({len(built['missing_searches'])} runs" in page
+
+
+def test_every_search_is_compared_with_random_search_by_seed(bench: ModuleType) -> None:
+    space_truth = importlib.import_module("space_truth")
+
+    def picks(*scores: float) -> list[dict]:
+        return [{"seed": 2020 + i, "ndcg@10_full": v} for i, v in enumerate(scores)]
+
+    judged = [
+        {"method": "paper", "picks": picks(0.12, 0.135, 0.125)},
+        {"method": "random", "picks": picks(0.10, 0.11)},  # one seed missing: two pairs
+    ]
+    paper, random = space_truth.versus_random(judged)
+    assert paper["vs_random"] == pytest.approx((0.12 + 0.135) / (0.10 + 0.11) - 1)
+    assert paper["p_vs_random"] is not None and random["vs_random"] is None
+    assert "vs random" in space_truth.search_table(
+        [{**j, "ndcg@10_full_mean": 0.1, "ndcg@10_full_std": None, "ndcg@10_pop100_mean": 0.4,
+          "ndcg@10_pop100_std": None, "regret_mean": None, "kendall_tau_mean": None,
+          "search_wall_seconds_mean": 1.0, "picks": [{**p, "architecture": "a", "on_front": True}
+          for p in j["picks"]]} for j in (paper, random)]
+    )  # fmt: skip
