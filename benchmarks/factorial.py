@@ -25,8 +25,17 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 
 import reports  # noqa: E402
-from harness import DATA_PATH, figure, fmt, read_json, save_figure, table  # noqa: E402
-from suite_report import MODES, by_seed, grouped, percent, pm, seed_pairs, seed_stats  # noqa: E402
+from harness import add_timing_arguments, figure, fmt, read_json, save_figure, table  # noqa: E402
+from suite_report import (  # noqa: E402
+    MODES,
+    by_seed,
+    grouped,
+    missing_line,
+    percent,
+    pm,
+    seed_pairs,
+    seed_stats,
+)
 
 from recbole_easrec.stats import mean_std, paired_p_value  # noqa: E402
 
@@ -137,7 +146,6 @@ def markdown(data: Record) -> str:
         columns.append(
             ("× SASRec CPU time", lambda e: fmt((e.get("idle_inference_seconds") or 0) / base, 2))
         )
-    missing = data["missing"]
     lines = [
         "# Attention kind × data-aware gates on ML-1M at CPU size (issue 27)",
         "",
@@ -152,7 +160,7 @@ def markdown(data: Record) -> str:
         "",
         table(entries, columns),
         "",
-        f"Still missing ({len(missing)} runs): " + (", ".join(missing) if missing else "none."),
+        missing_line("Still missing", data["missing"]),
         *(
             ["", f"CPU time: a timing pass ({data['timing']['protocol']}; {TIMING})."]
             if data.get("timing")
@@ -200,10 +208,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, required=True, help="path without extension")
     parser.add_argument("--note", default="")
     parser.add_argument("--dataset", default="ml-1m")
-    parser.add_argument("--time", action="store_true", help="a timing pass (space_truth.py's)")
-    parser.add_argument("--repeats", type=int, default=5, help="timing pass: passes per cell")
-    parser.add_argument("--threads", type=int, default=1, help="timing pass: torch threads")
-    parser.add_argument("--data_path", default=DATA_PATH, help="timing pass: datasets")
+    add_timing_arguments(parser, "cell")
     args = parser.parse_args(argv)
     suites = [path for path in args.suite if path.is_file()]
     runs = collect(suites, args.reference, args.keep)

@@ -71,6 +71,15 @@ SITE_PACKAGES = re.compile(r"[^\s\"'`]*/site-packages/")
 ABSOLUTE = re.compile(r"(?<![\w.~])/(?:work|tmp|home|root|mnt|data|Users)/[^\s\"'`,)]*")
 
 
+def add_timing_arguments(parser: Any, unit: str) -> None:
+    """``--time`` (a timing pass: ``inference.time_architectures``), ``--repeats`` (passes per
+    ``unit``), ``--threads`` and ``--data_path``, for the reports that time what they judge."""
+    parser.add_argument("--time", action="store_true", help="add a timing pass (an idle CPU)")
+    parser.add_argument("--repeats", type=int, default=5, help=f"timing pass: passes per {unit}")
+    parser.add_argument("--threads", type=int, default=1, help="timing pass: torch threads")
+    parser.add_argument("--data_path", default=DATA_PATH, help="timing pass: datasets")
+
+
 def cpu_name() -> str:
     """The CPU's model name (``/proc/cpuinfo``), else what :mod:`platform` knows."""
     try:

@@ -41,6 +41,7 @@ from suite_report import (
     by_seed,
     grouped,
     metric,
+    missing_line,
     percent,
     pm,
     seed_pairs,
@@ -591,9 +592,7 @@ def render(data: Record, out: Path) -> None:
         timing = data["timing"]
         parts += ["", f"Timing pass (`space_truth.py --time`, alone): {timing['protocol']}."]
     if data.get("missing") is not None:
-        missing = data["missing"]
-        parts += ["", f"Still missing ({len(missing)} runs of suite space_truth_cpu): "]
-        parts[-1] += ", ".join(missing) if missing else "none."
+        parts += ["", missing_line("Still missing", data["missing"], "space_truth_cpu")]
     if judged:
         parts += [
             "",
@@ -609,9 +608,10 @@ def render(data: Record, out: Path) -> None:
             *distillation_line(judged),
         ]
     if data.get("missing_searches") is not None:
-        missing = data["missing_searches"]
-        parts += ["", f"Searches still missing ({len(missing)} runs of suite search_cpu): "]
-        parts[-1] += ", ".join(missing) if missing else "none."
+        parts += [
+            "",
+            missing_line("Searches still missing", data["missing_searches"], "search_cpu"),
+        ]
     if data.get("selection_rules"):
         parts += [
             "",
@@ -653,10 +653,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dataset", default="ml-100k")
     parser.add_argument("--out", help="path without extension")
     parser.add_argument("--note", default="")
-    parser.add_argument("--time", action="store_true", help="add the timing pass (module doc)")
-    parser.add_argument("--repeats", type=int, default=5, help="timing pass: passes per model")
-    parser.add_argument("--threads", type=int, default=1, help="timing pass: torch threads")
-    parser.add_argument("--data_path", default=harness.DATA_PATH, help="timing pass: datasets")
+    harness.add_timing_arguments(parser, "architecture")
     args = parser.parse_args(argv)
     if not (args.truth or args.truth_from) or not args.out:
         parser.error("--truth (or --truth_from) and --out are needed")

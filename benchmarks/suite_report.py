@@ -82,6 +82,13 @@ def by_seed(runs: Sequence[Record]) -> dict[str, dict[str, float | None]]:
     }
 
 
+def missing_line(label: str, names: Sequence[str], suite: str | None = None) -> str:
+    """``LABEL (n runs[ of suite S]): a, b`` (``none.`` when nothing is missing): what a partial
+    result still lacks."""
+    of = f" of suite {suite}" if suite else ""
+    return f"{label} ({len(names)} runs{of}): " + (", ".join(names) if names else "none.")
+
+
 def percent(value: float | None) -> str:
     """A relative change as ``+1.2 %`` (– for none)."""
     return "–" if value is None else f"{100 * value:+.1f} %"
