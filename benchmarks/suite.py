@@ -377,7 +377,7 @@ def search_cpu() -> list[Run]:
             "EASRec",
             {**base, **settings, "seed": seed},
             name,
-            repick_parent(name, seed),
+            repick_parent(settings, seed),
         )
         for seed in TRUTH_SEEDS
         for name, settings in SEARCH_METHODS.items()
@@ -385,12 +385,13 @@ def search_cpu() -> list[Run]:
     return sorted(runs, key=lambda run: run.search_from is not None)  # searches first
 
 
-def repick_parent(name: str, seed: int) -> str | None:
-    """The run whose search ``name`` re-picks from (``search_from``): a budgeted variant of a
-    method whose search ignores the budget reuses the unbudgeted run's search (same seed and
-    settings but the budget), which saves its search phase."""
-    method, _, variant = name.partition("-")
-    if variant.startswith("budget") and METHOD_CLASSES[method].reselectable:
+def repick_parent(settings: dict[str, Any], seed: int) -> str | None:
+    """The run a search with these :data:`SEARCH_METHODS` ``settings`` re-picks from
+    (``search_from``): a budgeted variant of a method whose search ignores the budget reuses the
+    unbudgeted run's search (its settings but the budget, named by the method), which saves its
+    search phase."""
+    method = settings["search_method"]
+    if settings.get("flops_budget") is not None and METHOD_CLASSES[method].reselectable:
         return f"EASRec-{method}-s{seed}"
     return None
 

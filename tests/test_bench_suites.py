@@ -339,6 +339,10 @@ def test_a_budgeted_search_re_picks_from_its_parent_in_the_suite(
     }
     assert runs[-len(children) :] == children  # every search before any re-pick
     assert all(r.search_from == r.name.replace("-budget0.3", "") for r in children)
+    by_name = {r.name: r for r in runs}
+    for child in children:  # the parent searched with the same settings but the budget
+        parent = by_name[child.search_from].settings
+        assert {k: v for k, v in child.settings.items() if k != "flops_budget"} == parent
     data = write_cycle_dataset(tmp_path / "data")
     shared = {**TINY, "data_path": str(data)}
     tiny = {**TINY, "n_layers": 2, "epochs": 1, "retrain_epochs": 1, "seed": 2020}

@@ -75,3 +75,14 @@ def test_search_from_refuses_other_search_settings_and_budgeted_searches(
         )
         with pytest.raises(ConfigError, match=f"cannot re-pick a {method} search"):
             run_recbole_easrec("EASRec", "tiny", config_dict=budgeted)
+
+
+def test_a_corrupt_search_record_is_a_one_line_error(tiny_data: Path, tmp_path: Path) -> None:
+    parent = tmp_path / "parent"
+    searched_run(tiny_data, parent)
+    record = json.loads((parent / SEARCH_FILE).read_text(encoding="utf-8"))
+    del record["trace"]
+    (parent / SEARCH_FILE).write_text(json.dumps(record), encoding="utf-8")
+    again = tiny_config(tiny_data, tmp_path / "again", n_layers=2, search_from=str(parent))
+    with pytest.raises(ConfigError, match="search.json lacks trace; search again"):
+        run_recbole_easrec("EASRec", "tiny", config_dict=again)

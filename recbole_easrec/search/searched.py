@@ -18,12 +18,13 @@ from typing import Any
 
 import torch
 
-from recbole_easrec.artifacts import json_safe, save_torch_atomic, write_json_atomic
+from recbole_easrec.artifacts import save_torch_atomic, write_json_atomic
 from recbole_easrec.errors import ConfigError
 from recbole_easrec.resume import settings_difference, settings_fingerprint
 
 SUPERNET_FILE = "supernet.pt"
 SEARCH_FILE = "search.json"
+RECORD_KEYS = ("settings", "iteration", "trace", "shared_weight_scores", "extras")
 # Settings that choose among the searched architectures, shape the retraining, or name folders.
 AFTER_SEARCH = frozenset(
     {
@@ -59,7 +60,7 @@ def save_search(run_dir: Path, trainer: Any) -> None:
         "shared_weight_scores": trainer.shared_weight_scores,
         "extras": trainer.method.extras(),
     }
-    write_json_atomic(Path(run_dir) / SEARCH_FILE, json_safe(record))
+    write_json_atomic(Path(run_dir) / SEARCH_FILE, record)  # made JSON-safe there
 
 
 def searched_files(folder: Path) -> tuple[Path, Path]:
@@ -81,8 +82,13 @@ def read_search(config: Any) -> tuple[dict[str, Any], dict[str, Any]]:
     try:
         record = json.loads(files[0].read_text(encoding="utf-8"))
         state = torch.load(files[1], map_location="cpu", weights_only=True)
-    except (OSError, ValueError, RuntimeError) as error:
+        lacking = [key for key in RECORD_KEYS if key not in record]
+    except (OSError, ValueError, RuntimeError, TypeError) as error:
         raise ConfigError(f"search_from: cannot read the search in {folder}: {error}") from None
+    if lacking:
+        raise ConfigError(
+            f"search_from: {folder / SEARCH_FILE} lacks {', '.join(lacking)}; search again"
+        )
     different = settings_difference(record["settings"], search_settings(config))
     if different:
         raise ConfigError(
