@@ -11,6 +11,8 @@ from types import ModuleType
 import pytest
 from conftest import BENCH_TINY, write_cycle_dataset
 
+from recbole_easrec.defaults import read_yaml_file
+
 ROOT = Path(__file__).resolve().parents[1]
 TINY = BENCH_TINY
 
@@ -430,3 +432,19 @@ def test_every_search_is_compared_with_random_search_by_seed(bench: ModuleType) 
           "search_wall_seconds_mean": 1.0, "picks": [{**p, "architecture": "a", "on_front": True}
           for p in j["picks"]]} for j in (paper, random)]
     )  # fmt: skip
+
+
+def test_searches_run_at_the_shipped_search_budget_and_retrain_like_the_truth(
+    bench: ModuleType,
+) -> None:
+    """search_cpu's search phase is the one EASRec.yaml ships (random: each candidate that many
+    epochs); its retraining has the ground truth's batch size and epoch cap, so they compare."""
+    shipped = read_yaml_file(ROOT / "properties" / "model" / "EASRec.yaml")
+    [truth] = {r.settings["train_batch_size"]: r for r in bench.space_truth_cpu()}.values()
+    for run in bench.search_cpu():
+        settings = run.settings
+        per_candidate = shipped["random_samples"] if settings["search_method"] == "random" else 1
+        assert settings["epochs"] == shipped["epochs"] * per_candidate, run.name
+        assert settings["train_batch_size"] == shipped["train_batch_size"]
+        assert settings["retrain_batch_size"] == truth.settings["train_batch_size"]
+        assert settings["retrain_epochs"] == truth.settings["epochs"]
