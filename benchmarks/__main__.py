@@ -89,8 +89,9 @@ BENCHES: dict[str, Bench] = {
     ),
     "space_truth_ml100k": judged(
         "space_truth_ml100k",
-        "--suite=space_truth_cpu",
-        "--truth saved/space_truth_ml100k/suite.json",
+        "--suite=space_truth_cpu --skip_from=benchmarks/results/space_truth_ml100k.json",
+        "--truth_from benchmarks/results/space_truth_ml100k.json"
+        " --truth saved/space_truth_ml100k/suite.json",
     ),
     # ML-1M at CPU size, issue 28's corrected space (suite.TRUTH_SPACE): the committed result's
     # finished runs of the same settings (SASRec's) are skipped, the rest trained and merged by run
@@ -127,8 +128,7 @@ BENCHES: dict[str, Bench] = {
         "search_methods_ml100k",
         "--suite=search_cpu",
         "--truth_from benchmarks/results/space_truth_ml100k.json"
-        " --search saved/search_ml100k/suite.json",
-        out="search_ml100k",
+        " --search saved/search_methods_ml100k/suite.json",
     ),
     "serving": bench("inference.py", "--study=serving --requests=200 --round=20 --batches=3"),
     "scale": bench("pipeline.py", "--study=scale"),

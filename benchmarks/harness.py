@@ -55,11 +55,7 @@ _GATE_COST = (
 )
 SUPERSEDED: dict[str, str] = {
     **dict.fromkeys(
-        (
-            "headline_ml1m",
-            "search_methods_ml100k",
-            "space_truth_ml100k",
-        ),
+        ("headline_ml1m",),
         _LEAK,
     ),
     **dict.fromkeys(("inference_latency_ml1m", "serving"), _GATE_COST),

@@ -44,6 +44,7 @@ from typing import Any, NamedTuple
 
 import harness
 import numpy as np
+import recbole
 import reports
 import torch
 from recbole.data.interaction import Interaction
@@ -121,8 +122,12 @@ def history_lengths(
     data_path: str | Path, dataset: str = "ml-1m", cap: int = MAX_LEN
 ) -> tuple[np.ndarray, int]:
     """Every user's test-history length in ``dataset``'s atomic file (interactions − 1, capped at
-    ``cap``; shuffled, seed 0) and its item-id count (items + the padding id)."""
+    ``cap``; shuffled, seed 0) and its item-id count (items + the padding id). A dataset RecBole
+    ships (ml-100k) is read from RecBole's own copy when ``data_path`` lacks it."""
     inter = Path(data_path) / dataset / f"{dataset}.inter"
+    bundled = Path(recbole.__file__).parent / "dataset_example" / dataset / inter.name
+    if not inter.is_file() and bundled.is_file():
+        inter = bundled
     with inter.open(encoding="utf-8") as handle:
         next(handle)
         users, items = zip(*(line.split("\t", 2)[:2] for line in handle))

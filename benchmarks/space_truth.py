@@ -671,14 +671,17 @@ def main(argv: list[str] | None = None) -> int:
     truth, search = ({r["name"]: r for r in runs}.values() for runs in (truth, search))
     data_path = "" if args.dataset == "ml-100k" else " --data_path=../shared/datasets"
     out = Path(args.out)
+    short = args.dataset.replace(
+        "-", ""
+    )  # the suites' folders, as `python -m benchmarks run` names them
     meta = {
         "dataset": args.dataset,
         "note": args.note or built.get("note", ""),
         "truth_command": "python benchmarks/suite.py --suite=space_truth_cpu"
         + (f" --skip_from={args.truth_from}" if args.truth_from else "")
-        + f" --dataset={args.dataset}{data_path} --out=saved/{out.name} --workers=2",
+        + f" --dataset={args.dataset}{data_path} --out=saved/space_truth_{short} --workers=2",
         "search_command": "python benchmarks/suite.py --suite=search_cpu"
-        f" --dataset={args.dataset}{data_path} --out=saved/search_{args.dataset} --workers=2"
+        f" --dataset={args.dataset}{data_path} --out=saved/search_methods_{short} --workers=2"
         if args.search or search
         else None,
         "report_command": f"python -m benchmarks report {out.name}",

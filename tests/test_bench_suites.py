@@ -95,29 +95,46 @@ def test_epochs_run_reads_each_phase_from_the_log(bench: ModuleType, tmp_path: P
 def test_space_truth_merges_a_rerun_by_name_instead_of_adding_a_seed(
     bench: ModuleType, tmp_path: Path
 ) -> None:
+    """A run trained again replaces its record of the built result (no 4th seed), the page lists
+    the suite's runs still missing, and gated runs trained with the gate leak are left out."""
     space_truth = importlib.import_module("space_truth")
-    committed = ROOT / "benchmarks" / "results" / "space_truth_ml100k.json"
-    runs = json.loads(committed.read_text(encoding="utf-8"))["truth_runs"]
-    rerun = next(r for r in runs if r["model"] == "LinRec")  # SASRec: no gates, kept
-    rerun["test_result"] = {**rerun["test_result"], "ndcg@10": 0.5}
+    sizes = {"hidden_size": 64, "inner_size": 256, "n_layers": 4, "n_heads": 2}
+    small = {**sizes, "hidden_size": 32, "inner_size": 128, "n_layers": 1}
+    seeds = (2020, 2021, 2022)
+    first = [
+        truth_record("SASRec", "LinRec", sizes, s, 0.1, attention_type="softmax") for s in seeds
+    ]
+    first += [
+        truth_record("d32-D128-L1", "EASRecCompact", small, s, 0.08, gate_layers=0) for s in seeds
+    ]
+    leaked = truth_record("d32-D128-L2", "EASRecCompact", {**small, "n_layers": 2}, 2020, 0.2)
+    leaked["settings"]["train_mode"] = "autoregressive"  # gated, no gate_input: the leak
+    (tmp_path / "first.json").write_text(json.dumps({"runs": [*first, leaked]}), encoding="utf-8")
+    committed = tmp_path / "committed"
+    space_truth.main([f"--truth={tmp_path / 'first.json'}", f"--out={committed}"])
+    rerun = {**first[0], "test_result": {**first[0]["test_result"], "ndcg@10": 0.5}}
     (tmp_path / "suite.json").write_text(json.dumps({"runs": [rerun]}), encoding="utf-8")
     out = tmp_path / "merged"
     space_truth.main(
-        [f"--truth_from={committed}", f"--truth={tmp_path / 'suite.json'}", f"--out={out}"]
+        [
+            f"--truth_from={committed}.json",
+            f"--truth={tmp_path / 'suite.json'}",
+            f"--out={out}",
+        ]
     )
     merged = json.loads(out.with_suffix(".json").read_text(encoding="utf-8"))
-    name = rerun["name"].rsplit("-s", 1)[0]
-    [entry] = [e for e in merged["architectures"] if e["name"] == name]
+    [entry] = [e for e in merged["architectures"] if e["name"] == "SASRec"]
     assert len(entry["seeds"]) == 3
-    assert entry["by_seed"][str(rerun["settings"]["seed"])]["full"] == 0.5
+    assert entry["by_seed"]["2020"]["full"] == 0.5
     page = out.with_suffix(".md").read_text(encoding="utf-8")
     assert "Ground truth" in page
     # the page names the runs of the current suite not yet finished with its settings
     expected = {run.name for run in bench.space_truth_cpu()}
     assert merged["missing"] and set(merged["missing"]) <= expected
     assert f"Still missing ({len(merged['missing'])} runs of suite space_truth_cpu)" in page
-    # the gated runs trained with the gate leak (issue 27) are left out of a rebuilt truth
-    assert {e["model"] for e in merged["architectures"]} == {"LinRec"}
+    # the gated run trained with the gate leak (issue 27) is left out of a rebuilt truth
+    names = {e["name"] for e in merged["architectures"]}
+    assert names == {"SASRec", "d32-D128-L1"}
 
 
 def test_the_anchor_suite_is_sasrec_plus_for_both_models_and_validates(bench: ModuleType) -> None:
@@ -448,3 +465,13 @@ def test_searches_run_at_the_shipped_search_budget_and_retrain_like_the_truth(
         assert settings["train_batch_size"] == shipped["train_batch_size"]
         assert settings["retrain_batch_size"] == truth.settings["train_batch_size"]
         assert settings["retrain_epochs"] == truth.settings["epochs"]
+
+
+def test_the_timing_pass_reads_recboles_own_ml100k(bench: ModuleType, tmp_path: Path) -> None:
+    """A data folder without ml-100k falls back to the copy RecBole ships (943 users, 1,682
+    items); a dataset RecBole does not ship stays a missing file."""
+    inference = importlib.import_module("inference")
+    lengths, n_items = inference.history_lengths(tmp_path, "ml-100k", 50)
+    assert (len(lengths), n_items, int(lengths.max())) == (943, 1683, 50)
+    with pytest.raises(FileNotFoundError):
+        inference.history_lengths(tmp_path, "ml-1m", 50)
