@@ -119,6 +119,11 @@ def build(
     }
 
 
+def ratio(value: float | None, base: float) -> float | None:
+    """``value / base``; None (shown as ``–``) for a cell the timing pass did not time."""
+    return None if value is None else value / base
+
+
 TIMING = "`factorial.py --time`, full-ranking inference of each cell alone, on an idle CPU"
 
 
@@ -144,7 +149,7 @@ def markdown(data: Record) -> str:
     if reference and reference.get("idle_inference_seconds"):
         base = reference["idle_inference_seconds"]
         columns.append(
-            ("× SASRec CPU time", lambda e: fmt((e.get("idle_inference_seconds") or 0) / base, 2))
+            ("× SASRec CPU time", lambda e: fmt(ratio(e.get("idle_inference_seconds"), base), 2))
         )
     lines = [
         "# Attention kind × data-aware gates on ML-1M at CPU size (issue 27)",

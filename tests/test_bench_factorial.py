@@ -99,6 +99,14 @@ def test_factorial_report_from_tiny_runs(bench, tmp_path: Path) -> None:
         json.loads(again.with_suffix(".json").read_text(encoding="utf-8"))["timing"]["seconds"]
         == seconds
     )
+    # a cell that finished after the timing pass shows no ratio ("–"), not 0.00
+    untimed = json.loads(timed.with_suffix(".json").read_text(encoding="utf-8"))
+    del untimed["timing"]["seconds"]["linrec-none"]
+    (tmp_path / "untimed.json").write_text(json.dumps(untimed), encoding="utf-8")
+    factorial.main(["--keep", str(tmp_path / "untimed.json"), "--out", str(again)])
+    page = again.with_suffix(".md").read_text(encoding="utf-8")
+    [row] = [line for line in page.splitlines() if line.startswith("| linrec-none |")]
+    assert row.endswith(" – |")
 
 
 def test_rebuilding_a_ground_truth_leaves_out_runs_trained_with_the_gate_leak(
