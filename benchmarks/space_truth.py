@@ -555,6 +555,23 @@ def build(
     }
 
 
+def search_phase(runs: Sequence[Record]) -> str:
+    """How long the searches searched, read from their settings: the most search epochs (random
+    search: epochs split over its candidates), then retraining with early stopping."""
+
+    def epochs(random: bool) -> str:
+        found = {r["settings"]["epochs"] for r in runs if is_random(r) == random}
+        return "/".join(str(value) for value in sorted(found))
+
+    def is_random(record: Record) -> bool:
+        return record["settings"].get("search_method") == "random"
+
+    text = f"Each search phase ran at most {epochs(False)} epochs (search early stopping)"
+    if any(map(is_random, runs)):
+        text += f", random search {epochs(True)} epochs split over its candidates"
+    return text + "; then the chosen network was retrained with early stopping"
+
+
 def render(data: Record, out: Path) -> None:
     entries, front, judged = data["architectures"], data["pareto_front"], data["searches"]
     sasrec = split_reference(entries)[0]
@@ -598,8 +615,7 @@ def render(data: Record, out: Path) -> None:
             "",
             "## EASRec's searches, judged against the ground truth",
             "",
-            "Each search ran to convergence (search early stopping, then retraining of the chosen"
-            " network with early stopping), 3 seeds. NDCG@10 is the retrained network's; regret"
+            f"{search_phase(data['search_runs'])}, 3 seeds. NDCG@10 is the retrained network's; regret"
             " uses the ground truth's mean of the picked architecture; paired t-test against"
             " SASRec by seed.",
             "",

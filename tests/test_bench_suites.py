@@ -428,6 +428,9 @@ def test_a_search_page_keeps_its_committed_searches_and_lists_the_missing(
     assert len(built["missing_searches"]) == len(bench.search_cpu()) - 1
     page = out.with_suffix(".md").read_text(encoding="utf-8")
     assert f"Searches still missing ({len(built['missing_searches'])} runs" in page
+    # the page says how long the searches searched, from their settings
+    epochs = planned.settings["epochs"]
+    assert f"Each search phase ran at most {epochs} epochs (search early stopping);" in page
 
 
 def test_every_search_is_compared_with_random_search_by_seed(bench: ModuleType) -> None:
