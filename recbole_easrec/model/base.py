@@ -146,7 +146,7 @@ class TransformerRecommender(SequentialRecommender):
         self.loss_fct = BPRLoss() if self.loss_type == "BPR" else nn.CrossEntropyLoss()
         if self.loss_type == "sampled_ce":
             self.sampled_softmax = build_sampled_softmax(config, dataset, self.n_items)
-        self.apply(self._init_weights)
+        self.initialise()
 
     # --- construction ---------------------------------------------------------------------------
 
@@ -156,6 +156,10 @@ class TransformerRecommender(SequentialRecommender):
 
     def _init_weights(self, module: nn.Module) -> None:
         init_transformer_weights(module, self.initializer_range)
+
+    def initialise(self) -> None:
+        """Every weight drawn afresh (normal, std ``initializer_range``; LayerNorm 1 and 0)."""
+        self.apply(self._init_weights)
 
     # --- forward --------------------------------------------------------------------------------
 

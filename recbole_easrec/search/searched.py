@@ -33,6 +33,7 @@ AFTER_SEARCH = frozenset(
         "search_from",
         "retrain_epochs",
         "retrain_batch_size",
+        "retrain_from",
         "retrain_distill",
         "retrain_distill_weight",
         "retrain_distill_temperature",

@@ -47,13 +47,15 @@ from recbole_easrec.search.space import SearchSpace
 from recbole_easrec.search.trace import plot_trace, write_trace
 from recbole_easrec.trainer.base import EasRecBaseTrainer
 from recbole_easrec.trainer.distill import retraining_loss, validate_distill_config
+from recbole_easrec.validation import require_choice
 
 COMPACT_CHECKPOINT = "checkpoint_compact.pth"
 
 
 def validate_easrec_trainer_config(config: Any) -> None:
-    """The search's settings and the retraining's (distillation)."""
+    """The search's settings and the retraining's (its start, distillation)."""
     validate_search_config(config)
+    require_choice(config, "retrain_from", ("supernet", "scratch"))
     validate_distill_config(config)
 
 
@@ -251,8 +253,8 @@ class EASRecTrainer(EasRecBaseTrainer):
         return self.best_valid_score, self.best_valid_result
 
     def reconstruct_compact(self, arch: Architecture | None = None) -> Any:
-        """Eq. 18 from the current supernet along ``arch`` (default: argmax α, argmax β); records
-        :attr:`architecture`."""
+        """Eq. 18 from the current supernet along ``arch`` (default: argmax α, argmax β), its
+        weights drawn afresh with ``retrain_from: scratch``; records :attr:`architecture`."""
         settings = compact_settings(self.supernet, arch)
         chosen = Architecture(settings["candidate"], settings["n_layers"])
         holdout = None if self.holdout_users is None else len(self.holdout_users)
@@ -267,7 +269,10 @@ class EASRecTrainer(EasRecBaseTrainer):
             settings["n_layers"],
             100 * self.architecture["flops_fraction"],
         )
-        return reconstruct(self.supernet, self.config, arch)
+        compact = reconstruct(self.supernet, self.config, arch)
+        if self.config["retrain_from"] == "scratch":
+            compact.initialise()
+        return compact
 
     def full_network(self) -> Any:
         """The supernet's largest path, physically built (eval mode): the run summary's reference
