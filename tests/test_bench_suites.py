@@ -439,14 +439,26 @@ def test_every_search_is_compared_with_random_search_by_seed(bench: ModuleType) 
     def picks(*scores: float) -> list[dict]:
         return [{"seed": 2020 + i, "ndcg@10_full": v} for i, v in enumerate(scores)]
 
+    def entry(method: str, budget: float | None, *scores: float) -> dict:
+        name = f"{method}-budget{budget}" if budget else method
+        return {
+            "method": name,
+            "search_method": method,
+            "flops_budget": budget,
+            "picks": picks(*scores),
+        }
+
     judged = [
-        {"method": "paper", "picks": picks(0.12, 0.135, 0.125)},
-        {"method": "random", "picks": picks(0.10, 0.11)},  # one seed missing: two pairs
+        entry("paper", None, 0.12, 0.135, 0.125),
+        entry("random", None, 0.10, 0.11),  # one seed missing: two pairs
+        entry("paper", 0.3, 0.13, 0.14, 0.12),
+        entry("random", 0.3, 0.12, 0.12, 0.13),  # the baseline of the budgeted searches
     ]
-    paper, random = space_truth.versus_random(judged)
+    paper, random, budgeted, _ = space_truth.versus_random(judged)
     assert paper["vs_random"] == pytest.approx((0.12 + 0.135) / (0.10 + 0.11) - 1)
     assert paper["p_vs_random"] is not None and random["vs_random"] is None
-    assert "vs random" in space_truth.search_table(
+    assert budgeted["vs_random"] == pytest.approx(0.39 / 0.37 - 1)
+    assert "vs random (same budget)" in space_truth.search_table(
         [{**j, "ndcg@10_full_mean": 0.1, "ndcg@10_full_std": None, "ndcg@10_pop100_mean": 0.4,
           "ndcg@10_pop100_std": None, "regret_mean": None, "kendall_tau_mean": None,
           "search_wall_seconds_mean": 1.0, "picks": [{**p, "architecture": "a", "on_front": True}
