@@ -39,7 +39,7 @@ from harness import PAPER_ML1M as PAPER_SIZES  # noqa: E402
 
 from recbole_easrec.artifacts import write_json_atomic  # noqa: E402
 from recbole_easrec.compare import run_in_subprocess  # noqa: E402
-from recbole_easrec.defaults import read_yaml_file  # noqa: E402
+from recbole_easrec.defaults import PROPERTIES_DIR, read_yaml_file  # noqa: E402
 from recbole_easrec.resume import STATE_FILE, WORK_DIR  # noqa: E402
 from recbole_easrec.search.methods import SEARCH_METHODS as METHOD_CLASSES  # noqa: E402
 from recbole_easrec.search.resource import inference_flops  # noqa: E402
@@ -346,10 +346,8 @@ def table3_cpu() -> list[Run]:
 # convergence costs 2-4 CPU-hours on ML-1M, ~20x ml-100k's), random search at about equal cost (each of
 # its candidates trained that many epochs from scratch), then retraining to convergence at the ground
 # truth's batch size, so that the retrained network and the from-scratch one are comparable.
-SHIPPED_SEARCH = {
-    key: read_yaml_file(ROOT / "properties" / "model" / "EASRec.yaml")[key]
-    for key in ("epochs", "train_batch_size", "random_samples")
-}
+EASREC_YAML = read_yaml_file(PROPERTIES_DIR / "model" / "EASRec.yaml")
+SHIPPED_SEARCH = {key: EASREC_YAML[key] for key in ("epochs", "train_batch_size", "random_samples")}
 # random: each candidate gets the search's epochs, 4 x 10 compact-network epochs against 10 supernet
 # epochs (a supernet epoch costs 2-3x a full network's); the report shows each search's seconds
 RANDOM_EPOCHS = SHIPPED_SEARCH["random_samples"] * SHIPPED_SEARCH["epochs"]

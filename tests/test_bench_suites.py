@@ -11,7 +11,7 @@ from types import ModuleType
 import pytest
 from conftest import BENCH_TINY, write_cycle_dataset
 
-from recbole_easrec.defaults import read_yaml_file
+from recbole_easrec.defaults import PROPERTIES_DIR, read_yaml_file
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = BENCH_TINY
@@ -471,7 +471,7 @@ def test_searches_run_at_the_shipped_search_budget_and_retrain_like_the_truth(
 ) -> None:
     """search_cpu's search phase is the one EASRec.yaml ships (random: each candidate that many
     epochs); its retraining has the ground truth's batch size and epoch cap, so they compare."""
-    shipped = read_yaml_file(ROOT / "properties" / "model" / "EASRec.yaml")
+    shipped = read_yaml_file(PROPERTIES_DIR / "model" / "EASRec.yaml")
     [truth] = {r.settings["train_batch_size"]: r for r in bench.space_truth_cpu()}.values()
     for run in bench.search_cpu():
         settings = run.settings

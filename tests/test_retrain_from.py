@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -40,6 +41,12 @@ def test_retraining_starts_from_the_searched_weights_or_from_fresh_ones(
     norms = [key for key in fresh if key.endswith("layer_norm.weight")]
     assert norms and all(torch.all(fresh[key] == 1) for key in norms)
     assert not all(torch.all(searched[key] == 1) for key in norms)
+    # the run still reports the transferred network's validation score, measured before the reset
+    transferred = [
+        json.loads((tmp_path / name / "result.json").read_text(encoding="utf-8"))
+        for name in ("supernet", "scratch")
+    ]
+    assert transferred[0]["search_valid_result"] == transferred[1]["search_valid_result"]
 
 
 def test_an_unknown_retrain_from_is_a_one_line_error(tiny_data: Path, tmp_path: Path) -> None:

@@ -120,6 +120,10 @@ class EasRecBaseTrainer(Trainer):
         finally:
             self.config["train_batch_size"] = original
 
+    def worst_score(self) -> float:
+        """The validation score any epoch beats (RecBole's starting best)."""
+        return -float("inf") if self.valid_metric_bigger else float("inf")
+
     def load_best(self, model: Any) -> None:
         """Load the current checkpoint file's weights into ``model`` (if the file exists)."""
         if Path(self.saved_model_file).is_file():

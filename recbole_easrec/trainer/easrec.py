@@ -244,8 +244,7 @@ class EASRecTrainer(EasRecBaseTrainer):
         self.optimizer = self._build_optimizer(params=network.parameters())
         self.epochs, self.start_epoch, self.cur_step = epochs, 0, 0
         self.eval_step = min(self.config["eval_step"], epochs)
-        self.best_valid_score = -float("inf") if self.valid_metric_bigger else float("inf")
-        self.best_valid_result = None
+        self.best_valid_score, self.best_valid_result = self.worst_score(), None
         try:
             super().fit(train_data, valid_data, verbose=False, saved=False)
         finally:
@@ -253,8 +252,8 @@ class EASRecTrainer(EasRecBaseTrainer):
         return self.best_valid_score, self.best_valid_result
 
     def reconstruct_compact(self, arch: Architecture | None = None) -> Any:
-        """Eq. 18 from the current supernet along ``arch`` (default: argmax α, argmax β), its
-        weights drawn afresh with ``retrain_from: scratch``; records :attr:`architecture`."""
+        """Eq. 18 from the current supernet along ``arch`` (default: argmax α, argmax β); records
+        :attr:`architecture`."""
         settings = compact_settings(self.supernet, arch)
         chosen = Architecture(settings["candidate"], settings["n_layers"])
         holdout = None if self.holdout_users is None else len(self.holdout_users)
@@ -269,10 +268,7 @@ class EASRecTrainer(EasRecBaseTrainer):
             settings["n_layers"],
             100 * self.architecture["flops_fraction"],
         )
-        compact = reconstruct(self.supernet, self.config, arch)
-        if self.config["retrain_from"] == "scratch":
-            compact.initialise()
-        return compact
+        return reconstruct(self.supernet, self.config, arch)
 
     def full_network(self) -> Any:
         """The supernet's largest path, physically built (eval mode): the run summary's reference
@@ -303,10 +299,13 @@ class EASRecTrainer(EasRecBaseTrainer):
         self.saved_model_file = str(Path(self.saved_model_file).with_name(COMPACT_CHECKPOINT))
         self.stopping_step = self.config["stopping_step"]
         self.start_epoch, self.cur_step = 0, 0
-        if valid_data is not None and not resumed:
+        if valid_data is not None and not resumed:  # the transferred network's score
             score, result = self._valid_epoch(valid_data, show_progress=show_progress)
             self.search_valid_result = dict(result)
             self.best_valid_score, self.best_valid_result = score, result
+        if self.config["retrain_from"] == "scratch" and not resumed:  # no bar from the transfer
+            compact.initialise()
+            self.best_valid_score, self.best_valid_result = self.worst_score(), None
         if saved and not resumed:
             self._save_checkpoint(-1, verbose=verbose)
         epochs = self.config["retrain_epochs"]
