@@ -100,12 +100,16 @@ class AutoregressiveLoader:
             yield self.batch(order[start : start + self.batch_size])
 
 
-def autoregressive_loader(train_data: Any, config: Any) -> AutoregressiveLoader:
-    """The run's :class:`AutoregressiveLoader` over ``train_data``: ``train_batch_size`` users a
-    batch, seeded with ``seed``, this process's shard in a distributed run."""
-    rank, size = 0, 1
+def autoregressive_loader(
+    train_data: Any, config: Any, batch_size: int | None = None
+) -> AutoregressiveLoader:
+    """The run's :class:`AutoregressiveLoader` over ``train_data``: ``batch_size`` users a batch
+    (None: ``train_batch_size``), seeded with ``seed``, this process's shard in a distributed
+    run."""
+    size = config["train_batch_size"] if batch_size is None else batch_size
+    rank, world_size = 0, 1
     if is_distributed(config):
-        rank, size = global_rank(config), int(config["world_size"])
+        rank, world_size = global_rank(config), int(config["world_size"])
     return AutoregressiveLoader(
-        train_data, config["train_batch_size"], seed=config["seed"] or 0, rank=rank, world_size=size
+        train_data, size, seed=config["seed"] or 0, rank=rank, world_size=world_size
     )

@@ -28,7 +28,7 @@ from recbole_easrec.search.reconstruct import compact_settings, reconstruct
 from recbole_easrec.search.resource import layer_flops, resource_loss
 from recbole_easrec.search.space import SearchSpace
 from recbole_easrec.trainer.easrec import EASRecTrainer
-from recbole_easrec.training_modes import TARGETS_FIELD
+from recbole_easrec.training_modes import TARGETS_FIELD, AutoregressiveLoader
 from tests.conftest import tiny_config
 
 N_ITEMS = 31
@@ -341,6 +341,31 @@ def test_end_to_end_with_retraining_replaces_the_model(tiny_run_config) -> None:
     evaluated = evaluate_saved_run(run_dir)  # the retrained compact net, reloaded, scores the same
     for metric, value in result["test_result"].items():
         assert evaluated["test_result"][metric] == pytest.approx(value, abs=1e-6)
+
+
+def test_autoregressive_retraining_reads_retrain_batch_size(tiny_run_config, monkeypatch) -> None:
+    """Searching at ``train_batch_size`` users a batch, retraining at ``retrain_batch_size``
+    (the retraining loader was rewrapped at the search's size before, so the setting did nothing)."""
+    sizes: list[int] = []
+    batch = AutoregressiveLoader.batch
+
+    def record(loader: AutoregressiveLoader, rows: torch.Tensor) -> Interaction:
+        sizes.append(len(rows))
+        return batch(loader, rows)
+
+    monkeypatch.setattr(AutoregressiveLoader, "batch", record)
+    config_dict = tiny_run_config(
+        epochs=1,
+        retrain_epochs=1,
+        train_batch_size=32,
+        retrain_batch_size=8,
+        train_mode="autoregressive",
+    )
+    run_recbole_easrec("EASRec", "tiny", config_dict=config_dict)
+    users = 60
+    search, retrain = sizes[:2], sizes[2:]  # 60 users: 32 + 28, then 7 × 8 + 4
+    assert search == [32, users - 32]
+    assert max(retrain) == 8 and sum(retrain) == users and len(retrain) == 8
 
 
 # --- import order -------------------------------------------------------------------------------

@@ -26,7 +26,7 @@ from recbole_easrec.resume import (
     restore_rng,
     rng_state,
 )
-from recbole_easrec.training_modes import autoregressive_loader
+from recbole_easrec.training_modes import AutoregressiveLoader, autoregressive_loader
 
 
 class EasRecBaseTrainer(Trainer):
@@ -108,9 +108,13 @@ class EasRecBaseTrainer(Trainer):
 
     def loader_at_batch_size(self, train_data: Any, batch_size: int | None) -> Any:
         """``train_data`` at ``batch_size`` (a new loader on the same dataset; ``train_data``
-        itself for None or its own batch size)."""
+        itself for None or its own batch size). In ``train_mode: autoregressive`` the loader is
+        an :class:`~recbole_easrec.training_modes.AutoregressiveLoader` of ``batch_size`` users,
+        which :meth:`fit` keeps (it wraps only RecBole's loaders)."""
         if not batch_size or batch_size == self.config["train_batch_size"]:
             return train_data
+        if self.config["train_mode"] == "autoregressive":
+            return autoregressive_loader(train_data, self.config, batch_size)
         original = self.config["train_batch_size"]
         self.config["train_batch_size"] = batch_size
         try:
@@ -148,7 +152,9 @@ class EasRecBaseTrainer(Trainer):
         """RecBole's ``fit``, continuing from the checkpointer's state of this phase if it has one
         (a finished phase is not run again), writing the state after every epoch and a progress
         line with the ETA (see :mod:`recbole_easrec.resume`, :mod:`recbole_easrec.progress`)."""
-        if self.config["train_mode"] == "autoregressive":
+        if self.config["train_mode"] == "autoregressive" and not isinstance(
+            train_data, AutoregressiveLoader
+        ):
             train_data = autoregressive_loader(train_data, self.config)
         self._budget = None
         if self.config["max_train_seconds"] is not None:
