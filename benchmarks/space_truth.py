@@ -568,19 +568,34 @@ def build(
 
 def search_phase(runs: Sequence[Record]) -> str:
     """How long the searches searched, read from their settings: the most search epochs (random
-    search: epochs split over its candidates), then retraining with early stopping."""
+    search: epochs split over its candidates) and the batch, then retraining with early stopping
+    at its batch."""
+
+    def values(key: str, random: bool | None = None) -> str:
+        found = {
+            r["settings"].get(key)
+            for r in runs
+            if random is None or is_random(r) == random
+            if r["settings"].get(key) is not None
+        }
+        return "/".join(str(value) for value in sorted(found)) or "?"
 
     def epochs(random: bool) -> str:
-        found = {r["settings"]["epochs"] for r in runs if is_random(r) == random}
-        return "/".join(str(value) for value in sorted(found))
+        return values("epochs", random)
 
     def is_random(record: Record) -> bool:
         return record["settings"].get("search_method") == "random"
 
-    text = f"Each search phase ran at most {epochs(False)} epochs (search early stopping)"
+    text = (
+        f"Each search phase ran at most {epochs(False)} epochs at batch "
+        f"{values('train_batch_size')} (search early stopping)"
+    )
     if any(map(is_random, runs)):
         text += f", random search {epochs(True)} epochs split over its candidates"
-    return text + "; then the chosen network was retrained with early stopping"
+    return (
+        text + "; then the chosen network was retrained with early stopping at batch "
+        f"{values('retrain_batch_size')}"
+    )
 
 
 def render(data: Record, out: Path) -> None:

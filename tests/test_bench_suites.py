@@ -273,6 +273,20 @@ def test_distillation_is_compared_with_plain_retraining_by_seed(bench: ModuleTyp
     assert space_truth.distillation_line(judged[:1]) == []
 
 
+def test_search_pages_say_both_phases_batch_sizes(bench: ModuleType) -> None:
+    """The search budget and both batch sizes come from the runs' settings (a retraining at the
+    search's batch went unnoticed once)."""
+    space_truth = importlib.import_module("space_truth")
+    settings = {"epochs": 10, "train_batch_size": 256, "retrain_batch_size": 64}
+    runs = [
+        {"settings": {**settings, "search_method": "paper"}},
+        {"settings": {**settings, "search_method": "random", "epochs": 40}},
+    ]
+    text = space_truth.search_phase(runs)
+    assert text.startswith("Each search phase ran at most 10 epochs at batch 256")
+    assert "random search 40 epochs" in text and text.endswith("early stopping at batch 64")
+
+
 def test_linear_variants_are_different_architectures_of_the_truth(bench: ModuleType) -> None:
     """``conv`` and LinRec's eq. 5 share ``attention_type: linear`` but are different kinds."""
     space_truth = importlib.import_module("space_truth")
@@ -429,8 +443,8 @@ def test_a_search_page_keeps_its_committed_searches_and_lists_the_missing(
     page = out.with_suffix(".md").read_text(encoding="utf-8")
     assert f"Searches still missing ({len(built['missing_searches'])} runs" in page
     # the page says how long the searches searched, from their settings
-    epochs = planned.settings["epochs"]
-    assert f"Each search phase ran at most {epochs} epochs (search early stopping);" in page
+    epochs, batch = planned.settings["epochs"], planned.settings["train_batch_size"]
+    assert f"Each search phase ran at most {epochs} epochs at batch {batch} (search" in page
 
 
 def test_every_search_is_compared_with_random_search_by_seed(bench: ModuleType) -> None:
