@@ -580,18 +580,15 @@ def search_phase(runs: Sequence[Record]) -> str:
         }
         return "/".join(str(value) for value in sorted(found)) or "?"
 
-    def epochs(random: bool) -> str:
-        return values("epochs", random)
-
     def is_random(record: Record) -> bool:
         return record["settings"].get("search_method") == "random"
 
     text = (
-        f"Each search phase ran at most {epochs(False)} epochs at batch "
+        f"Each search phase ran at most {values('epochs', False)} epochs at batch "
         f"{values('train_batch_size')} (search early stopping)"
     )
     if any(map(is_random, runs)):
-        text += f", random search {epochs(True)} epochs split over its candidates"
+        text += f", random search {values('epochs', True)} epochs split over its candidates"
     return (
         text + "; then the chosen network was retrained with early stopping at batch "
         f"{values('retrain_batch_size')}"
