@@ -142,6 +142,9 @@ BENCHES: dict[str, Bench] = {
     "precision_ml100k": suite(
         "precision_ml100k", "--suite=precision --dataset=ml-100k --workers=2"
     ),
+    "table3_ml1m": suite(
+        "table3_cpu", f"--suite=table3_cpu --dataset=ml-1m --data_path={DATA_PATH} --workers=2"
+    ),
 }
 
 

@@ -152,6 +152,7 @@ REPORTS: dict[str, Renderer] = {
     "speed": page("training_speed", "variants_markdown"),
     "step_time": page("training_speed", "catalogue_markdown", "plot"),
     "suite_ml100k_dsl_converged": suite,
+    "table3_ml1m": suite,
 }
 
 
