@@ -19,6 +19,7 @@ import subprocess
 import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:  # the benchmark scripts import each other by plain name
@@ -143,7 +144,9 @@ BENCHES: dict[str, Bench] = {
         "precision_ml100k", "--suite=precision --dataset=ml-100k --workers=2"
     ),
     "table3_ml1m": suite(
-        "table3_cpu", f"--suite=table3_cpu --dataset=ml-1m --data_path={DATA_PATH} --workers=2"
+        "table3_cpu",
+        "--suite=table3_cpu --skip_from=benchmarks/results/table3_ml1m.json"
+        f" --dataset=ml-1m --data_path={DATA_PATH} --workers=2",
     ),
 }
 
@@ -154,13 +157,33 @@ def shell_line(env: dict[str, str], script: str, args: tuple[str, ...]) -> str:
     return " ".join(filter(None, [settings, "python", f"benchmarks/{script}", shlex.join(args)]))
 
 
+def skips_committed(bench: Bench) -> bool:
+    """Whether the suite skips the runs its committed result holds (``--skip_from``)."""
+    return any(arg.startswith("--skip_from") for arg in bench.args)
+
+
+def merged_runs(
+    committed: list[dict[str, Any]], fresh: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """The committed result's finished runs that ``fresh`` does not finish again, then ``fresh``:
+    a suite continued in a fresh checkout (``--skip_from``) trains only what was missing, and its
+    result keeps what was committed."""
+    rerun = {record["name"] for record in fresh if record.get("status") == "ok"}
+    kept = [r for r in committed if r.get("status") == "ok" and r["name"] not in rerun]
+    held = {record["name"] for record in kept}
+    return kept + [record for record in fresh if record["name"] not in held]
+
+
 def import_suite(name: str, bench: Bench) -> None:
-    """``saved/.../suite.json`` → ``results/NAME.json``, keeping the report settings on record."""
+    """``saved/.../suite.json`` → ``results/NAME.json``, keeping the report settings on record
+    (and, for a suite that skips committed runs, those runs)."""
     suite = read_json(ROOT / str(bench.suite_out) / "suite.json")
     target = RESULTS / f"{name}.json"
     old = read_json(target) if target.exists() else {}
     if isinstance(old, dict) and "report" in old:
         suite["report"] = old["report"]
+    if isinstance(old, dict) and skips_committed(bench):
+        suite["runs"] = merged_runs(old.get("runs", []), suite.get("runs", []))
     write_json(target, suite)
 
 

@@ -41,7 +41,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from harness import ROOT, fmt, machine, peak_rss_bytes, read_json, write_json, write_report
+from harness import RESULTS, ROOT, fmt, machine, peak_rss_bytes, read_json, write_json, write_report
 
 Record = dict[str, Any]
 Phases = tuple[tuple[str, str], ...]  # (phase, regular expression of the log line that ends it)
@@ -69,16 +69,18 @@ SCALE_PHASES: dict[str, Phases] = {
         ("test (full ranking), cost, saving", r"test result:"),
     ),
 }
-HEADLINE_TARGET_SECONDS = 30 * 60
+# Issue 28's targets for the headline command with defaults (CPU size, 2 cores).
+HEADLINE_TARGETS = {"wall minutes": 25, "peak RSS GiB": 4.0, "test NDCG@10": 0.135}
+GROUND_TRUTH = "space_truth_ml1m"  # where SASRec's converged runs at these sizes are
 HEADLINE_RESULT = """architecture test_result test_protocol best_valid_result search_valid_result
     efficiency full_network_efficiency search_iterations""".split()
-HEADLINE_SETTINGS = """train_mode train_batch_size epochs retrain_epochs stopping_step
-    MAX_ITEM_LIST_LENGTH hidden_size inner_size n_layers search_method""".split()
+HEADLINE_SETTINGS = """train_mode train_batch_size retrain_batch_size epochs retrain_epochs
+    stopping_step MAX_ITEM_LIST_LENGTH hidden_size inner_size n_layers search_method seed""".split()
 MEASURED = ("wall_seconds", "cpu_seconds", "peak_rss_bytes")  # of every command-line run
 GOWALLA = (64_000, 165_000, 2_000_000)  # users, items, interactions (as the EASRec paper uses it)
 ZIPF_EXPONENT, MIN_PER_USER = 1.0, 5
 PATHS = ("recbole", "lazy")
-RESULTS = {"headline": "headline_ml1m", "scale": "scale", "data_path": "data_path_ml1m"}
+STUDY_RESULTS = {"headline": "headline_ml1m", "scale": "scale", "data_path": "data_path_ml1m"}
 REGENERATE = "Regenerate: `python -m benchmarks run {0}` ({1}); the page alone: `python -m benchmarks report {0}`."
 # Runs a command, then prints its children's peak RSS (KiB): the run's alone, not the harness's.
 RSS_WRAPPER = (
@@ -167,6 +169,24 @@ def run_cli(arguments: list[str], output_dir: Path, ends: Phases) -> Run:
 
 
 # -- headline
+def sasrec_reference(truth: Path, seed: int) -> Record | None:
+    """SASRec's test NDCG@10 (full ranking) in a ground truth's JSON (``truth_runs`` named
+    ``SASRec-s<seed>``): every seed's, their mean and std, and the one of ``seed``."""
+    if not truth.is_file():
+        return None
+    by_seed = {
+        str(run["settings"]["seed"]): run["test_result"]["ndcg@10"]
+        for run in read_json(truth).get("truth_runs", [])
+        if run.get("name", "").startswith("SASRec-") and run.get("status") == "ok"
+    }
+    if not by_seed:
+        return None
+    scores = list(by_seed.values())
+    mean = sum(scores) / len(scores)
+    std = (sum((x - mean) ** 2 for x in scores) / max(len(scores) - 1, 1)) ** 0.5
+    return {"source": truth.stem, "by_seed": by_seed, "mean": mean, "std": std, "seed": str(seed)}
+
+
 def headline(args: argparse.Namespace, extra: list[str]) -> Record:
     """The headline command in a child process: its phases, peak RSS, summary and result."""
     flags = [f"--data_path={args.data_path}"] if args.data_path else []
@@ -183,30 +203,72 @@ def headline(args: argparse.Namespace, extra: list[str]) -> Record:
     return {
         "command": " ".join(["python run_recbole_easrec.py", *arguments]),
         **{key: getattr(run, key) for key in MEASURED},
-        "target_seconds": HEADLINE_TARGET_SECONDS,
         "phases_seconds": run.phases_seconds,
         "search_epochs": sum(bool(re.search(ends["search"], s)) for s in run.log_lines),
         "retrain_epochs": sum(bool(re.search(ends["retraining"], s)) for s in run.log_lines),
         "summary": summary.replace(str(run_dir), "RUN_DIR"),
         "result": {key: result.get(key) for key in HEADLINE_RESULT},
         "settings": {key: result["config"].get(key) for key in HEADLINE_SETTINGS},
+        "sasrec": sasrec_reference(RESULTS / f"{GROUND_TRUTH}.json", result["config"]["seed"]),
     }
 
 
+def headline_verdicts(run: Record) -> list[str]:
+    """Each of :data:`HEADLINE_TARGETS` with the run's value and whether it is met."""
+    values = {
+        "wall minutes": run["wall_seconds"] / 60,
+        "peak RSS GiB": run["peak_rss_bytes"] / 1024**3,
+        "test NDCG@10": run["result"]["test_result"]["ndcg@10"],
+    }
+    lines = []
+    for name, target in HEADLINE_TARGETS.items():
+        met = values[name] >= target if name == "test NDCG@10" else values[name] <= target
+        bound = "≥" if name == "test NDCG@10" else "≤"
+        lines.append(
+            f"{name} {fmt(values[name], 4 if name == 'test NDCG@10' else 1)}"
+            f" (target {bound} {target}: {'met' if met else 'missed'})"
+        )
+    return lines
+
+
+def picked_line(run: Record) -> str:
+    """The picked architecture, its test NDCG@10 and SASRec's at these sizes (ground truth)."""
+    arch, ndcg = run["result"]["architecture"], run["result"]["test_result"]["ndcg@10"]
+    picked = f"d={arch['hidden_size']}, D={arch['inner_size']}, L={arch['n_layers']}"
+    line = f"- Picked: {picked}, full-ranking test NDCG@10 **{ndcg:.4f}**"
+    sasrec = run.get("sasrec")
+    if not sasrec:
+        return line + " (no SASRec ground truth at these sizes committed)."
+    same = sasrec["by_seed"].get(sasrec["seed"])
+    seeds = len(sasrec["by_seed"])
+    line += (
+        f"; SASRec at these sizes, trained to convergence (`{sasrec['source']}`):"
+        f" {sasrec['mean']:.4f} ± {sasrec['std']:.4f} over {seeds} seeds"
+        f" ({100 * (ndcg / sasrec['mean'] - 1):+.1f} %)"
+    )
+    if same is not None:
+        line += (
+            f", {same:.4f} on this run's seed {sasrec['seed']} ({100 * (ndcg / same - 1):+.1f} %)"
+        )
+    return line + "."
+
+
 def headline_markdown(data: Record) -> str:
-    """The command, wall time against its target, memory, seconds per phase, the summary."""
+    """The command, its time, memory and accuracy against issue 28's targets, the pick beside
+    SASRec's ground truth, seconds per phase, the summary."""
     run = data["run"]
-    verdict = "met" if run["wall_seconds"] <= run["target_seconds"] else "missed"
     settings = ", ".join(f"`{key}: {value}`" for key, value in run["settings"].items())
     phase_rows = "\n".join(
         f"| {name} | {seconds:.0f} | {100 * seconds / run['wall_seconds']:.0f} % |"
         for name, seconds in run["phases_seconds"].items()
     )
-    return f"""# The headline command on ML-1M with the shipped defaults (issue 11, item 1)
+    return f"""# The headline command on ML-1M with the shipped defaults (issue 11, item 1; issue 28, item 7)
 
 `{run["command"]}` (nothing else set), on {cpu_of(data["machine"])}, {data.get("load", "")}
 
-- **Wall time: {run["wall_seconds"] / 60:.1f} min** (target ≤ {run["target_seconds"] // 60} min: {verdict}); peak RSS {gib(run["peak_rss_bytes"])} GiB.
+- **Wall time: {run["wall_seconds"] / 60:.1f} min**; peak RSS {gib(run["peak_rss_bytes"])} GiB.
+- Issue 28's targets: {"; ".join(headline_verdicts(run))}.
+{picked_line(run)}
 - Search epochs run: {run["search_epochs"]}; retraining epochs run: {run["retrain_epochs"]} (early stopping).
 - Settings that decide the time: {settings}
 
@@ -540,7 +602,7 @@ def parse(argv: list[str] | None) -> tuple[argparse.Namespace, list[str]]:
     """The options; unknown ``--key=value`` ones go to ``run_recbole_easrec.py``."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     add = parser.add_argument
-    add("--study", required=True, choices=sorted(RESULTS))
+    add("--study", required=True, choices=sorted(STUDY_RESULTS))
     add("--out", help="write OUT.json and OUT.md (default: the study's result)")
     add("--data_path", help="folder of the datasets (default: RecBole's, which holds ml-100k)")
     add("--dataset", default="ml-1m", help="headline, data_path: the dataset")
@@ -564,7 +626,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.child:
         print(json.dumps(ready_to_train(args.child, args)), flush=True)
         return
-    out_name = args.out or f"benchmarks/results/{RESULTS[args.study]}"
+    out_name = args.out or f"benchmarks/results/{STUDY_RESULTS[args.study]}"
     out = ROOT / out_name
     if args.study == "scale":
         return scale(args, extra, out)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import os
+import sys
 from pathlib import Path
 from types import ModuleType
 
@@ -124,3 +126,17 @@ def bench(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
     """The benchmarks folder on ``sys.path``; returns its ``suite`` module."""
     monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "benchmarks"))
     return importlib.import_module("suite")
+
+
+@pytest.fixture
+def bench_main(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
+    """``benchmarks/__main__.py`` (``python -m benchmarks``) as a module, its folder on
+    ``sys.path``."""
+    folder = Path(__file__).resolve().parents[1] / "benchmarks"
+    monkeypatch.syspath_prepend(str(folder))
+    spec = importlib.util.spec_from_file_location("bench_main", folder / "__main__.py")
+    assert spec and spec.loader
+    main = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "bench_main", main)  # its dataclasses look it up
+    spec.loader.exec_module(main)
+    return main

@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -97,14 +98,9 @@ def test_serving_rows_hold_every_model_and_engine(results: Path) -> None:
 
 
 def test_recorded_commands_and_reports_use_the_module(
-    results: Path, monkeypatch: pytest.MonkeyPatch
+    results: Path, bench_main: ModuleType
 ) -> None:
-    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
-    spec = importlib.util.spec_from_file_location("bench_main", ROOT / "benchmarks/__main__.py")
-    assert spec and spec.loader
-    main = importlib.util.module_from_spec(spec)
-    monkeypatch.setitem(sys.modules, "bench_main", main)  # its dataclasses look it up
-    spec.loader.exec_module(main)
+    main = bench_main
     for name, args in TINY.items():  # `python -m benchmarks run NAME` runs this study
         assert main.BENCHES[name].script == "inference.py"
         assert main.BENCHES[name].args[0] == args.split()[0]

@@ -109,3 +109,52 @@ def test_run_cli_reports_a_failed_run_with_its_one_line_error(
     assert "NoSuchModel" in run.error and "Traceback" not in run.error
     assert run.peak_rss_bytes > 0 and run.cpu_seconds > 0 and run.wall_seconds > 0
     assert run.log_lines == [] and set(run.phases_seconds) == {"exit"}
+
+
+def test_headline_page_judges_the_targets_and_shows_sasrec_from_the_ground_truth(
+    pipeline: ModuleType, tmp_path: Path
+) -> None:
+    truth = tmp_path / "truth.json"
+    runs = [
+        {
+            "name": f"SASRec-s{seed}",
+            "status": "ok",
+            "settings": {"seed": seed},
+            "test_result": {"ndcg@10": x},
+        }
+        for seed, x in ((2020, 0.13), (2021, 0.14), (2022, 0.15))
+    ]
+    runs.append(
+        {
+            "name": "d32-s2020",
+            "status": "ok",
+            "settings": {"seed": 2020},
+            "test_result": {"ndcg@10": 0.5},
+        }
+    )
+    truth.write_text(json.dumps({"truth_runs": runs}), encoding="utf-8")
+    sasrec = pipeline.sasrec_reference(truth, 2020)
+    assert sasrec["by_seed"] == {"2020": 0.13, "2021": 0.14, "2022": 0.15}
+    assert sasrec["mean"] == pytest.approx(0.14) and sasrec["std"] == pytest.approx(0.01)
+    assert pipeline.sasrec_reference(tmp_path / "missing.json", 2020) is None
+    run = {
+        "command": "python run_recbole_easrec.py --model=EASRec",
+        "wall_seconds": 26 * 60,
+        "peak_rss_bytes": 3 * 1024**3,
+        "phases_seconds": {"search": 60.0},
+        "search_epochs": 10,
+        "retrain_epochs": 100,
+        "summary": "done",
+        "settings": {"seed": 2020},
+        "result": {
+            "architecture": {"hidden_size": 48, "inner_size": 192, "n_layers": 2},
+            "test_result": {"ndcg@10": 0.1365},
+        },
+        "sasrec": json.loads(json.dumps(sasrec)),  # as read back from the committed JSON
+    }
+    page = pipeline.headline_markdown({"machine": {}, "load": "idle", "run": run})
+    assert "wall minutes 26.0 (target ≤ 25: missed)" in page
+    assert "peak RSS GiB 3.0 (target ≤ 4.0: met)" in page
+    assert "test NDCG@10 0.1365 (target ≥ 0.135: met)" in page
+    assert "d=48, D=192, L=2, full-ranking test NDCG@10 **0.1365**" in page
+    assert "0.1400 ± 0.0100 over 3 seeds (-2.5 %), 0.1300 on this run's seed 2020 (+5.0 %)" in page

@@ -520,3 +520,38 @@ def test_a_partial_ground_truth_is_judged_against_sasrec_on_the_same_seeds(
     assert space_truth.gap_vs_sasrec(partial, sasrec) == pytest.approx(-0.04)
     unpaired = {"ndcg@10_full_mean": 0.1375, "by_seed": {"2030": {"full": 0.1375}}}
     assert space_truth.gap_vs_sasrec(unpaired, sasrec) == pytest.approx(0.1)
+
+
+def test_a_suite_continued_from_its_committed_result_keeps_the_committed_runs(
+    bench_main: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    main = bench_main
+    assert main.skips_committed(main.BENCHES["table3_ml1m"])
+    assert not main.skips_committed(main.BENCHES["sampled_ce_ml1m"])
+    results, saved = tmp_path / "results", tmp_path / "saved" / "t3"
+    results.mkdir()
+    saved.mkdir(parents=True)
+    committed = [
+        {"name": "A", "status": "ok", "test": 1},
+        {"name": "B", "status": "failed"},
+        {"name": "C", "status": "ok", "test": 3},
+    ]
+    fresh = [{"name": "B", "status": "ok", "test": 2}, {"name": "C", "status": "failed"}]
+    (results / "t3.json").write_text(
+        json.dumps({"runs": committed, "report": {"title": "kept"}}), encoding="utf-8"
+    )
+    (saved / "suite.json").write_text(json.dumps({"runs": fresh}), encoding="utf-8")
+    monkeypatch.setattr(main, "RESULTS", results)
+    monkeypatch.setattr(main, "ROOT", tmp_path)
+    for bench, names in (
+        (main.suite("t3", "--suite=x --skip_from=results/t3.json"), ["A", "C", "B"]),
+        (main.suite("t3", "--suite=x"), ["B", "C"]),  # a suite that reruns everything
+    ):
+        (results / "t3.json").write_text(
+            json.dumps({"runs": committed, "report": {"title": "kept"}}), encoding="utf-8"
+        )
+        main.import_suite("t3", bench)
+        merged = json.loads((results / "t3.json").read_text(encoding="utf-8"))
+        assert [record["name"] for record in merged["runs"]] == names
+        assert merged["report"] == {"title": "kept"}
+    assert [r.get("test") for r in merged["runs"]] == [2, None]
