@@ -441,11 +441,20 @@ def repick_line(searches: Sequence[Record]) -> list[str]:
     methods = sorted({r["group"] for r in searches if r.get("search_from")})
     if not methods:
         return []
+    reused = [r["name"] for r in searches if r.get("retraining_reused_from")]
     return [
         "",
         f"{', '.join(methods)} re-picked from the same seed's search without a budget"
         " (`search_from`: the search ignores the budget, so it ran once): their wall seconds are"
-        " the retraining's; their search time is the unbudgeted method's.",
+        " the retraining's; their search time is the unbudgeted method's."
+        + (
+            f" {', '.join(reused)} chose the network their parent chose; retraining it again"
+            " would draw the parent's retraining again (the same network, seed and settings; only the"
+            " random state differs), so the"
+            " parent's retrained result stands for theirs (`retraining_reused_from`)."
+            if reused
+            else ""
+        ),
     ]
 
 

@@ -464,6 +464,7 @@ KEPT = (
     "search_iterations",
     "sparsity",
     "shared_weight_scores",
+    "retraining_reused_from",
 )
 SETTINGS_KEPT = ("train_mode", "train_batch_size", "epochs", "max_train_seconds", "device")
 
@@ -528,6 +529,64 @@ def unfinished_run(run_dir: Path, model: str, settings: dict[str, Any]) -> bool:
     return state.is_file() and same_request(run_dir, model, settings)
 
 
+# What a re-pick changes that its retraining does not read: when it chooses its parent's network,
+# it would retrain that network exactly as the parent did (:func:`parent_retraining`).
+CHOICE_ONLY = frozenset({"flops_budget", "selection_tolerance", "search_from", "output_dir"})
+PICK_DIR = "pick"  # a re-pick's choice without retraining, inside its run folder
+STAMP = re.compile(r"^(\d\d):(\d\d):(\d\d) ")
+
+
+def clock_seconds(line: str) -> int:
+    """Seconds since midnight of a log line's ``HH:MM:SS`` stamp."""
+    hours, minutes, seconds = STAMP.match(line).groups()  # type: ignore[union-attr]
+    return int(hours) * 3600 + int(minutes) * 60 + int(seconds)
+
+
+def retraining_seconds(log: Path) -> float:
+    """Seconds from an EASRec run's line announcing the chosen network to its last time-stamped
+    line (the retraining and the test; across midnight too), 0 if the log has no such line."""
+    lines = log.read_text(encoding="utf-8", errors="replace").splitlines()
+    stamped = [line for line in lines if STAMP.match(line)]
+    chose = [line for line in stamped if " search chose d=" in line]
+    if not chose:
+        return 0.0
+    return float((clock_seconds(stamped[-1]) - clock_seconds(chose[-1])) % 86_400)
+
+
+def parent_retraining(
+    run: Run, dataset: str, settings: dict[str, Any], run_dir: Path, parent_dir: Path
+) -> tuple[dict[str, Any], float] | None:
+    """A re-pick (``search_from``) that chooses its parent's network, with no retraining setting
+    of its own, would only retrain that network again as the parent did: the parent's retrained
+    result (and its retraining time) then stands for it, marked ``retraining_reused_from``. The
+    choice itself costs a minute (``retrain_epochs: 0`` in ``run_dir/pick``). ``None``: retrain."""
+    parent_settings = json.loads((parent_dir / "request.json").read_text(encoding="utf-8"))
+    retraining = {key: v for key, v in settings.items() if key not in CHOICE_ONLY}
+    parent_retrains = {
+        key: v for key, v in parent_settings["config_dict"].items() if key not in CHOICE_ONLY
+    }
+    if json.loads(json.dumps(retraining)) != parent_retrains:
+        return None
+    start = time.perf_counter()
+    choice = run_in_subprocess(
+        run.model, dataset, None, {**settings, "retrain_epochs": 0}, run_dir / PICK_DIR
+    )
+    parent = json.loads((parent_dir / "result.json").read_text(encoding="utf-8"))
+    network = ("hidden_size", "inner_size", "n_layers", "attention_type", "gate_layers")
+    if any(choice["architecture"].get(k) != parent["architecture"].get(k) for k in network):
+        return None
+    result = {
+        **parent,
+        "architecture": choice["architecture"],
+        "config": choice["config"],
+        "retraining_reused_from": parent_dir.name,
+    }
+    request = {"model": run.model, "config_dict": {**settings, "output_dir": str(run_dir)}}
+    write_json_atomic(run_dir / "request.json", request)
+    write_json_atomic(run_dir / "result.json", result)  # a suite started again keeps it
+    return result, time.perf_counter() - start + retraining_seconds(parent_dir / "run.log")
+
+
 def wait_for_search(folder: Path, records: dict[str, dict], name: str, scheduled: bool) -> None:
     """Block until run ``name`` has finished in ``folder`` (its searched supernet is there); a
     RuntimeError if it failed, or if it has not finished and is not part of this invocation."""
@@ -546,6 +605,7 @@ def run_suite(
     """Run ``runs`` with ``workers`` processes at a time; ``out/suite.json`` after each."""
     out.mkdir(parents=True, exist_ok=True)
     records: dict[str, dict] = {}
+    names = {run.name for run in runs}
     lock = Lock()
 
     def one(run: Run) -> None:
@@ -559,19 +619,18 @@ def run_suite(
         if run.search_from:
             settings["search_from"] = str(out / "runs" / run.search_from)
         kept = finished_run(run_dir, run.model, settings)
-        if kept:
-            result, seconds = kept
-        else:
-            try:
-                if run.search_from:
-                    scheduled = run.search_from in {r.name for r in runs}
-                    wait_for_search(
-                        out / "runs" / run.search_from, records, run.search_from, scheduled
-                    )
+        try:
+            if not kept and run.search_from:
+                parent = out / "runs" / run.search_from
+                wait_for_search(parent, records, run.search_from, run.search_from in names)
+                kept = parent_retraining(run, dataset, settings, run_dir, parent)
+            if kept:
+                result, seconds = kept
+            else:
                 resume = unfinished_run(run_dir, run.model, settings)
                 result = run_in_subprocess(run.model, dataset, None, settings, run_dir, resume)
-            except RuntimeError as exc:
-                error = str(exc)
+        except RuntimeError as exc:
+            error = str(exc)
         record = summarise(run, result, error, seconds or time.perf_counter() - start)
         record["epochs_run"] = epochs_run(run_dir / "run.log")
         with lock:

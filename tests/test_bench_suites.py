@@ -393,11 +393,59 @@ def test_a_budgeted_search_re_picks_from_its_parent_in_the_suite(
     records = bench.run_suite([parent, child], "tiny", shared, tmp_path / "out", workers=2)
     assert [r["status"] for r in records] == ["ok", "ok"], [r["error"] for r in records]
     assert records[1]["architecture"]["flops_fraction"] <= 0.3
-    assert records[1]["shared_weight_scores"] == records[0]["shared_weight_scores"]
+    assert records[1]["architecture"]["flops_budget"] == 0.3
     assert "search_from" not in records[1]["settings"]  # no machine's path in the results
+    child_dir = tmp_path / "out" / "runs" / child.name
+    choice = json.loads((child_dir / "pick" / "result.json").read_text(encoding="utf-8"))
+    assert choice["shared_weight_scores"] == records[0]["shared_weight_scores"]  # its search
+    # the parent's pick is within 0.3 here, so the re-pick chose the same network: the parent's
+    # retraining stands for its own, which does not run
+    assert records[0]["architecture"]["flops_fraction"] <= 0.3
+    assert records[1]["retraining_reused_from"] == "EASRec-paper-s2020"
+    assert records[1]["test_result"] == records[0]["test_result"]
+    assert not (child_dir / "checkpoint_compact.pth").exists()
+    again = bench.run_suite([parent, child], "tiny", shared, tmp_path / "out", workers=1)
+    assert again[1]["retraining_reused_from"] == "EASRec-paper-s2020"  # kept, not re-picked
     orphan = bench.Run("EASRec-x-budget0.3-s2020", "EASRec", tiny, "x", "EASRec-x-s2020")
     [failed] = bench.run_suite([orphan], "tiny", shared, tmp_path / "out2", workers=1)
     assert failed["status"] == "error" and "has not finished" in failed["error"]
+
+
+def test_a_re_pick_of_another_network_or_retraining_is_retrained(
+    bench: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    parent = tmp_path / "parent"
+    parent.mkdir()
+    asked = {"model": "EASRec", "config_dict": {"seed": 1, "retrain_epochs": 5, "output_dir": "x"}}
+    (parent / "request.json").write_text(json.dumps(asked), encoding="utf-8")
+    network = {"hidden_size": 48, "inner_size": 192, "n_layers": 2}
+    (parent / "result.json").write_text(json.dumps({"architecture": network}), encoding="utf-8")
+    child = bench.Run("c", "EASRec", {}, "paper-budget0.3", "parent")
+    settings = {"seed": 1, "retrain_epochs": 5, "flops_budget": 0.3, "search_from": str(parent)}
+    chosen = []
+
+    def choose(model, dataset, files, config, run_dir, resume=False):  # noqa: ANN001, ANN202
+        chosen.append(config["retrain_epochs"])
+        return {"architecture": {**network, "n_layers": 1}, "config": config}
+
+    monkeypatch.setattr(bench, "run_in_subprocess", choose)
+    assert bench.parent_retraining(child, "tiny", settings, tmp_path / "c", parent) is None
+    assert chosen == [0]  # the choice alone, then another network: it retrains
+    assert not (tmp_path / "c" / "result.json").exists()
+    other = {**settings, "retrain_epochs": 9}  # its own retraining: decided before any choice
+    assert bench.parent_retraining(child, "tiny", other, tmp_path / "c", parent) is None
+    assert chosen == [0]
+    log = parent / "run.log"
+    log.write_text(
+        "23:58:00 INFO search: epoch 1/1 done\n"
+        "23:59:30 INFO paper search chose d=48, D=192, L=2 (22.8 %); retraining it\n"
+        "not stamped\n"
+        "00:01:00 INFO test result: {}\n",
+        encoding="utf-8",
+    )
+    assert bench.retraining_seconds(log) == 90.0
+    log.write_text("00:00:01 INFO no choice\n", encoding="utf-8")
+    assert bench.retraining_seconds(log) == 0.0
 
 
 def test_the_report_says_which_searches_were_re_picked(bench: ModuleType) -> None:
@@ -408,6 +456,10 @@ def test_the_report_says_which_searches_were_re_picked(bench: ModuleType) -> Non
     ]
     [_, line] = space_truth.repick_line(searches)
     assert line.startswith("paper-budget0.3 re-picked from the same seed's search")
+    assert "retraining_reused_from" not in line
+    searches[1]["retraining_reused_from"] = "EASRec-paper-s2020"
+    [_, line] = space_truth.repick_line(searches)
+    assert "b chose the network their parent chose" in line
     assert space_truth.repick_line(searches[:1]) == []
 
 
