@@ -158,3 +158,6 @@ def test_headline_page_judges_the_targets_and_shows_sasrec_from_the_ground_truth
     assert "test NDCG@10 0.1365 (target ≥ 0.135: met)" in page
     assert "d=48, D=192, L=2, full-ranking test NDCG@10 **0.1365**" in page
     assert "0.1400 ± 0.0100 over 3 seeds (-2.5 %), 0.1300 on this run's seed 2020 (+5.0 %)" in page
+    run["sasrec"] = {**sasrec, "by_seed": {"2021": 0.14}, "mean": 0.14, "std": None}
+    page = pipeline.headline_markdown({"machine": {}, "load": "idle", "run": run})
+    assert "0.1400 over 1 seed (-2.5 %)." in page  # one seed: no spread, no same-seed pair
