@@ -47,6 +47,8 @@ _GATE_COST = (
     " (`search/resource.py: gate_flops` × N). Ungated rows are unaffected."
 )
 SUPERSEDED: dict[str, str] = dict.fromkeys(("inference_latency_ml1m", "serving"), _GATE_COST)
+# The HH:MM:SS stamp that starts each line of a run's run.log (hours, minutes, seconds).
+LOG_STAMP = re.compile(r"^(\d\d):(\d\d):(\d\d) ")
 FINDINGS_START = "<!-- findings -->"
 FINDINGS_END = "<!-- /findings -->"
 FINDINGS = re.compile(re.escape(FINDINGS_START) + r".*?" + re.escape(FINDINGS_END), re.S)

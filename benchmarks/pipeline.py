@@ -41,7 +41,17 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from harness import RESULTS, ROOT, fmt, machine, peak_rss_bytes, read_json, write_json, write_report
+from harness import (
+    LOG_STAMP,
+    RESULTS,
+    ROOT,
+    fmt,
+    machine,
+    peak_rss_bytes,
+    read_json,
+    write_json,
+    write_report,
+)
 
 from recbole_easrec.stats import mean_std
 
@@ -114,7 +124,7 @@ def phase_seconds(
     The log keeps HH:MM:SS only: each line's date follows from the one before (or ``started``)."""
     stamped, previous = [], started
     for line in lines:
-        if match := re.match(r"^(\d\d):(\d\d):(\d\d) ", line):
+        if match := LOG_STAMP.match(line):
             hour, minute, second = (int(part) for part in match.groups())
             moment = previous.replace(hour=hour, minute=minute, second=second, microsecond=0)
             if moment < previous - timedelta(hours=1):  # past midnight

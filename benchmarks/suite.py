@@ -35,6 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
+from harness import LOG_STAMP  # noqa: E402
 from harness import PAPER_ML1M as PAPER_SIZES  # noqa: E402
 
 from recbole_easrec.artifacts import write_json_atomic  # noqa: E402
@@ -500,14 +501,21 @@ def epochs_run(log: Path) -> dict[str, int]:
     return counts
 
 
-def same_request(run_dir: Path, model: str, settings: dict[str, Any]) -> bool:
-    """Whether ``run_dir`` was started for ``model`` with the same ``settings``."""
+def same_request(
+    run_dir: Path,
+    model: str,
+    settings: dict[str, Any],
+    ignoring: frozenset[str] = frozenset({"output_dir"}),
+) -> bool:
+    """Whether ``run_dir`` was started for ``model`` with the same ``settings``, apart from the
+    keys ``ignoring`` (on both sides)."""
     request = run_dir / "request.json"
     if not request.is_file():
         return False
     asked = json.loads(request.read_text(encoding="utf-8"))
-    recorded = {k: v for k, v in asked["config_dict"].items() if k != "output_dir"}
-    return asked["model"] == model and recorded == json.loads(json.dumps(settings))
+    recorded = {k: v for k, v in asked["config_dict"].items() if k not in ignoring}
+    wanted = {k: v for k, v in settings.items() if k not in ignoring}
+    return asked["model"] == model and recorded == json.loads(json.dumps(wanted))
 
 
 def finished_run(
@@ -533,12 +541,11 @@ def unfinished_run(run_dir: Path, model: str, settings: dict[str, Any]) -> bool:
 # it would retrain that network exactly as the parent did (:func:`parent_retraining`).
 CHOICE_ONLY = frozenset({"flops_budget", "selection_tolerance", "search_from", "output_dir"})
 PICK_DIR = "pick"  # a re-pick's choice without retraining, inside its run folder
-STAMP = re.compile(r"^(\d\d):(\d\d):(\d\d) ")
 
 
 def clock_seconds(line: str) -> int:
     """Seconds since midnight of a log line's ``HH:MM:SS`` stamp."""
-    hours, minutes, seconds = STAMP.match(line).groups()  # type: ignore[union-attr]
+    hours, minutes, seconds = LOG_STAMP.match(line).groups()  # type: ignore[union-attr]
     return int(hours) * 3600 + int(minutes) * 60 + int(seconds)
 
 
@@ -546,7 +553,7 @@ def retraining_seconds(log: Path) -> float:
     """Seconds from an EASRec run's line announcing the chosen network to its last time-stamped
     line (the retraining and the test; across midnight too), 0 if the log has no such line."""
     lines = log.read_text(encoding="utf-8", errors="replace").splitlines()
-    stamped = [line for line in lines if STAMP.match(line)]
+    stamped = [line for line in lines if LOG_STAMP.match(line)]
     chose = [line for line in stamped if " search chose d=" in line]
     if not chose:
         return 0.0
@@ -560,12 +567,7 @@ def parent_retraining(
     of its own, would only retrain that network again as the parent did: the parent's retrained
     result (and its retraining time) then stands for it, marked ``retraining_reused_from``. The
     choice itself costs a minute (``retrain_epochs: 0`` in ``run_dir/pick``). ``None``: retrain."""
-    parent_settings = json.loads((parent_dir / "request.json").read_text(encoding="utf-8"))
-    retraining = {key: v for key, v in settings.items() if key not in CHOICE_ONLY}
-    parent_retrains = {
-        key: v for key, v in parent_settings["config_dict"].items() if key not in CHOICE_ONLY
-    }
-    if json.loads(json.dumps(retraining)) != parent_retrains:
+    if not same_request(parent_dir, run.model, settings, ignoring=CHOICE_ONLY):
         return None
     start = time.perf_counter()
     choice = run_in_subprocess(
