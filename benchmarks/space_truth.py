@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import statistics
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -438,15 +439,19 @@ def search_table(judged: Sequence[Record]) -> str:
 def repick_line(searches: Sequence[Record]) -> list[str]:
     """Which methods re-picked from another run's search (``search_from``): their wall time is
     the retraining's alone."""
-    methods = sorted({r["group"] for r in searches if r.get("search_from")})
-    if not methods:
+    parents = {r["group"]: r["search_from"] for r in searches if r.get("search_from")}
+    if not parents:
         return []
     reused = [r["name"] for r in searches if r.get("retraining_reused_from")]
+    pairs = ", ".join(
+        f"{group} from {re.sub(r'^EASRec-|-s[0-9]+$', '', parent)}"
+        for group, parent in sorted(parents.items())
+    )
     return [
         "",
-        f"{', '.join(methods)} re-picked from the same seed's search without a budget"
-        " (`search_from`: the search ignores the budget, so it ran once): their wall seconds are"
-        " the retraining's; their search time is the unbudgeted method's."
+        f"Re-picks from the same seed's search ({pairs}; `search_from`: their settings differ"
+        " only after the search, in the budget or the retraining, so the search ran once): their"
+        " wall seconds are the choice's and the retraining's; their search time is the parent's."
         + (
             f" {', '.join(reused)} chose the network their parent chose; retraining it again"
             " would draw the parent's retraining again (the same network, seed and settings; only the"

@@ -19,6 +19,7 @@ Every run tests under full ranking (the headline) and, through ``extra_eval_mode
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import re
 import sys
@@ -44,6 +45,7 @@ from recbole_easrec.defaults import PROPERTIES_DIR, read_yaml_file  # noqa: E402
 from recbole_easrec.resume import STATE_FILE, WORK_DIR  # noqa: E402
 from recbole_easrec.search.methods import SEARCH_METHODS as METHOD_CLASSES  # noqa: E402
 from recbole_easrec.search.resource import inference_flops  # noqa: E402
+from recbole_easrec.search.searched import AFTER_SEARCH  # noqa: E402
 from recbole_easrec.search.supernet import kept_width  # noqa: E402
 
 # EASRec Table II (ML-1M): d = 128, D = 256, N = 200, L = 4, 4 heads, dropout 0.2, lr 1e-3.
@@ -356,10 +358,11 @@ SEARCH_METHODS: dict[str, dict[str, Any]] = {  # in the order they run (the defa
     "paper": {"search_method": "paper"},
     "paper-budget0.3": {"search_method": "paper", "flops_budget": 0.3},
     "random": {"search_method": "random", "epochs": RANDOM_EPOCHS},
-    "random-budget0.3": {"search_method": "random", "epochs": RANDOM_EPOCHS, "flops_budget": 0.3},
     # issue 28 item 4: retraining with in-place distillation from the supernet's largest path (the
-    # plain runs are retraining from the supernet's weights; the ground truth is from scratch)
+    # plain runs are retraining from the supernet's weights; the ground truth is from scratch); it
+    # re-picks from the paper search (repick_parent), so it costs a retraining and pairs with paper
     "paper-distill": {"search_method": "paper", "retrain_distill": True},
+    "random-budget0.3": {"search_method": "random", "epochs": RANDOM_EPOCHS, "flops_budget": 0.3},
     "sandwich": {"search_method": "sandwich"},
     "sandwich-budget0.3": {"search_method": "sandwich", "flops_budget": 0.3},
     "proxylessnas": {"search_method": "proxylessnas"},
@@ -391,7 +394,7 @@ def search_cpu() -> list[Run]:
             "EASRec",
             {**base, **settings, "seed": seed},
             name,
-            repick_parent(settings, seed),
+            repick_parent(name, seed),
         )
         for name, settings in SEARCH_METHODS.items()
         for seed in TRUTH_SEEDS
@@ -399,15 +402,24 @@ def search_cpu() -> list[Run]:
     return runs
 
 
-def repick_parent(settings: dict[str, Any], seed: int) -> str | None:
-    """The run a search with these :data:`SEARCH_METHODS` ``settings`` re-picks from
-    (``search_from``): a budgeted variant of a method whose search ignores the budget reuses the
-    unbudgeted run's search (its settings but the budget, named by the method), which saves its
-    search phase."""
-    method = settings["search_method"]
-    if settings.get("flops_budget") is not None and METHOD_CLASSES[method].reselectable:
-        return f"EASRec-{method}-s{seed}"
+def repick_parent(name: str, seed: int) -> str | None:
+    """The run whose search the :data:`SEARCH_METHODS` variant ``name`` reuses (``search_from``):
+    the first earlier variant whose settings differ from its own only in settings that act after
+    the search (:data:`~recbole_easrec.search.searched.AFTER_SEARCH`: the budget, the retraining),
+    for a method whose search ignores the budget. That saves the search phase, and the two
+    variants then differ in nothing but those settings (a paired comparison on one search)."""
+    settings = SEARCH_METHODS[name]
+    if not METHOD_CLASSES[settings["search_method"]].reselectable:
+        return None
+    for earlier in itertools.takewhile(lambda other: other != name, SEARCH_METHODS):
+        if search_part(SEARCH_METHODS[earlier]) == search_part(settings):
+            return f"EASRec-{earlier}-s{seed}"
     return None
+
+
+def search_part(settings: dict[str, Any]) -> dict[str, Any]:
+    """``settings`` without those that act after the search (``AFTER_SEARCH``)."""
+    return {key: value for key, value in settings.items() if key not in AFTER_SEARCH}
 
 
 # Issue 11 items 4 and 5: the loss and the precision at convergence, LinRec's shipped defaults

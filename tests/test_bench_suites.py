@@ -12,6 +12,7 @@ import pytest
 from conftest import BENCH_TINY, write_cycle_dataset
 
 from recbole_easrec.defaults import PROPERTIES_DIR, read_yaml_file
+from recbole_easrec.search.searched import AFTER_SEARCH
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = BENCH_TINY
@@ -367,6 +368,7 @@ def test_a_budgeted_search_re_picks_from_its_parent_in_the_suite(
     children = [r for r in runs if r.search_from]
     assert {r.group for r in children} == {
         "paper-budget0.3",
+        "paper-distill",
         "sandwich-budget0.3",
         "proxylessnas-budget0.3",
         "recnas-budget0.3",
@@ -374,11 +376,20 @@ def test_a_budgeted_search_re_picks_from_its_parent_in_the_suite(
     position = {r.name: i for i, r in enumerate(runs)}
     assert all(position[r.search_from] < position[r.name] for r in children)
     assert [r.group for r in runs[:6]] == ["paper"] * 3 + ["paper-budget0.3"] * 3
-    assert all(r.search_from == r.name.replace("-budget0.3", "") for r in children)
+    assert all(r.search_from == f"EASRec-paper-s{r.settings['seed']}" for r in children[:6])
     by_name = {r.name: r for r in runs}
-    for child in children:  # the parent searched with the same settings but the budget
-        parent = by_name[child.search_from].settings
-        assert {k: v for k, v in child.settings.items() if k != "flops_budget"} == parent
+    after_search = AFTER_SEARCH - {"search_from"}
+    for child in children:  # the parent searched with the same settings, is no re-pick itself
+        parent = by_name[child.search_from]
+        assert parent.search_from is None and parent.settings["seed"] == child.settings["seed"]
+        differing = {
+            k
+            for k in child.settings.keys() | parent.settings.keys()
+            if child.settings.get(k) != parent.settings.get(k)
+        }
+        assert differing and differing <= after_search
+    lone = [r for r in runs if not r.search_from and r.group != r.settings["search_method"]]
+    assert {r.group for r in lone} == {"random-budget0.3", "oneshot-budget0.3"}  # budget-bound
     data = write_cycle_dataset(tmp_path / "data")
     shared = {**TINY, "data_path": str(data)}
     tiny = {**TINY, "n_layers": 2, "epochs": 1, "retrain_epochs": 1, "seed": 2020}
@@ -455,7 +466,10 @@ def test_the_report_says_which_searches_were_re_picked(bench: ModuleType) -> Non
         {"group": "paper-budget0.3", "name": "b", "search_from": "EASRec-paper-s2020"},
     ]
     [_, line] = space_truth.repick_line(searches)
-    assert line.startswith("paper-budget0.3 re-picked from the same seed's search")
+    assert "(paper-budget0.3 from paper;" in line
+    searches.append({"group": "paper-distill", "name": "c", "search_from": "EASRec-paper-s2021"})
+    [_, line] = space_truth.repick_line(searches)
+    assert "(paper-budget0.3 from paper, paper-distill from paper;" in line
     assert "retraining_reused_from" not in line
     searches[1]["retraining_reused_from"] = "EASRec-paper-s2020"
     [_, line] = space_truth.repick_line(searches)

@@ -6,12 +6,14 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
 from conftest import tiny_config
 
 from recbole_easrec.errors import ConfigError
 from recbole_easrec.quick_start import run_recbole_easrec
 from recbole_easrec.search.methods.base import SearchMethod
 from recbole_easrec.search.searched import SEARCH_FILE, SUPERNET_FILE
+from recbole_easrec.trainer import easrec as easrec_trainer
 
 
 def result_of(folder: Path) -> dict:
@@ -86,3 +88,26 @@ def test_a_corrupt_search_record_is_a_one_line_error(tiny_data: Path, tmp_path: 
     again = tiny_config(tiny_data, tmp_path / "again", n_layers=2, search_from=str(parent))
     with pytest.raises(ConfigError, match="search.json lacks trace; search again"):
         run_recbole_easrec("EASRec", "tiny", config_dict=again)
+
+
+def test_a_re_pick_distils_from_the_parents_searched_supernet(
+    tiny_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """search_from with retrain_distill (search_cpu's paper-distill): the teacher is the
+    parent's searched supernet, loaded, and the retraining carries the distillation loss."""
+    parent = tmp_path / "parent"
+    searched_run(tiny_data, parent)
+    searched = torch.load(parent / SUPERNET_FILE, weights_only=True)
+    teachers: list[dict[str, torch.Tensor]] = []
+    original = easrec_trainer.retraining_loss
+
+    def recording(config: object, compact: object, supernet: torch.nn.Module, largest: object):
+        teachers.append({k: v.clone() for k, v in supernet.state_dict().items()})
+        return original(config, compact, supernet, largest)
+
+    monkeypatch.setattr(easrec_trainer, "retraining_loss", recording)
+    child = tmp_path / "child"
+    searched_run(tiny_data, child, search_from=str(parent), retrain_distill=True)
+    assert len(teachers) == 1 and teachers[0].keys() == searched.keys()
+    assert all(torch.equal(teachers[0][k], searched[k]) for k in searched)
+    assert result_of(child)["config"]["retrain_distill"] is True
