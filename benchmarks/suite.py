@@ -363,6 +363,9 @@ SEARCH_METHODS: dict[str, dict[str, Any]] = {  # in the order they run (the defa
     # re-picks from the paper search (repick_parent), so it costs a retraining and pairs with paper
     "paper-distill": {"search_method": "paper", "retrain_distill": True},
     "random-budget0.3": {"search_method": "random", "epochs": RANDOM_EPOCHS, "flops_budget": 0.3},
+    # Table III's "DARTS + SASRec": the same supernet (SASRec's since issue 27) searched by the
+    # softmax mixture without a resource term (REFERENCE.md section 2)
+    "darts": {"search_method": "paper", "resource_constraint": "none"},
     "sandwich": {"search_method": "sandwich"},
     "sandwich-budget0.3": {"search_method": "sandwich", "flops_budget": 0.3},
     "proxylessnas": {"search_method": "proxylessnas"},
