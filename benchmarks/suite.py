@@ -541,8 +541,11 @@ def finished_run(
     result = run_dir / "result.json"
     if not (result.is_file() and same_request(run_dir, model, settings)):
         return None
-    seconds = result.stat().st_mtime - (run_dir / "request.json").stat().st_mtime
-    return json.loads(result.read_text(encoding="utf-8")), seconds
+    record = json.loads(result.read_text(encoding="utf-8"))
+    seconds = run_seconds(run_dir, record)
+    if seconds is None:
+        seconds = result.stat().st_mtime - (run_dir / "request.json").stat().st_mtime
+    return record, seconds
 
 
 def unfinished_run(run_dir: Path, model: str, settings: dict[str, Any]) -> bool:
@@ -564,15 +567,42 @@ def clock_seconds(line: str) -> int:
     return int(hours) * 3600 + int(minutes) * 60 + int(seconds)
 
 
+# A longer silence in a run.log is a stop (or a pause) and a later resume, not work: a working
+# run logs a line at least every minute (recbole_easrec.progress); the longest silence seen in a
+# working run (an evaluation beside another run) was 164 s.
+RESUME_GAP = 300
+
+
+def working_seconds(lines: Sequence[str]) -> float:
+    """Seconds a run worked over ``lines`` of its run.log: the gaps between consecutive
+    ``HH:MM:SS`` stamps (across midnight too), those longer than :data:`RESUME_GAP` left out."""
+    stamps = [clock_seconds(line) for line in lines if LOG_STAMP.match(line)]
+    gaps = ((later - earlier) % 86_400 for earlier, later in zip(stamps, stamps[1:]))
+    return float(sum(gap for gap in gaps if gap <= RESUME_GAP))
+
+
+def log_lines(log: Path) -> list[str]:
+    return log.read_text(encoding="utf-8", errors="replace").splitlines() if log.is_file() else []
+
+
 def retraining_seconds(log: Path) -> float:
-    """Seconds from an EASRec run's line announcing the chosen network to its last time-stamped
-    line (the retraining and the test; across midnight too), 0 if the log has no such line."""
-    lines = log.read_text(encoding="utf-8", errors="replace").splitlines()
-    stamped = [line for line in lines if LOG_STAMP.match(line)]
-    chose = [line for line in stamped if " search chose d=" in line]
-    if not chose:
-        return 0.0
-    return float((clock_seconds(stamped[-1]) - clock_seconds(chose[-1])) % 86_400)
+    """Working seconds of an EASRec run from its last line announcing the chosen network (the
+    retraining and the test), 0 if the log has no such line."""
+    lines = log_lines(log)
+    chose = [i for i, line in enumerate(lines) if " search chose d=" in line]
+    return working_seconds(lines[chose[-1] :]) if chose else 0.0
+
+
+def run_seconds(run_dir: Path, result: dict[str, Any]) -> float | None:
+    """Working seconds of the finished run in ``run_dir`` from its run.log, over every stop and
+    resume (``None`` without a log). A re-pick that took its parent's retraining
+    (``retraining_reused_from``): its choice and the parent's retraining."""
+    parent = result.get("retraining_reused_from")
+    if parent:
+        choice = working_seconds(log_lines(run_dir / PICK_DIR / "run.log"))
+        return choice + retraining_seconds(run_dir.parent / parent / "run.log")
+    lines = log_lines(run_dir / "run.log")
+    return working_seconds(lines) if lines else None
 
 
 def parent_retraining(
@@ -584,7 +614,6 @@ def parent_retraining(
     choice itself costs a minute (``retrain_epochs: 0`` in ``run_dir/pick``). ``None``: retrain."""
     if not same_request(parent_dir, run.model, settings, ignoring=CHOICE_ONLY):
         return None
-    start = time.perf_counter()
     choice = run_in_subprocess(
         run.model, dataset, None, {**settings, "retrain_epochs": 0}, run_dir / PICK_DIR
     )
@@ -601,7 +630,7 @@ def parent_retraining(
     request = {"model": run.model, "config_dict": {**settings, "output_dir": str(run_dir)}}
     write_json_atomic(run_dir / "request.json", request)
     write_json_atomic(run_dir / "result.json", result)  # a suite started again keeps it
-    return result, time.perf_counter() - start + retraining_seconds(parent_dir / "run.log")
+    return result, run_seconds(run_dir, result) or 0.0
 
 
 def wait_for_search(folder: Path, records: dict[str, dict], name: str, scheduled: bool) -> None:
@@ -646,9 +675,11 @@ def run_suite(
             else:
                 resume = unfinished_run(run_dir, run.model, settings)
                 result = run_in_subprocess(run.model, dataset, None, settings, run_dir, resume)
+                seconds = run_seconds(run_dir, result)  # every stop and resume of it
         except RuntimeError as exc:
             error = str(exc)
-        record = summarise(run, result, error, seconds or time.perf_counter() - start)
+        elapsed = time.perf_counter() - start
+        record = summarise(run, result, error, elapsed if seconds is None else seconds)
         record["epochs_run"] = epochs_run(run_dir / "run.log")
         with lock:
             records[run.name] = record

@@ -392,7 +392,8 @@ def test_a_budgeted_search_re_picks_from_its_parent_in_the_suite(
     # a search of its own: random and one-shot search within the budget; DARTS has no resource term
     assert {r.group for r in lone} == {"random-budget0.3", "oneshot-budget0.3", "darts"}
     data = write_cycle_dataset(tmp_path / "data")
-    shared = {**TINY, "data_path": str(data)}
+    # logged (state INFO): a run's wall seconds come from its run.log
+    shared = {**TINY, "data_path": str(data), "state": "INFO"}
     tiny = {**TINY, "n_layers": 2, "epochs": 1, "retrain_epochs": 1, "seed": 2020}
     parent = bench.Run("EASRec-paper-s2020", "EASRec", tiny, "paper")
     child = bench.Run(
@@ -418,6 +419,7 @@ def test_a_budgeted_search_re_picks_from_its_parent_in_the_suite(
     assert not (child_dir / "checkpoint_compact.pth").exists()
     again = bench.run_suite([parent, child], "tiny", shared, tmp_path / "out", workers=1)
     assert again[1]["retraining_reused_from"] == "EASRec-paper-s2020"  # kept, not re-picked
+    assert [r["wall_seconds"] for r in again] == [r["wall_seconds"] for r in records]  # from logs
     orphan = bench.Run("EASRec-x-budget0.3-s2020", "EASRec", tiny, "x", "EASRec-x-s2020")
     [failed] = bench.run_suite([orphan], "tiny", shared, tmp_path / "out2", workers=1)
     assert failed["status"] == "error" and "has not finished" in failed["error"]
@@ -458,6 +460,37 @@ def test_a_re_pick_of_another_network_or_retraining_is_retrained(
     assert bench.retraining_seconds(log) == 90.0
     log.write_text("00:00:01 INFO no choice\n", encoding="utf-8")
     assert bench.retraining_seconds(log) == 0.0
+
+
+def test_a_runs_seconds_leave_out_its_stops_and_pauses(bench: ModuleType, tmp_path: Path) -> None:
+    """wall_seconds of a suite's run come from its run.log: a silence over RESUME_GAP (a stop and
+    a resume in a later session, a pause) is not work, whatever the process's own clock says."""
+    run = tmp_path / "runs" / "r"
+    run.mkdir(parents=True)
+    (run / "run.log").write_text(
+        "23:59:00 INFO settings of this run:\n"
+        "23:59:40 INFO retrain: epoch 1/9 done\n"  # then stopped; resumed 2 h later
+        "01:59:40 INFO settings of this run:\n"
+        "02:00:00 INFO resumed retrain after epoch 1 (state 2)\n"
+        "02:01:00 INFO test result: {}\n",
+        encoding="utf-8",
+    )
+    assert bench.run_seconds(run, {}) == 40 + 20 + 60
+    assert bench.run_seconds(tmp_path / "runs" / "none", {}) is None
+    (run / "request.json").write_text(json.dumps({"model": "M", "config_dict": {}}), "utf-8")
+    (run / "result.json").write_text("{}", encoding="utf-8")
+    assert bench.finished_run(run, "M", {}) == ({}, 120.0)
+    # a re-pick that took its parent's retraining: its choice, then the parent's retraining
+    child = tmp_path / "runs" / "c"
+    (child / bench.PICK_DIR).mkdir(parents=True)
+    (child / bench.PICK_DIR / "run.log").write_text(
+        "10:00:00 INFO a\n10:00:30 INFO paper search chose d=48\n", encoding="utf-8"
+    )
+    (run / "run.log").write_text(
+        "09:00:00 INFO search\n09:30:00 INFO paper search chose d=48\n09:32:00 INFO test\n",
+        encoding="utf-8",
+    )
+    assert bench.run_seconds(child, {"retraining_reused_from": "r"}) == 30 + 120
 
 
 def test_the_report_says_which_searches_were_re_picked(bench: ModuleType) -> None:
