@@ -77,6 +77,16 @@ def arch_key(sizes: Record, attention: str, gate_layers: int) -> Key:
     return (sizes["hidden_size"], sizes["inner_size"], sizes["n_layers"], attention, gate_layers)
 
 
+def key_name(key: Key) -> str:
+    """An architecture's name as the ground truth's runs spell it (``d48-D192-L2``), for one the
+    ground truth lacks; its attention kind and gates where they are not the plain ones."""
+    hidden, inner, layers, attention, gate_layers = key
+    parts = [f"d{hidden}", f"D{inner}", f"L{layers}"]
+    parts += [attention] if attention != "softmax" else []
+    parts += [f"gates{gate_layers}"] if gate_layers else []
+    return "-".join(parts)
+
+
 def run_key(record: Record, sizes: str = "settings") -> Key:
     """The architecture a run trained (``sizes="architecture"``: the one its search picked, whose
     record names the attention kind it chose)."""
@@ -171,7 +181,7 @@ def judge_pick(run: Record, by_key: dict[Key, Record], entries: Sequence[Record]
     ]
     return {
         "seed": run["settings"]["seed"],
-        "architecture": truth["name"] if truth else str(run_key(run, "architecture")),
+        "architecture": truth["name"] if truth else key_name(run_key(run, "architecture")),
         "flops": run["efficiency"]["flops"],
         "ndcg@10_full": metric(run, "ndcg@10"),
         "ndcg@10_pop100": metric(run, "ndcg@10", "pop100"),

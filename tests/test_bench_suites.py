@@ -297,6 +297,26 @@ def test_linear_variants_are_different_architectures_of_the_truth(bench: ModuleT
     linrec = truth_record("b", "EASRecCompact", sizes, 2020, 0.2, attention_type="linear")
     keys = {space_truth.run_key(conv), space_truth.run_key(linrec)}
     assert keys == {(64, 256, 1, "conv", 0), (64, 256, 1, "linrec", 0)}
+    assert space_truth.key_name((64, 256, 1, "conv", 2)) == "d64-D256-L1-conv-gates2"
+
+
+def test_a_pick_the_ground_truth_lacks_is_named_and_not_judged(bench: ModuleType) -> None:
+    """A search may pick a network whose ground-truth runs are still missing: the page names it
+    as the truth's runs do and leaves its regret open."""
+    space_truth = importlib.import_module("space_truth")
+    softmax = {"attention_type": "softmax"}
+    small = {"hidden_size": 32, "inner_size": 128, "n_layers": 1}
+    entries = space_truth.aggregate(
+        [truth_record("d32-D128-L1", "EASRecCompact", small, 1, 0.1, **softmax)]
+    )
+    picked = {"hidden_size": 64, "inner_size": 256, "n_layers": 2}
+    run = {
+        **truth_record("EASRec-paper", "EASRec", small, 1, 0.12, **softmax),
+        "architecture": picked,
+    }
+    pick = space_truth.judge_pick(run, space_truth.entries_by_key(entries), entries)
+    assert pick["architecture"] == "d64-D256-L2"
+    assert pick["regret"] is None and pick["on_front"] is False
 
 
 def test_the_timing_pass_times_every_architecture_and_keeps_its_timing(
