@@ -19,6 +19,7 @@ Every run tests under full ranking (the headline) and, through ``extra_eval_mode
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import itertools
 import json
 import re
@@ -45,7 +46,11 @@ from recbole_easrec.defaults import PROPERTIES_DIR, read_yaml_file  # noqa: E402
 from recbole_easrec.resume import STATE_FILE, WORK_DIR  # noqa: E402
 from recbole_easrec.search.methods import SEARCH_METHODS as METHOD_CLASSES  # noqa: E402
 from recbole_easrec.search.resource import inference_flops  # noqa: E402
-from recbole_easrec.search.searched import AFTER_SEARCH  # noqa: E402
+from recbole_easrec.search.searched import (  # noqa: E402
+    AFTER_SEARCH,
+    SEARCH_FILE,
+    SUPERNET_FILE,
+)
 from recbole_easrec.search.supernet import kept_width  # noqa: E402
 
 # EASRec Table II (ML-1M): d = 128, D = 256, N = 200, L = 4, 4 heads, dropout 0.2, lr 1e-3.
@@ -645,6 +650,21 @@ def wait_for_search(folder: Path, records: dict[str, dict], name: str, scheduled
         time.sleep(30)
 
 
+def with_reachable_parent(run: Run, out: Path, names: set[str]) -> Run:
+    """``run`` as it can run in ``out``: a re-pick whose parent neither runs in this invocation
+    nor has its search in ``out`` (a suite continued in a fresh checkout: the parent's result is
+    committed, its supernet is not) searches anew, with the same settings."""
+    parent = out / "runs" / str(run.search_from)
+    if run.search_from is None or run.search_from in names or has_search(parent):
+        return run
+    print(f"[suite] {run.name}: {parent} holds no search to re-pick from; it searches anew")
+    return dataclasses.replace(run, search_from=None)
+
+
+def has_search(folder: Path) -> bool:
+    return (folder / SEARCH_FILE).is_file() and (folder / SUPERNET_FILE).is_file()
+
+
 def run_suite(
     runs: list[Run], dataset: str, shared: dict[str, Any], out: Path, workers: int
 ) -> list[dict]:
@@ -652,6 +672,7 @@ def run_suite(
     out.mkdir(parents=True, exist_ok=True)
     records: dict[str, dict] = {}
     names = {run.name for run in runs}
+    runs = [with_reachable_parent(run, out, names) for run in runs]
     lock = Lock()
 
     def one(run: Run) -> None:

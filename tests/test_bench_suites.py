@@ -440,9 +440,16 @@ def test_a_budgeted_search_re_picks_from_its_parent_in_the_suite(
     again = bench.run_suite([parent, child], "tiny", shared, tmp_path / "out", workers=1)
     assert again[1]["retraining_reused_from"] == "EASRec-paper-s2020"  # kept, not re-picked
     assert [r["wall_seconds"] for r in again] == [r["wall_seconds"] for r in records]  # from logs
+    # a parent that fails: the re-pick fails with it
+    broken = bench.Run("EASRec-x-s2020", "EASRec", {**tiny, "search_method": "none"}, "x")
     orphan = bench.Run("EASRec-x-budget0.3-s2020", "EASRec", tiny, "x", "EASRec-x-s2020")
-    [failed] = bench.run_suite([orphan], "tiny", shared, tmp_path / "out2", workers=1)
-    assert failed["status"] == "error" and "has not finished" in failed["error"]
+    records = bench.run_suite([broken, orphan], "tiny", shared, tmp_path / "out2", workers=2)
+    assert [r["status"] for r in records] == ["error", "error"]
+    assert "has not finished" in records[1]["error"]
+    # a parent committed in an earlier session but absent here (a fresh checkout): it searches
+    [alone] = bench.run_suite([child], "tiny", shared, tmp_path / "out3", workers=1)
+    assert alone["status"] == "ok" and "search_from" not in alone
+    assert alone["architecture"]["flops_fraction"] <= 0.3 and alone["search_iterations"] > 0
 
 
 def test_a_re_pick_of_another_network_or_retraining_is_retrained(
