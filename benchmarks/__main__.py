@@ -19,13 +19,12 @@ import subprocess
 import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
 
 HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:  # the benchmark scripts import each other by plain name
     sys.path.insert(0, str(HERE))
 
-from harness import DATA_PATH, RESULTS, ROOT, read_json, write_json  # noqa: E402
+from harness import DATA_PATH, RESULTS, ROOT, merge_by_name, read_json, write_json  # noqa: E402
 from reports import REPORTS, regenerate  # noqa: E402
 
 from recbole_easrec.errors import UserError  # noqa: E402
@@ -162,18 +161,6 @@ def skips_committed(bench: Bench) -> bool:
     return any(arg.startswith("--skip_from") for arg in bench.args)
 
 
-def merged_runs(
-    committed: list[dict[str, Any]], fresh: list[dict[str, Any]]
-) -> list[dict[str, Any]]:
-    """The committed result's finished runs that ``fresh`` does not finish again, then ``fresh``:
-    a suite continued in a fresh checkout (``--skip_from``) trains only what was missing, and its
-    result keeps what was committed."""
-    rerun = {record["name"] for record in fresh if record.get("status") == "ok"}
-    kept = [r for r in committed if r.get("status") == "ok" and r["name"] not in rerun]
-    held = {record["name"] for record in kept}
-    return kept + [record for record in fresh if record["name"] not in held]
-
-
 def import_suite(name: str, bench: Bench) -> None:
     """``saved/.../suite.json`` → ``results/NAME.json``, keeping the report settings on record
     (and, for a suite that skips committed runs, those runs)."""
@@ -183,7 +170,8 @@ def import_suite(name: str, bench: Bench) -> None:
     if isinstance(old, dict) and "report" in old:
         suite["report"] = old["report"]
     if isinstance(old, dict) and skips_committed(bench):
-        suite["runs"] = merged_runs(old.get("runs", []), suite.get("runs", []))
+        finished = [run for run in old.get("runs", []) if run.get("status") == "ok"]
+        suite["runs"] = merge_by_name(finished, suite.get("runs", []))
     write_json(target, suite)
 
 

@@ -25,7 +25,15 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 
 import reports  # noqa: E402
-from harness import add_timing_arguments, figure, fmt, read_json, save_figure, table  # noqa: E402
+from harness import (  # noqa: E402
+    add_timing_arguments,
+    figure,
+    fmt,
+    merge_by_name,
+    read_json,
+    save_figure,
+    table,
+)
 from suite_report import (  # noqa: E402
     MODES,
     by_seed,
@@ -51,19 +59,17 @@ def cell_of(record: Record) -> str:
 
 
 def collect(suites: Sequence[Path], reference: Path | None, keep: Path | None) -> list[Record]:
-    """Finished runs by name: the kept result's, the reference's SASRec, then each suite's."""
-    runs: dict[str, Record] = {}
-    if keep is not None and keep.is_file():
-        runs.update({r["name"]: r for r in read_json(keep)["runs"]})
-    if reference is not None:
-        for record in read_json(reference)["truth_runs"]:
-            if record["name"].startswith("SASRec-s") and record.get("status") == "ok":
-                runs[record["name"]] = {**record, "group": REFERENCE}
-    for path in suites:
-        for record in read_json(path)["runs"]:
-            if record.get("status") == "ok":
-                runs[record["name"]] = {key: record.get(key) for key in KEPT}
-    return list(runs.values())
+    """Finished runs by name (:func:`harness.merge_by_name`): the kept result's, the
+    reference's SASRec, then each suite's."""
+    kept = read_json(keep)["runs"] if keep is not None and keep.is_file() else []
+    truth = read_json(reference)["truth_runs"] if reference is not None else []
+    sasrec = [{**r, "group": REFERENCE} for r in truth if r["name"].startswith("SASRec-s")]
+    fresh = [{key: r.get(key) for key in KEPT} for path in suites for r in read_json(path)["runs"]]
+    return merge_by_name(kept, *(finished(runs) for runs in (sasrec, fresh)))
+
+
+def finished(runs: Sequence[Record]) -> list[Record]:
+    return [run for run in runs if run.get("status") == "ok"]
 
 
 def summarise(cell: str, runs: Sequence[Record]) -> Record:

@@ -22,7 +22,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Hashable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -213,6 +213,19 @@ def write_json(path: Path, content: Any) -> Path:
     from recbole_easrec.artifacts import write_json_atomic
 
     return write_json_atomic(path, scrub_paths(content))
+
+
+def merge_by_name(*sources: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Run records of several ``sources`` (a committed result's, then fresher ones), one per
+    name, in the order names first appear: a later record replaces an earlier one of its name,
+    except that a failure never replaces a finished run (``status: ok``)."""
+    merged: dict[str, dict[str, Any]] = {}
+    for source in sources:
+        for record in source:
+            earlier = merged.get(record["name"])
+            if earlier is None or record.get("status") == "ok" or earlier.get("status") != "ok":
+                merged[record["name"]] = dict(record)
+    return list(merged.values())
 
 
 def findings_of(text: str) -> str | None:

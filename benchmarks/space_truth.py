@@ -731,7 +731,7 @@ def main(argv: list[str] | None = None) -> int:
         found = read_json(path)
         search += found.get("runs") or [r for r in found.get("search_runs", []) if r]
     # a run trained again (same name) replaces its earlier record instead of adding a seed
-    truth, search = ({r["name"]: r for r in runs}.values() for runs in (truth, search))
+    truth, search = (harness.merge_by_name(runs) for runs in (truth, search))
     data_path = "" if args.dataset == "ml-100k" else " --data_path=../shared/datasets"
     out = Path(args.out)
     short = args.dataset.replace(

@@ -134,6 +134,28 @@ def test_time_alternating_reports_medians_and_warms_up() -> None:
         harness.time_alternating({"a": lambda: None}, repeats=0)
 
 
+def test_merge_by_name_keeps_one_record_a_name_and_never_a_failure_over_a_result() -> None:
+    """The one rule every page merges committed and fresh runs by (suites continued, runs
+    trained again): a later record replaces an earlier one, a failure never replaces ``ok``."""
+    harness = load_harness()
+    committed = [
+        {"name": "A", "status": "ok", "v": 1},
+        {"name": "B", "status": "error"},
+        {"name": "C", "status": "ok", "v": 3},
+    ]
+    fresh = [
+        {"name": "C", "status": "error"},
+        {"name": "B", "status": "ok", "v": 2},
+        {"name": "A", "status": "ok", "v": 4},
+        {"name": "D", "status": "error"},
+    ]
+    merged = harness.merge_by_name(committed, fresh)
+    assert [(r["name"], r.get("v")) for r in merged] == [("A", 4), ("B", 2), ("C", 3), ("D", None)]
+    assert harness.merge_by_name([{"name": "E", "status": "error", "v": 1}, {"name": "E"}]) == [
+        {"name": "E"}
+    ]
+
+
 def test_with_findings_places_the_kept_block_under_the_title() -> None:
     harness = load_harness()
     block = "<!-- findings -->\nkept\n<!-- /findings -->"
