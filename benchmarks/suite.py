@@ -587,6 +587,7 @@ def working_seconds(lines: Sequence[str]) -> float:
 
 
 def log_lines(log: Path) -> list[str]:
+    """The lines of a run's ``log``, none if it has none."""
     return log.read_text(encoding="utf-8", errors="replace").splitlines() if log.is_file() else []
 
 
@@ -657,7 +658,10 @@ def with_reachable_parent(run: Run, out: Path, names: set[str]) -> Run:
     parent = out / "runs" / str(run.search_from)
     if run.search_from is None or run.search_from in names or has_search(parent):
         return run
-    print(f"[suite] {run.name}: {parent} holds no search to re-pick from; it searches anew")
+    print(
+        f"[suite] {run.name}: {parent} holds no search to re-pick from; it searches anew",
+        flush=True,
+    )
     return dataclasses.replace(run, search_from=None)
 
 
