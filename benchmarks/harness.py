@@ -215,6 +215,11 @@ def write_json(path: Path, content: Any) -> Path:
     return write_json_atomic(path, scrub_paths(content))
 
 
+def network_name(hidden: int, inner: int, layers: int) -> str:
+    """A network's name in the ground truths and search pages: ``d48-D192-L2``."""
+    return f"d{hidden}-D{inner}-L{layers}"
+
+
 def merge_by_name(*sources: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """Run records of several ``sources`` (a committed result's, then fresher ones), one per
     name, in the order names first appear: a later record replaces an earlier one of its name,

@@ -81,7 +81,7 @@ def key_name(key: Key) -> str:
     """An architecture's name as the ground truth's runs spell it (``d48-D192-L2``), for one the
     ground truth lacks; its attention kind and gates where they are not the plain ones."""
     hidden, inner, layers, attention, gate_layers = key
-    parts = [f"d{hidden}", f"D{inner}", f"L{layers}"]
+    parts = [harness.network_name(hidden, inner, layers)]
     parts += [attention] if attention != "softmax" else []
     parts += [f"gates{gate_layers}"] if gate_layers else []
     return "-".join(parts)
@@ -447,16 +447,23 @@ def search_table(judged: Sequence[Record]) -> str:
 
 
 def repick_line(searches: Sequence[Record]) -> list[str]:
-    """Which methods re-picked from another run's search (``search_from``): their wall time is
-    the retraining's alone."""
-    parents = {r["group"]: r["search_from"] for r in searches if r.get("search_from")}
-    if not parents:
+    """Which methods re-picked from another run's search (``search_from``), and which of their
+    seeds searched anew instead (a suite continued where the parent's search was not kept):
+    a re-pick's wall time is its choice's and its retraining's."""
+    groups = grouped(searches, lambda r: r["group"])
+    picked = {g: [r for r in runs if r.get("search_from")] for g, runs in groups.items()}
+    if not any(picked.values()):
         return []
     reused = [r["name"] for r in searches if r.get("retraining_reused_from")]
-    pairs = ", ".join(
-        f"{group} from {re.sub(r'^EASRec-|-s[0-9]+$', '', parent)}"
-        for group, parent in sorted(parents.items())
-    )
+
+    def pair(group: str) -> str:
+        parent = re.sub(r"^EASRec-|-s[0-9]+$", "", picked[group][0]["search_from"])
+        anew = sorted(r["settings"]["seed"] for r in groups[group] if not r.get("search_from"))
+        return f"{group} from {parent}" + (
+            f" (searched anew on seed {', '.join(map(str, anew))})" if anew else ""
+        )
+
+    pairs = ", ".join(pair(group) for group in sorted(g for g in picked if picked[g]))
     return [
         "",
         f"Re-picks from the same seed's search ({pairs}; `search_from`: their settings differ"

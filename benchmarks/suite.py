@@ -37,7 +37,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from harness import LOG_STAMP  # noqa: E402
+from harness import LOG_STAMP, network_name  # noqa: E402
 from harness import PAPER_ML1M as PAPER_SIZES  # noqa: E402
 
 from recbole_easrec.artifacts import write_json_atomic  # noqa: E402
@@ -174,7 +174,7 @@ def space_truth_runs(base: dict[str, Any], seeds: Sequence[int] = TRUTH_SEEDS) -
                 arch = {"hidden_size": hidden, "inner_size": inner, "n_layers": depth}
                 if ratio == 0 and depth == base["n_layers"] and full_is_sasrec(TRUTH_SPACE):
                     continue
-                name = f"d{hidden}-D{inner}-L{depth}-s{seed}"
+                name = f"{network_name(hidden, inner, depth)}-s{seed}"
                 settings = {**base, **arch, **TRUTH_SPACE, "seed": seed}
                 runs.append(Run(name, "EASRecCompact", settings, "space"))
 
@@ -573,42 +573,59 @@ def clock_seconds(line: str) -> int:
 
 
 # A longer silence in a run.log is a stop (or a pause) and a later resume, not work: a working
-# run logs a line at least every minute (recbole_easrec.progress); the longest silence seen in a
-# working run (an evaluation beside another run) was 164 s.
+# run logs a line at least every minute (recbole_easrec.progress, the suites' show_progress:
+# False); the longest silence seen in a working run (an evaluation beside another run) was 164 s.
 RESUME_GAP = 300
+FRESH_START = " INFO settings of this run:"  # each process's first line (quick_start)
+RESUMED = re.compile(r" INFO resumed \w+ after epoch \d+")  # trainer/base.py, a resumed process
 
 
-def working_seconds(lines: Sequence[str]) -> float:
+def working_seconds(lines: Sequence[str]) -> float | None:
     """Seconds a run worked over ``lines`` of its run.log: the gaps between consecutive
-    ``HH:MM:SS`` stamps (across midnight too), those longer than :data:`RESUME_GAP` left out."""
+    ``HH:MM:SS`` stamps (across midnight too), those longer than :data:`RESUME_GAP` left out;
+    ``None`` with fewer than two stamps (a run logging warnings only)."""
     stamps = [clock_seconds(line) for line in lines if LOG_STAMP.match(line)]
+    if len(stamps) < 2:
+        return None
     gaps = ((later - earlier) % 86_400 for earlier, later in zip(stamps, stamps[1:]))
     return float(sum(gap for gap in gaps if gap <= RESUME_GAP))
 
 
 def log_lines(log: Path) -> list[str]:
-    """The lines of a run's ``log``, none if it has none."""
-    return log.read_text(encoding="utf-8", errors="replace").splitlines() if log.is_file() else []
+    """The lines of a run's ``log`` from its last fresh start on (a folder started again with
+    other settings appends to the log; the processes that resumed that start follow it)."""
+    if not log.is_file():
+        return []
+    lines = log.read_text(encoding="utf-8", errors="replace").splitlines()
+    bounds = sorted({0, *(i for i, line in enumerate(lines) if FRESH_START in line), len(lines)})
+    fresh = [
+        start
+        for start, end in zip(bounds, bounds[1:])
+        if not any(RESUMED.search(line) for line in lines[start:end])
+    ]
+    return lines[fresh[-1] if fresh else 0 :]
 
 
-def retraining_seconds(log: Path) -> float:
-    """Working seconds of an EASRec run from its last line announcing the chosen network (the
-    retraining and the test), 0 if the log has no such line."""
+def retraining_seconds(log: Path) -> float | None:
+    """Working seconds of an EASRec run from its first line announcing the chosen network (the
+    retraining and the test; a resumed retraining announces it again); ``None`` without one."""
     lines = log_lines(log)
     chose = [i for i, line in enumerate(lines) if " search chose d=" in line]
-    return working_seconds(lines[chose[-1] :]) if chose else 0.0
+    return working_seconds(lines[chose[0] :]) if chose else None
 
 
 def run_seconds(run_dir: Path, result: dict[str, Any]) -> float | None:
     """Working seconds of the finished run in ``run_dir`` from its run.log, over every stop and
-    resume (``None`` without a log). A re-pick that took its parent's retraining
-    (``retraining_reused_from``): its choice and the parent's retraining."""
+    resume, with its re-pick's trial choice (``pick/``); a re-pick that took its parent's
+    retraining (``retraining_reused_from``): its choice and the parent's retraining. ``None``
+    where the logs do not tell."""
+    choice = working_seconds(log_lines(run_dir / PICK_DIR / "run.log")) or 0.0
     parent = result.get("retraining_reused_from")
     if parent:
-        choice = working_seconds(log_lines(run_dir / PICK_DIR / "run.log"))
-        return choice + retraining_seconds(run_dir.parent / parent / "run.log")
-    lines = log_lines(run_dir / "run.log")
-    return working_seconds(lines) if lines else None
+        own = retraining_seconds(run_dir.parent / parent / "run.log")
+    else:
+        own = working_seconds(log_lines(run_dir / "run.log"))
+    return None if own is None else own + choice
 
 
 def parent_retraining(
@@ -620,6 +637,7 @@ def parent_retraining(
     choice itself costs a minute (``retrain_epochs: 0`` in ``run_dir/pick``). ``None``: retrain."""
     if not same_request(parent_dir, run.model, settings, ignoring=CHOICE_ONLY):
         return None
+    start = time.perf_counter()
     choice = run_in_subprocess(
         run.model, dataset, None, {**settings, "retrain_epochs": 0}, run_dir / PICK_DIR
     )
@@ -636,7 +654,8 @@ def parent_retraining(
     request = {"model": run.model, "config_dict": {**settings, "output_dir": str(run_dir)}}
     write_json_atomic(run_dir / "request.json", request)
     write_json_atomic(run_dir / "result.json", result)  # a suite started again keeps it
-    return result, run_seconds(run_dir, result) or 0.0
+    seconds = run_seconds(run_dir, result)
+    return result, time.perf_counter() - start if seconds is None else seconds
 
 
 def wait_for_search(folder: Path, records: dict[str, dict], name: str, scheduled: bool) -> None:
@@ -666,7 +685,8 @@ def with_reachable_parent(run: Run, out: Path, names: set[str]) -> Run:
 
 
 def has_search(folder: Path) -> bool:
-    return (folder / SEARCH_FILE).is_file() and (folder / SUPERNET_FILE).is_file()
+    """Whether ``folder`` holds a finished EASRec run and its search."""
+    return all((folder / name).is_file() for name in ("result.json", SEARCH_FILE, SUPERNET_FILE))
 
 
 def run_suite(

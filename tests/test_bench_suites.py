@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import time
 from pathlib import Path
 from types import ModuleType
 
@@ -423,7 +424,9 @@ def test_a_budgeted_search_re_picks_from_its_parent_in_the_suite(
         "paper-budget0.3",
         "EASRec-paper-s2020",
     )
+    began = time.perf_counter()
     records = bench.run_suite([parent, child], "tiny", shared, tmp_path / "out", workers=2)
+    elapsed = time.perf_counter() - began
     assert [r["status"] for r in records] == ["ok", "ok"], [r["error"] for r in records]
     assert records[1]["architecture"]["flops_fraction"] <= 0.3
     assert records[1]["architecture"]["flops_budget"] == 0.3
@@ -440,6 +443,7 @@ def test_a_budgeted_search_re_picks_from_its_parent_in_the_suite(
     again = bench.run_suite([parent, child], "tiny", shared, tmp_path / "out", workers=1)
     assert again[1]["retraining_reused_from"] == "EASRec-paper-s2020"  # kept, not re-picked
     assert [r["wall_seconds"] for r in again] == [r["wall_seconds"] for r in records]  # from logs
+    assert 0 < records[0]["wall_seconds"] <= elapsed
     # a parent that fails: the re-pick fails with it
     broken = bench.Run("EASRec-x-s2020", "EASRec", {**tiny, "search_method": "none"}, "x")
     orphan = bench.Run("EASRec-x-budget0.3-s2020", "EASRec", tiny, "x", "EASRec-x-s2020")
@@ -486,7 +490,7 @@ def test_a_re_pick_of_another_network_or_retraining_is_retrained(
     )
     assert bench.retraining_seconds(log) == 90.0
     log.write_text("00:00:01 INFO no choice\n", encoding="utf-8")
-    assert bench.retraining_seconds(log) == 0.0
+    assert bench.retraining_seconds(log) is None
 
 
 def test_a_runs_seconds_leave_out_its_stops_and_pauses(bench: ModuleType, tmp_path: Path) -> None:
@@ -518,6 +522,38 @@ def test_a_runs_seconds_leave_out_its_stops_and_pauses(bench: ModuleType, tmp_pa
         encoding="utf-8",
     )
     assert bench.run_seconds(child, {"retraining_reused_from": "r"}) == 30 + 120
+    # the parent resumed during its retraining announces its choice again: counted from the first
+    (run / "run.log").write_text(
+        "09:00:00 INFO settings of this run:\n09:30:00 INFO paper search chose d=48\n"
+        "09:31:00 INFO retrain: epoch 1/9 done\n"
+        "12:00:00 INFO settings of this run:\n12:00:10 INFO resumed retrain after epoch 1\n"
+        "12:00:20 INFO paper search chose d=48\n12:01:20 INFO test\n",
+        encoding="utf-8",
+    )
+    assert bench.retraining_seconds(run / "run.log") == 60 + 10 + 10 + 60
+    assert bench.run_seconds(child, {"retraining_reused_from": "r"}) == 30 + 140
+    # a re-pick that retrained: its own run and its trial choice
+    (child / "run.log").write_text("11:00:00 INFO a\n11:05:00 INFO b\n", encoding="utf-8")
+    assert bench.run_seconds(child, {}) == 300 + 30
+
+
+def test_a_runs_seconds_count_its_last_fresh_start_only(bench: ModuleType, tmp_path: Path) -> None:
+    """A folder started again with other settings appends to its run.log: the earlier attempt's
+    time is not this run's; a log without two stamps (warnings only) tells nothing."""
+    log = tmp_path / "run.log"
+    log.write_text(
+        "08:00:00 INFO settings of this run:\n08:04:00 INFO train: epoch 1/9 done\n"
+        "08:04:30 ERROR failed\n"  # then started afresh with other settings
+        "09:00:00 INFO settings of this run:\n09:02:00 INFO train: epoch 1/9 done\n"
+        "13:00:00 INFO settings of this run:\n13:00:05 INFO resumed train after epoch 1\n"
+        "13:01:05 INFO test\n",
+        encoding="utf-8",
+    )
+    assert bench.working_seconds(bench.log_lines(log)) == 120 + 5 + 60
+    assert bench.run_seconds(tmp_path, {}) == 185
+    log.write_text("not stamped\n10:00:00 WARNING once\n", encoding="utf-8")
+    assert bench.run_seconds(tmp_path, {}) is None
+    assert bench.retraining_seconds(log) is None
 
 
 def test_the_report_says_which_searches_were_re_picked(bench: ModuleType) -> None:
@@ -531,6 +567,11 @@ def test_the_report_says_which_searches_were_re_picked(bench: ModuleType) -> Non
     searches.append({"group": "paper-distill", "name": "c", "search_from": "EASRec-paper-s2021"})
     [_, line] = space_truth.repick_line(searches)
     assert "(paper-budget0.3 from paper, paper-distill from paper;" in line
+    # a seed whose parent's search was not kept searched anew (a fresh checkout continuing)
+    searches.append({"group": "paper-distill", "name": "d", "settings": {"seed": 2022}})
+    [_, line] = space_truth.repick_line(searches)
+    assert "paper-distill from paper (searched anew on seed 2022);" in line
+    searches.pop()
     assert "retraining_reused_from" not in line
     searches[1]["retraining_reused_from"] = "EASRec-paper-s2020"
     [_, line] = space_truth.repick_line(searches)
