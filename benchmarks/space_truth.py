@@ -210,6 +210,8 @@ def judge_searches(
         entry["regret_mean"], _ = mean_std([p["regret"] for p in picks])
         entry["kendall_tau_mean"], _ = mean_std([p["kendall_tau"] for p in picks])
         entry["search_wall_seconds_mean"] = statistics.fmean(r["wall_seconds"] for r in runs)
+        if all(r.get("search_seconds") is not None for r in runs):  # recorded since 2026-12-08
+            entry["search_seconds_mean"] = statistics.fmean(r["search_seconds"] for r in runs)
         entry["retrained_vs_scratch"], _ = mean_std(  # the pick's ground truth: from scratch
             [
                 p["ndcg@10_full"] / p["truth_ndcg@10_full_mean"] - 1
@@ -438,6 +440,8 @@ def search_table(judged: Sequence[Record]) -> str:
         ("Kendall τ", lambda j: fmt(j["kendall_tau_mean"], 2)),
         ("wall s", lambda j: fmt(round(j["search_wall_seconds_mean"]))),
     ]
+    if all("search_seconds_mean" in j for j in judged):
+        columns.append(("search s", lambda j: fmt(round(j["search_seconds_mean"]))))
     if all("vs_random" in j for j in judged):
         columns.append(("vs random (same budget)", lambda j: percent(j["vs_random"])))
         columns.append(("p vs random", lambda j: fmt(j["p_vs_random"], 3)))
@@ -671,7 +675,13 @@ def render(data: Record, out: Path) -> None:
             "",
             f"{search_phase(data['search_runs'])}, 3 seeds. NDCG@10 is the retrained network's; regret"
             " uses the ground truth's mean of the picked architecture; paired t-test against"
-            " SASRec by seed.",
+            " SASRec by seed."
+            + (
+                " `wall s`: a run's search and retraining; `search s`: its search phase (a"
+                " re-pick's: its choice); both from the run's log, stops and pauses left out."
+                if all("search_seconds_mean" in j for j in judged)
+                else ""
+            ),
             "",
             search_table(judged),
             *repick_line(data.get("search_runs") or []),

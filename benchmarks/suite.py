@@ -628,6 +628,20 @@ def run_seconds(run_dir: Path, result: dict[str, Any]) -> float | None:
     return None if own is None else own + choice
 
 
+def search_seconds(run_dir: Path, result: dict[str, Any]) -> float | None:
+    """Working seconds of an EASRec run's search phase, to its first line announcing the chosen
+    network, with its re-pick's trial choice (``pick/``); a re-pick that took its parent's
+    retraining: the choice alone. ``None`` for a run without a search."""
+    choice = working_seconds(log_lines(run_dir / PICK_DIR / "run.log"))
+    if result.get("retraining_reused_from"):
+        return choice
+    lines = log_lines(run_dir / "run.log")
+    chose = [i for i, line in enumerate(lines) if " search chose d=" in line]
+    if not chose:
+        return None
+    return (working_seconds(lines[: chose[0] + 1]) or 0.0) + (choice or 0.0)
+
+
 def parent_retraining(
     run: Run, dataset: str, settings: dict[str, Any], run_dir: Path, parent_dir: Path
 ) -> tuple[dict[str, Any], float] | None:
@@ -726,6 +740,8 @@ def run_suite(
         elapsed = time.perf_counter() - start
         record = summarise(run, result, error, elapsed if seconds is None else seconds)
         record["epochs_run"] = epochs_run(run_dir / "run.log")
+        if result and run.model == "EASRec":
+            record["search_seconds"] = search_seconds(run_dir, result)
         with lock:
             records[run.name] = record
             ordered = [records[r.name] for r in runs if r.name in records]

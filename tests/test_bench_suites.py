@@ -444,6 +444,8 @@ def test_a_budgeted_search_re_picks_from_its_parent_in_the_suite(
     assert again[1]["retraining_reused_from"] == "EASRec-paper-s2020"  # kept, not re-picked
     assert [r["wall_seconds"] for r in again] == [r["wall_seconds"] for r in records]  # from logs
     assert 0 < records[0]["wall_seconds"] <= elapsed
+    assert 0 < records[0]["search_seconds"] < records[0]["wall_seconds"]
+    assert 0 <= records[1]["search_seconds"] <= records[1]["wall_seconds"]  # its choice alone
     # a parent that fails: the re-pick fails with it
     broken = bench.Run("EASRec-x-s2020", "EASRec", {**tiny, "search_method": "none"}, "x")
     orphan = bench.Run("EASRec-x-budget0.3-s2020", "EASRec", tiny, "x", "EASRec-x-s2020")
@@ -532,9 +534,17 @@ def test_a_runs_seconds_leave_out_its_stops_and_pauses(bench: ModuleType, tmp_pa
     )
     assert bench.retraining_seconds(run / "run.log") == 60 + 10 + 10 + 60
     assert bench.run_seconds(child, {"retraining_reused_from": "r"}) == 30 + 140
+    assert bench.search_seconds(child, {"retraining_reused_from": "r"}) == 30  # its choice
     # a re-pick that retrained: its own run and its trial choice
-    (child / "run.log").write_text("11:00:00 INFO a\n11:05:00 INFO b\n", encoding="utf-8")
+    (child / "run.log").write_text(
+        "11:00:00 INFO a\n11:01:00 INFO paper search chose d=32\n11:05:00 INFO b\n",
+        encoding="utf-8",
+    )
     assert bench.run_seconds(child, {}) == 300 + 30
+    assert bench.search_seconds(child, {}) == 60 + 30
+    # the resumed parent's search ends at its first choice (its 30-minute silence is no work);
+    # counted to its last choice, it would be 80 s
+    assert bench.search_seconds(run, {}) == 0.0
 
 
 def test_a_runs_seconds_count_its_last_fresh_start_only(bench: ModuleType, tmp_path: Path) -> None:
@@ -640,12 +650,14 @@ def test_every_search_is_compared_with_random_search_by_seed(bench: ModuleType) 
     assert paper["vs_random"] == pytest.approx((0.12 + 0.135) / (0.10 + 0.11) - 1)
     assert paper["p_vs_random"] is not None and random["vs_random"] is None
     assert budgeted["vs_random"] == pytest.approx(0.39 / 0.37 - 1)
-    assert "vs random (same budget)" in space_truth.search_table(
-        [{**j, "ndcg@10_full_mean": 0.1, "ndcg@10_full_std": None, "ndcg@10_pop100_mean": 0.4,
-          "ndcg@10_pop100_std": None, "regret_mean": None, "kendall_tau_mean": None,
-          "search_wall_seconds_mean": 1.0, "picks": [{**p, "architecture": "a", "on_front": True}
-          for p in j["picks"]]} for j in (paper, random)]
-    )  # fmt: skip
+    shown = [{**j, "ndcg@10_full_mean": 0.1, "ndcg@10_full_std": None, "ndcg@10_pop100_mean": 0.4,
+              "ndcg@10_pop100_std": None, "regret_mean": None, "kendall_tau_mean": None,
+              "search_wall_seconds_mean": 1.0, "picks": [{**p, "architecture": "a",
+              "on_front": True} for p in j["picks"]]} for j in (paper, random)]  # fmt: skip
+    header = space_truth.search_table(shown).splitlines()[0]
+    assert "vs random (same budget)" in header and "search s" not in header
+    shown = [{**j, "search_seconds_mean": 0.4} for j in shown]  # every method's search phase
+    assert "| search s |" in space_truth.search_table(shown).splitlines()[0]
 
 
 def test_searches_run_at_the_shipped_search_budget_and_retrain_like_the_truth(
