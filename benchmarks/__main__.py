@@ -115,8 +115,8 @@ BENCHES: dict[str, Bench] = {
         reporter="factorial.py",
     ),
     # Issue 28: every search method on ML-1M's corrected space, judged against space_truth_ml1m;
-    # the committed searches are kept (skipped by the suite, merged by the report). Re-picks
-    # (search_from) need their parent's run folder: run the suite from one worktree to the end.
+    # the committed searches are kept (skipped by the suite, merged by the report). A re-pick
+    # (search_from) whose parent's search is not in saved/ (a fresh checkout) searches anew.
     "search_methods_ml1m": judged(
         "search_methods_ml1m",
         "--suite=search_cpu --skip_from=benchmarks/results/search_methods_ml1m.json",
