@@ -156,6 +156,17 @@ def test_the_anchor_suite_is_sasrec_plus_for_both_models_and_validates(bench: Mo
         )
         assert s["hidden_dropout_prob"] == 0.1 and s["loss_type"] == "CE"
         assert "full_filtered" in s["extra_eval_modes"]
+        if run.model == "EASRec":  # its search at the shipped budget (search_cpu's), then SASRec's
+            sasrec = runs[0].settings  # training
+            shipped = bench.SHIPPED_SEARCH
+            assert (s["epochs"], s["train_batch_size"]) == (
+                shipped["epochs"],
+                shipped["train_batch_size"],
+            )
+            assert (s["retrain_epochs"], s["retrain_batch_size"]) == (
+                sasrec["epochs"],
+                sasrec["train_batch_size"],
+            )
         config = build_config(run.model, "ml-100k", config_dict=s)
         resolve_model(run.model).validate_config(config)
         validate_trainer_config(config)
