@@ -1,5 +1,6 @@
-"""Retraining with in-place distillation (trainer/distill.py, ``retrain_distill``): the loss is the
-student's CE plus T²·KL from the frozen supernet's largest path, at the positions CE scores."""
+"""Retraining with distillation (trainer/distill.py, ``retrain_distill``): the loss is the student's
+CE plus T²·KL from a frozen teacher (the supernet's largest path, or a trained run's network), at
+the positions CE scores."""
 
 from __future__ import annotations
 
@@ -9,12 +10,16 @@ from pathlib import Path
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import tiny_config, write_cycle_dataset
 from recbole.data.interaction import Interaction
 
 from recbole_easrec.errors import ConfigError
 from recbole_easrec.model.elastic.paths import Architecture
 from recbole_easrec.quick_start import run_recbole_easrec
+from recbole_easrec.saving import load_model
 from recbole_easrec.search.reconstruct import reconstruct
+from recbole_easrec.search.searched import SEARCH_FILE
+from recbole_easrec.trainer import distill
 from recbole_easrec.trainer.distill import distillation_loss, distillation_term, retraining_loss
 from recbole_easrec.training_modes import TARGETS_FIELD
 from tests.test_easrec import build_model, random_batch, validate_easrec
@@ -79,7 +84,7 @@ def test_retraining_loss_is_off_by_default_and_freezes_the_teacher(tiny_run_conf
         ("retrain_distill", "yes", "retrain_distill must be True or False"),
         ("retrain_distill_weight", -1, "retrain_distill_weight"),
         ("retrain_distill_temperature", 0, "retrain_distill_temperature must be a positive"),
-        ("retrain_teacher", "full", "retrain_teacher"),
+        ("retrain_teacher", "full", "retrain_teacher must be largest .* or the folder of a"),
     ],
 )
 def test_bad_distillation_settings_are_one_line_errors(
@@ -99,3 +104,50 @@ def test_an_easrec_run_retrains_with_distillation(tiny_run_config):
     assert 0 < result["test_result"]["ndcg@10"] <= 1
     saved = json.loads((Path(settings["output_dir"]) / "model.json").read_text())
     assert saved["model"] == "EASRecCompact"
+
+
+def test_a_trained_full_network_teaches_the_retraining(
+    tiny_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """retrain_teacher: <a finished run's folder> (issue 28 item 4: "or a trained full network"):
+    the retraining distils from that network, loaded and frozen, and leaves it unchanged."""
+    teacher_dir = tmp_path / "sasrec"
+    sasrec = tiny_config(tiny_data, teacher_dir, attention_type="softmax", n_layers=2)
+    run_recbole_easrec("LinRec", "tiny", config_dict=sasrec)
+    saved = load_model(teacher_dir)
+    taught: list[torch.nn.Module] = []
+    original = distill.distillation_loss
+
+    def recording(student, teacher, context, weight, temperature):  # noqa: ANN001, ANN202
+        taught.append(teacher)
+        return original(student, teacher, context, weight, temperature)
+
+    monkeypatch.setattr(distill, "distillation_loss", recording)
+    settings = tiny_config(
+        tiny_data, tmp_path / "easrec", n_layers=2, epochs=1, retrain_epochs=2,
+        retrain_distill=True, retrain_teacher=str(teacher_dir),
+    )  # fmt: skip
+    result = run_recbole_easrec("EASRec", "tiny", config_dict=settings)
+    assert 0 < result["test_result"]["ndcg@10"] <= 1
+    [teacher] = taught
+    assert type(teacher).__name__ == "LinRec" and not teacher.training
+    assert not any(p.requires_grad for p in teacher.parameters())
+    assert all(torch.equal(v, saved.state_dict()[k]) for k, v in teacher.state_dict().items())
+
+
+def test_a_teacher_of_other_data_is_a_one_line_error_before_the_search(
+    tiny_data: Path, tmp_path: Path
+) -> None:
+    other = write_cycle_dataset(tmp_path / "other", n_items=20)
+    teacher_dir = tmp_path / "teacher"
+    run_recbole_easrec("LinRec", "tiny", config_dict=tiny_config(other, teacher_dir, epochs=1))
+    run_dir = tmp_path / "easrec"
+    settings = tiny_config(
+        tiny_data, run_dir, n_layers=2, retrain_distill=True, retrain_teacher=str(teacher_dir)
+    )
+    with pytest.raises(ConfigError, match="item ids, this run has tiny with 31") as error:
+        run_recbole_easrec("EASRec", "tiny", config_dict=settings)
+    assert "\n" not in str(error.value) and not (run_dir / SEARCH_FILE).exists()
+    missing = {**settings, "retrain_teacher": str(tmp_path / "nowhere")}
+    with pytest.raises(ConfigError, match="retrain_teacher must be largest"):
+        run_recbole_easrec("EASRec", "tiny", config_dict=missing)

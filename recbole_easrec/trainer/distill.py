@@ -9,30 +9,34 @@ which other items are plausible. With ``retrain_distill: True`` the retraining l
 
 at every position the CE loss scores (every real position in autoregressive training, the last one
 in the prefix protocol), with ``w = retrain_distill_weight`` and ``T = retrain_distill_temperature``
-(Hinton et al. 2015: the T² keeps the gradient scale independent of T). The teacher is the
-searched supernet on its largest path (``retrain_teacher: largest``), frozen, in eval mode (no
-dropout), evaluated without gradients on the same batch.
+(Hinton et al. 2015: the T² keeps the gradient scale independent of T). The teacher is frozen,
+in eval mode (no dropout), evaluated without gradients on the same batch: the searched supernet on
+its largest path (``retrain_teacher: largest``), or a trained full network
+(``retrain_teacher: <the folder of a finished run on the same dataset>``, e.g. SASRec's; the
+teacher of classic knowledge distillation, which issue 28 item 4 names beside in-place
+distillation).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, nullcontext
+from pathlib import Path
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from recbole_easrec.errors import ConfigError
+from recbole_easrec.errors import CheckpointError, ConfigError
+from recbole_easrec.saving import DESCRIPTION_FILE, load_model, read_description
 from recbole_easrec.validation import (
     require_bool,
-    require_choice,
     require_non_negative,
     require_positive_number,
 )
 
-TEACHERS = ("largest",)
+LARGEST = "largest"  # retrain_teacher: the supernet's largest path; else a trained run's folder
 
 
 def validate_distill_config(config: Any) -> None:
@@ -40,7 +44,14 @@ def validate_distill_config(config: Any) -> None:
     require_bool(config, "retrain_distill")
     require_non_negative(config, "retrain_distill_weight")
     require_positive_number(config, "retrain_distill_temperature")
-    require_choice(config, "retrain_teacher", TEACHERS)
+    teacher = config["retrain_teacher"]
+    if teacher != LARGEST and not (
+        isinstance(teacher, str) and (Path(teacher) / DESCRIPTION_FILE).is_file()
+    ):
+        raise ConfigError(
+            f"retrain_teacher must be {LARGEST} (the supernet's largest path) or the folder of a"
+            f" finished run (its {DESCRIPTION_FILE}), got {teacher!r}"
+        )
     if config["retrain_distill"] and config["loss_type"] == "BPR":
         raise ConfigError(
             "retrain_distill needs a softmax loss (loss_type CE, sampled_ce or auto), not BPR"
@@ -79,17 +90,50 @@ def distillation_loss(
     return loss
 
 
+def check_teacher(config: Any, n_items: int) -> None:
+    """A trained teacher (``retrain_teacher: <folder>``) must score this dataset's items: a
+    one-line ConfigError before the search if its run had another dataset or item count."""
+    if not config["retrain_distill"] or config["retrain_teacher"] == LARGEST:
+        return
+    folder = Path(config["retrain_teacher"])
+    try:
+        saved = read_description(folder / DESCRIPTION_FILE)
+    except CheckpointError as error:
+        raise ConfigError(f"retrain_teacher: {error}") from None
+    dataset, items = saved["config"].get("dataset"), saved["counts"].get("item_id")
+    if (dataset, items) != (config["dataset"], n_items):
+        raise ConfigError(
+            f"retrain_teacher: {folder} was trained on {dataset} with {items} item ids, this run"
+            f" has {config['dataset']} with {n_items}: train the teacher on the same data"
+        )
+
+
+def teacher_of(config: Any, supernet: Any, largest: Any) -> tuple[Any, Callable[[], Any]]:
+    """The frozen teacher and the context that selects its path (module doc)."""
+    if config["retrain_teacher"] == LARGEST:
+        teacher, context = supernet, lambda: supernet.using(largest)
+    else:
+        try:
+            teacher = load_model(config["retrain_teacher"], device=str(config["device"]))
+        except CheckpointError as error:
+            raise ConfigError(f"retrain_teacher: {error}") from None
+        context = nullcontext
+    for param in teacher.parameters():
+        param.requires_grad_(False)
+    return teacher, context
+
+
 def retraining_loss(config: Any, compact: Any, supernet: Any, largest: Any) -> Any:
-    """EASRec's retraining loss: :func:`distillation_loss` from ``supernet`` on its ``largest``
-    path (frozen) with ``retrain_distill``, else None (the compact network's own loss)."""
+    """EASRec's retraining loss: :func:`distillation_loss` from the frozen teacher
+    (``retrain_teacher``: ``supernet`` on its ``largest`` path, or a trained run) with
+    ``retrain_distill``, else None (the compact network's own loss)."""
     if not config["retrain_distill"]:
         return None
-    for param in supernet.parameters():
-        param.requires_grad_(False)
+    teacher, context = teacher_of(config, supernet, largest)
     return distillation_loss(
         compact,
-        supernet,
-        lambda: supernet.using(largest),
+        teacher,
+        context,
         float(config["retrain_distill_weight"]),
         float(config["retrain_distill_temperature"]),
     )

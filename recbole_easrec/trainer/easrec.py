@@ -46,7 +46,7 @@ from recbole_easrec.search.searched import load_search, save_search
 from recbole_easrec.search.space import SearchSpace
 from recbole_easrec.search.trace import plot_trace, write_trace
 from recbole_easrec.trainer.base import EasRecBaseTrainer
-from recbole_easrec.trainer.distill import retraining_loss, validate_distill_config
+from recbole_easrec.trainer.distill import check_teacher, retraining_loss, validate_distill_config
 from recbole_easrec.validation import require_choice
 
 COMPACT_CHECKPOINT = "checkpoint_compact.pth"
@@ -67,6 +67,7 @@ class EASRecTrainer(EasRecBaseTrainer):
 
     def __init__(self, config: Any, model: Any) -> None:
         validate_easrec_trainer_config(config)
+        check_teacher(config, model.n_items)  # before the search, not after it
         super().__init__(config, model)
         self.supernet = model
         self.space = SearchSpace.of(model, config)
