@@ -92,6 +92,7 @@ class Run:
     settings: dict[str, Any] = field(default_factory=dict)
     group: str = ""
     search_from: str | None = None  # EASRec: re-pick from this run's finished search (its folder)
+    teacher: str | None = None  # EASRec: retrain_teacher is this run's trained network (its folder)
 
 
 def ml1m_prefix() -> list[Run]:
@@ -375,6 +376,9 @@ SEARCH_METHODS: dict[str, dict[str, Any]] = {  # in the order they run (the defa
     # plain runs are retraining from the supernet's weights; the ground truth is from scratch); it
     # re-picks from the paper search (repick_parent), so it costs a retraining and pairs with paper
     "paper-distill": {"search_method": "paper", "retrain_distill": True},
+    # classic distillation from a trained full network: SASRec trained as the ground truth trains
+    # it, on the same seed (TEACHERS), teaches the paper search's pick (a re-pick, as paper-distill)
+    "paper-distill-sasrec": {"search_method": "paper", "retrain_distill": True},
     "random-budget0.3": {"search_method": "random", "epochs": RANDOM_EPOCHS, "flops_budget": 0.3},
     # Table III's "DARTS + SASRec": the same supernet (SASRec's since issue 27) searched by the
     # softmax mixture without a resource term (REFERENCE.md section 2)
@@ -388,6 +392,19 @@ SEARCH_METHODS: dict[str, dict[str, Any]] = {  # in the order they run (the defa
     "oneshot": {"search_method": "oneshot"},
     "oneshot-budget0.3": {"search_method": "oneshot", "flops_budget": 0.3},
 }
+
+
+TEACHERS = {"paper-distill-sasrec": "SASRec-teacher"}  # variant -> its teacher runs' name
+
+
+def teacher_run(name: str, seed: int) -> Run:
+    """A teacher of :data:`TEACHERS`: SASRec (our stack, softmax) as ``space_truth_cpu`` trains it."""
+    return Run(
+        f"{name}-s{seed}",
+        "LinRec",
+        {**TRUTH_CPU, "attention_type": "softmax", "seed": seed},
+        "teacher",
+    )
 
 
 def search_cpu() -> list[Run]:
@@ -404,17 +421,21 @@ def search_cpu() -> list[Run]:
         "retrain_epochs": TRUTH_CPU["epochs"],
         "retrain_batch_size": TRUTH_CPU["train_batch_size"],
     }
-    runs = [
-        Run(
-            f"EASRec-{name}-s{seed}",
-            "EASRec",
-            {**base, **settings, "seed": seed},
-            name,
-            repick_parent(name, seed),
-        )
-        for name, settings in SEARCH_METHODS.items()
-        for seed in TRUTH_SEEDS
-    ]
+    runs = []
+    for name, settings in SEARCH_METHODS.items():
+        teachers = [teacher_run(TEACHERS[name], seed) for seed in TRUTH_SEEDS if name in TEACHERS]
+        runs += teachers
+        runs += [
+            Run(
+                f"EASRec-{name}-s{seed}",
+                "EASRec",
+                {**base, **settings, "seed": seed},
+                name,
+                repick_parent(name, seed),
+                f"{TEACHERS[name]}-s{seed}" if name in TEACHERS else None,
+            )
+            for seed in TRUTH_SEEDS
+        ]
     return runs
 
 
@@ -509,6 +530,7 @@ def summarise(run: Run, result: dict[str, Any] | None, error: str | None, second
         "error": error,
         "wall_seconds": round(seconds, 1),
         **({"search_from": run.search_from} if run.search_from else {}),
+        **({"teacher": run.teacher} if run.teacher else {}),
     }
     if result is not None:
         record.update({key: result[key] for key in KEPT if key in result})
@@ -680,14 +702,16 @@ def parent_retraining(
     return result, time.perf_counter() - start if seconds is None else seconds
 
 
-def wait_for_search(folder: Path, records: dict[str, dict], name: str, scheduled: bool) -> None:
-    """Block until run ``name`` has finished in ``folder`` (its searched supernet is there); a
-    RuntimeError if it failed, or if it has not finished and is not part of this invocation."""
+def wait_for_run(
+    folder: Path, records: dict[str, dict], name: str, scheduled: bool, role: str
+) -> None:
+    """Block until run ``name`` (this run's ``role``: the search it re-picks from, its teacher)
+    has finished in ``folder``; a RuntimeError if it failed, or if it has not finished and is not
+    part of this invocation."""
     while not (folder / "result.json").is_file():
         if not scheduled or records.get(name, {}).get("status") == "error":
             raise RuntimeError(
-                f"{name}, whose search this run re-picks from (search_from), has not finished:"
-                " run it first (it is in the same suite)"
+                f"{name}, {role}, has not finished: run it first (it is in the same suite)"
             )
         time.sleep(30)
 
@@ -731,11 +755,18 @@ def run_suite(
         run_dir = out / "runs" / run.name
         if run.search_from:
             settings["search_from"] = str(out / "runs" / run.search_from)
+        if run.teacher:
+            settings["retrain_teacher"] = str(out / "runs" / run.teacher)
         kept = finished_run(run_dir, run.model, settings)
         try:
+            if not kept and run.teacher:
+                role = "whose network teaches this run (retrain_teacher)"
+                teacher = out / "runs" / run.teacher
+                wait_for_run(teacher, records, run.teacher, run.teacher in names, role)
             if not kept and run.search_from:
+                role = "whose search this run re-picks from (search_from)"
                 parent = out / "runs" / run.search_from
-                wait_for_search(parent, records, run.search_from, run.search_from in names)
+                wait_for_run(parent, records, run.search_from, run.search_from in names, role)
                 kept = parent_retraining(run, dataset, settings, run_dir, parent)
             if kept:
                 result, seconds = kept
@@ -778,6 +809,16 @@ def not_finished_in(runs: list[Run], result: dict[str, Any]) -> list[Run]:
         if record.get("status") == "ok"
     }
     return [run for run in runs if done.get(run.name) != json.loads(json.dumps(run.settings))]
+
+
+def with_teachers(every: list[Run], runs: list[Run], out: Path) -> list[Run]:
+    """``runs`` with the teachers they need (of ``every``) whose trained network is not in
+    ``out``: a suite continued in a fresh checkout trains again a teacher whose result is
+    committed but whose network is not."""
+    needed = {run.teacher for run in runs if run.teacher}
+    absent = {name for name in needed if not (out / "runs" / name / "model.json").is_file()}
+    names = {run.name for run in runs} | absent
+    return [run for run in every if run.name in names]
 
 
 def parse_value(text: str) -> Any:
@@ -827,7 +868,8 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"unknown run names for suite {args.suite}: {', '.join(sorted(unknown))}")
         runs = [run for run in runs if run.name in wanted]
     if args.skip_from is not None and args.skip_from.is_file():
-        runs = not_finished_in(runs, json.loads(args.skip_from.read_text(encoding="utf-8")))
+        kept = not_finished_in(runs, json.loads(args.skip_from.read_text(encoding="utf-8")))
+        runs = with_teachers(runs, kept, Path(args.out).resolve())
     shared: dict[str, Any] = {}
     if args.data_path:
         shared["data_path"] = str(Path(args.data_path).resolve())

@@ -281,9 +281,54 @@ def test_distillation_is_compared_with_plain_retraining_by_seed(bench: ModuleTyp
         {"method": "paper-distill", "picks": [{"seed": 1, "ndcg@10_full": 0.11}, {"seed": 2, "ndcg@10_full": 0.135}]},
     ]  # fmt: skip
     [_, line] = space_truth.distillation_line(judged)
-    assert line.startswith("In-place distillation during retraining (`paper-distill` against")
-    assert "2 seeds): +11.4 % full NDCG@10, paired p = " in line
+    assert line.startswith("In-place distillation from the supernet's largest path during")
+    assert "(`paper-distill` against `paper`, 2 seeds): +11.4 % full NDCG@10, paired p = " in line
     assert space_truth.distillation_line(judged[:1]) == []
+    sasrec = {"method": "paper-distill-sasrec", "picks": [{"seed": 2, "ndcg@10_full": 0.126}]}
+    [_, _, _, line] = space_truth.distillation_line([*judged, sasrec])
+    assert line.startswith("Distillation from a trained SASRec during retraining")
+    assert "(`paper-distill-sasrec` against `paper`, 1 seeds): +5.0 %" in line
+
+
+def test_a_trained_sasrec_teaches_its_variant_as_the_truth_trains_it(
+    bench: ModuleType, tmp_path: Path
+) -> None:
+    """search_cpu's paper-distill-sasrec: each seed's teacher is SASRec with the ground truth's
+    settings of that seed, scheduled before its student; a suite continued in a fresh checkout
+    trains a committed teacher again only where its network is not in the output folder."""
+    runs = bench.search_cpu()
+    position = {r.name: i for i, r in enumerate(runs)}
+    students = [r for r in runs if r.teacher]
+    assert {r.group for r in students} == {"paper-distill-sasrec"} and len(students) == 3
+    truth = {r.name: r for r in bench.space_truth_cpu()}
+    for student in students:
+        seed = student.settings["seed"]
+        teacher = runs[position[student.teacher]]
+        assert position[teacher.name] < position[student.name]
+        assert (teacher.model, teacher.settings) == (
+            truth[f"SASRec-s{seed}"].model,
+            truth[f"SASRec-s{seed}"].settings,
+        )
+        assert student.search_from == f"EASRec-paper-s{seed}"  # a re-pick: only the retraining
+    left = [r for r in students if r.settings["seed"] != 2020]  # the rest committed
+    kept = tmp_path / "runs" / "SASRec-teacher-s2021"
+    kept.mkdir(parents=True)
+    (kept / "model.json").write_text("{}", encoding="utf-8")
+    again = bench.with_teachers(runs, left, tmp_path)
+    assert [r.name for r in again] == ["SASRec-teacher-s2022", *(r.name for r in left)]
+    # end to end: the student waits for its teacher and distils from it; a failed teacher fails it
+    data = write_cycle_dataset(tmp_path / "data")
+    shared = {**TINY, "data_path": str(data)}
+    tiny = {**TINY, "epochs": 1, "seed": 2020}
+    teacher = bench.Run("T", "LinRec", {**tiny, "attention_type": "softmax"}, "teacher")
+    distilled = {**tiny, "n_layers": 2, "retrain_epochs": 1, "retrain_distill": True}
+    student = bench.Run("S", "EASRec", distilled, "d", None, "T")
+    records = bench.run_suite([teacher, student], "tiny", shared, tmp_path / "out", workers=2)
+    assert [r["status"] for r in records] == ["ok", "ok"], [r["error"] for r in records]
+    assert records[1]["teacher"] == "T" and "retrain_teacher" not in records[1]["settings"]
+    broken = bench.Run("T", "LinRec", {**tiny, "attention_type": "none"}, "teacher")
+    records = bench.run_suite([broken, student], "tiny", shared, tmp_path / "out2", workers=2)
+    assert records[1]["status"] == "error" and "teaches this run" in records[1]["error"]
 
 
 def test_search_pages_say_both_phases_batch_sizes(bench: ModuleType) -> None:
@@ -401,6 +446,7 @@ def test_a_budgeted_search_re_picks_from_its_parent_in_the_suite(
     assert {r.group for r in children} == {
         "paper-budget0.3",
         "paper-distill",
+        "paper-distill-sasrec",
         "sandwich-budget0.3",
         "proxylessnas-budget0.3",
         "recnas-budget0.3",
@@ -420,7 +466,8 @@ def test_a_budgeted_search_re_picks_from_its_parent_in_the_suite(
             if child.settings.get(k) != parent.settings.get(k)
         }
         assert differing and differing <= after_search
-    lone = [r for r in runs if not r.search_from and r.group != r.settings["search_method"]]
+    searches = [r for r in runs if r.model == "EASRec"]  # not the teachers
+    lone = [r for r in searches if not r.search_from and r.group != r.settings["search_method"]]
     # a search of its own: random and one-shot search within the budget; DARTS has no resource term
     assert {r.group for r in lone} == {"random-budget0.3", "oneshot-budget0.3", "darts"}
     data = write_cycle_dataset(tmp_path / "data")
@@ -678,7 +725,7 @@ def test_searches_run_at_the_shipped_search_budget_and_retrain_like_the_truth(
     epochs); its retraining has the ground truth's batch size and epoch cap, so they compare."""
     shipped = read_yaml_file(PROPERTIES_DIR / "model" / "EASRec.yaml")
     [truth] = {r.settings["train_batch_size"]: r for r in bench.space_truth_cpu()}.values()
-    for run in bench.search_cpu():
+    for run in (r for r in bench.search_cpu() if r.model == "EASRec"):  # not the teachers
         settings = run.settings
         per_candidate = shipped["random_samples"] if settings["search_method"] == "random" else 1
         assert settings["epochs"] == shipped["epochs"] * per_candidate, run.name
