@@ -148,6 +148,12 @@ def test_a_teacher_of_other_data_is_a_one_line_error_before_the_search(
     with pytest.raises(ConfigError, match="item ids, this run has tiny with 31") as error:
         run_recbole_easrec("EASRec", "tiny", config_dict=settings)
     assert "\n" not in str(error.value) and not (run_dir / SEARCH_FILE).exists()
+    prefix_dir = tmp_path / "prefix"  # not causal, where the retraining must be
+    prefix_run = tiny_config(tiny_data, prefix_dir, epochs=1, train_mode="prefix")
+    run_recbole_easrec("LinRec", "tiny", config_dict=prefix_run)
+    prefix = {**settings, "retrain_teacher": str(prefix_dir)}
+    with pytest.raises(ConfigError, match="trained with train_mode prefix: its scores"):
+        run_recbole_easrec("EASRec", "tiny", config_dict=prefix)
     missing = {**settings, "retrain_teacher": str(tmp_path / "nowhere")}
     with pytest.raises(ConfigError, match="retrain_teacher must be largest"):
         run_recbole_easrec("EASRec", "tiny", config_dict=missing)

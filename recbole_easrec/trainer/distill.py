@@ -106,6 +106,13 @@ def check_teacher(config: Any, n_items: int) -> None:
             f"retrain_teacher: {folder} was trained on {dataset} with {items} item ids, this run"
             f" has {config['dataset']} with {n_items}: train the teacher on the same data"
         )
+    mode = saved["config"].get("train_mode", "prefix")
+    if config["train_mode"] == "autoregressive" and mode != "autoregressive":
+        raise ConfigError(  # only autoregressive training makes every model causal (tested)
+            f"retrain_teacher: {folder} was trained with train_mode {mode}: its scores at a"
+            " position may read later items, the targets of this autoregressive retraining;"
+            " train the teacher with train_mode: autoregressive"
+        )
 
 
 def teacher_of(config: Any, supernet: Any, largest: Any) -> tuple[Any, Callable[[], Any]]:
