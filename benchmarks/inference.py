@@ -155,7 +155,8 @@ def time_architectures(
     """A timing pass over trained runs' architectures (issue 28): for the first finished record of
     each ``name_of(record)``, the median seconds of one full-ranking pass over every test user of
     ``dataset`` (batch 512, N of the runs), the architectures taking turns, ``threads`` threads,
-    random weights (the cost does not depend on them). Run it alone on an otherwise idle CPU."""
+    random weights (the cost does not depend on them); ``rounds``: every pass's seconds, in the
+    order the architectures took turns. Run it alone on an otherwise idle CPU."""
     torch.set_num_threads(threads)
     runs: dict[str, dict[str, Any]] = {}
     for record in records:
@@ -181,6 +182,7 @@ def time_architectures(
         "loadavg_before": load,
         "loadavg_after": os.getloadavg(),
         "seconds": {name: statistics.median(values) for name, values in seconds.items()},
+        "rounds": {name: [round(v, 5) for v in values] for name, values in seconds.items()},
     }
 
 

@@ -395,6 +395,24 @@ def time_vs_sasrec(entry: Record, sasrec: Record | None) -> float | None:
     return ours / theirs if ours and theirs else None
 
 
+def time_ratio_range(entry: Record, sasrec: Record | None) -> tuple[float, float] | None:
+    """The least and the largest of ``entry``'s per-pass time ratios against SASRec (the two timed
+    in the same round of the timing pass), None without the passes."""
+    ours = entry.get("idle_inference_rounds")
+    theirs = sasrec.get("idle_inference_rounds") if sasrec else None
+    if not ours or not theirs or len(ours) != len(theirs):
+        return None
+    ratios = [a / b for a, b in zip(ours, theirs)]
+    return min(ratios), max(ratios)
+
+
+def time_ratio(entry: Record, sasrec: Record | None) -> str:
+    """``× SASRec time``: the ratio of the medians, and the per-pass range where recorded."""
+    spread = time_ratio_range(entry, sasrec)
+    low_high = f" ({spread[0]:.2f}–{spread[1]:.2f})" if spread and entry is not sasrec else ""
+    return fmt(time_vs_sasrec(entry, sasrec), 2) + low_high
+
+
 def truth_table(entries: Sequence[Record], front: Sequence[str], sasrec: Record | None) -> str:
     def versus_sasrec(e: Record) -> str:
         return fmt(e["flops"] / sasrec["flops"] if sasrec else None, 2)
@@ -413,7 +431,7 @@ def truth_table(entries: Sequence[Record], front: Sequence[str], sasrec: Record 
     if any("idle_inference_seconds" in e for e in entries):
         columns += [
             ("inference s (timing pass)", lambda e: fmt(e["idle_inference_seconds"], 3)),
-            ("× SASRec time", lambda e: fmt(time_vs_sasrec(e, sasrec), 2)),
+            ("× SASRec time", lambda e: time_ratio(e, sasrec)),
         ]
     columns += [(f"{METRIC_LABELS[n]} {m}", quality(f"{n}_{m}")) for m in MODES for n in METRICS]
     columns += [
@@ -595,6 +613,8 @@ def build(
     if timing:
         for entry in entries:
             entry["idle_inference_seconds"] = timing["seconds"].get(entry["name"])
+            if timing.get("rounds"):  # recorded since 2026-12-08
+                entry["idle_inference_rounds"] = timing["rounds"].get(entry["name"])
     sasrec, space = split_reference(entries)
     if sasrec and entry_key(sasrec) not in entries_by_key(space):
         space = [*space, sasrec]  # the space's full network is SASRec's (softmax, no gates)
@@ -680,6 +700,11 @@ def render(data: Record, out: Path) -> None:
     if data.get("timing"):
         timing = data["timing"]
         parts += ["", f"Timing pass (`space_truth.py --time`, alone): {timing['protocol']}."]
+        if timing.get("rounds"):
+            parts[-1] += (
+                " `× SASRec time` is the ratio of the medians; in brackets, the least and the"
+                " largest ratio of one pass to SASRec's pass in the same round."
+            )
     if data.get("missing") is not None:
         parts += ["", missing_line("Still missing", data["missing"], "space_truth_cpu")]
     if judged:
