@@ -24,7 +24,15 @@ HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:  # the benchmark scripts import each other by plain name
     sys.path.insert(0, str(HERE))
 
-from harness import DATA_PATH, RESULTS, ROOT, merge_by_name, read_json, write_json  # noqa: E402
+from harness import (  # noqa: E402
+    DATA_PATH,
+    RESULTS,
+    ROOT,
+    finished_runs,
+    merge_by_name,
+    read_json,
+    write_json,
+)
 from reports import REPORTS, regenerate  # noqa: E402
 
 from recbole_easrec.errors import UserError  # noqa: E402
@@ -170,8 +178,7 @@ def import_suite(name: str, bench: Bench) -> None:
     if isinstance(old, dict) and "report" in old:
         suite["report"] = old["report"]
     if isinstance(old, dict) and skips_committed(bench):
-        finished = [run for run in old.get("runs", []) if run.get("status") == "ok"]
-        suite["runs"] = merge_by_name(finished, suite.get("runs", []))
+        suite["runs"] = merge_by_name(finished_runs(old.get("runs", [])), suite.get("runs", []))
     write_json(target, suite)
 
 

@@ -28,6 +28,7 @@ import reports  # noqa: E402
 from harness import (  # noqa: E402
     add_timing_arguments,
     figure,
+    finished_runs,
     fmt,
     merge_by_name,
     read_json,
@@ -65,11 +66,7 @@ def collect(suites: Sequence[Path], reference: Path | None, keep: Path | None) -
     truth = read_json(reference)["truth_runs"] if reference is not None else []
     sasrec = [{**r, "group": REFERENCE} for r in truth if r["name"].startswith("SASRec-s")]
     fresh = [{key: r.get(key) for key in KEPT} for path in suites for r in read_json(path)["runs"]]
-    return merge_by_name(kept, *(finished(runs) for runs in (sasrec, fresh)))
-
-
-def finished(runs: Sequence[Record]) -> list[Record]:
-    return [run for run in runs if run.get("status") == "ok"]
+    return merge_by_name(kept, finished_runs(sasrec), finished_runs(fresh))
 
 
 def summarise(cell: str, runs: Sequence[Record]) -> Record:

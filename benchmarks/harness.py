@@ -220,6 +220,11 @@ def network_name(hidden: int, inner: int, layers: int) -> str:
     return f"d{hidden}-D{inner}-L{layers}"
 
 
+def finished_runs(records: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """The run records that finished (``status: ok``)."""
+    return [record for record in records if record.get("status") == "ok"]
+
+
 def merge_by_name(*sources: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """Run records of several ``sources`` (a committed result's, then fresher ones), one per
     name, in the order names first appear: a later record replaces an earlier one of its name,

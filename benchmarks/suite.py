@@ -46,11 +46,7 @@ from recbole_easrec.defaults import PROPERTIES_DIR, read_yaml_file  # noqa: E402
 from recbole_easrec.resume import STATE_FILE, WORK_DIR  # noqa: E402
 from recbole_easrec.search.methods import SEARCH_METHODS as METHOD_CLASSES  # noqa: E402
 from recbole_easrec.search.resource import inference_flops  # noqa: E402
-from recbole_easrec.search.searched import (  # noqa: E402
-    AFTER_SEARCH,
-    SEARCH_FILE,
-    SUPERNET_FILE,
-)
+from recbole_easrec.search.searched import SEARCH_FILE, SUPERNET_FILE, search_part  # noqa: E402
 from recbole_easrec.search.supernet import kept_width  # noqa: E402
 
 # EASRec Table II (ML-1M): d = 128, D = 256, N = 200, L = 4, 4 heads, dropout 0.2, lr 1e-3.
@@ -456,11 +452,6 @@ def repick_parent(name: str, seed: int) -> str | None:
     return None
 
 
-def search_part(settings: dict[str, Any]) -> dict[str, Any]:
-    """``settings`` without those that act after the search (``AFTER_SEARCH``)."""
-    return {key: value for key, value in settings.items() if key not in AFTER_SEARCH}
-
-
 # Issue 11 items 4 and 5: the loss and the precision at convergence, LinRec's shipped defaults
 # (N = 50, d = 64, D = 256, L = 2, autoregressive, batch 64), early stopping, 3 seeds. bf16 is slower
 # than fp32 on the 2-core CPU (benchmarks/results/step_time.md), so its accuracy runs on ml-100k here.
@@ -638,12 +629,18 @@ def log_lines(log: Path) -> list[str]:
     return lines[fresh[-1] if fresh else 0 :]
 
 
+def first_choice(lines: Sequence[str]) -> int | None:
+    """The index of an EASRec run's first line announcing the chosen network (a resumed
+    retraining announces it again), ``None`` without one."""
+    return next((i for i, line in enumerate(lines) if " search chose d=" in line), None)
+
+
 def retraining_seconds(log: Path) -> float | None:
-    """Working seconds of an EASRec run from its first line announcing the chosen network (the
-    retraining and the test; a resumed retraining announces it again); ``None`` without one."""
+    """Working seconds of an EASRec run from its :func:`first_choice` on (the retraining and the
+    test); ``None`` without one."""
     lines = log_lines(log)
-    chose = [i for i, line in enumerate(lines) if " search chose d=" in line]
-    return working_seconds(lines[chose[0] :]) if chose else None
+    chose = first_choice(lines)
+    return None if chose is None else working_seconds(lines[chose:])
 
 
 def run_seconds(run_dir: Path, result: dict[str, Any]) -> float | None:
@@ -668,10 +665,10 @@ def search_seconds(run_dir: Path, result: dict[str, Any]) -> float | None:
     if result.get("retraining_reused_from"):
         return choice
     lines = log_lines(run_dir / "run.log")
-    chose = [i for i, line in enumerate(lines) if " search chose d=" in line]
-    if not chose:
+    chose = first_choice(lines)
+    if chose is None:
         return None
-    return (working_seconds(lines[: chose[0] + 1]) or 0.0) + (choice or 0.0)
+    return (working_seconds(lines[: chose + 1]) or 0.0) + (choice or 0.0)
 
 
 def parent_retraining(

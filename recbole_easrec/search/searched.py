@@ -13,6 +13,7 @@ draws stay within the budget).
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +47,11 @@ AFTER_SEARCH = frozenset(
 
 def search_settings(config: Any) -> dict[str, Any]:
     """The run's settings that shape its search (all but :data:`AFTER_SEARCH`)."""
-    settings = settings_fingerprint(config)
+    return search_part(settings_fingerprint(config))
+
+
+def search_part(settings: Mapping[str, Any]) -> dict[str, Any]:
+    """``settings`` without those that act after the search (:data:`AFTER_SEARCH`)."""
     return {key: value for key, value in settings.items() if key not in AFTER_SEARCH}
 
 
